@@ -1,0 +1,147 @@
+//! The row blocks of Vigil's telemetry tables: one definition per table gives both the DDL's
+//! column list and the Native encoder (see `native_block!`).
+//!
+//! Column names that other parts rely on are fixed by DESIGN.md §2. Every table starts with
+//! `project_id`; `time` (DateTime, seconds) is the partition key and `*_unix_nano` keep the
+//! nanoseconds. Attributes are parallel `_keys`/`_values`/`_types` arrays (resource, scope and
+//! record attributes kept apart); span events and links, and metric exemplars, keep their
+//! attributes as OTLP/JSON strings so types survive.
+
+use super::native::{
+    ArrF64Col, ArrI64Col, ArrStrCol, ArrU8Col, ArrU32Col, ArrU64Col, AttrCols, DateTimeCol, F64Col,
+    I32Col, I64Col, NullableF64Col, StrCol, U8Col, U32Col, U64Col, native_block,
+};
+
+native_block!(
+    /// One row per OTLP log record.
+    LogsBlock {
+        project_id: StrCol,
+        service_name: StrCol,
+        /// `time_unix_nano`, or the observed time when that is 0, or the receive time.
+        time: DateTimeCol,
+        time_unix_nano: U64Col,
+        observed_time_unix_nano: U64Col,
+        severity_number: I32Col,
+        severity_text: StrCol,
+        body: StrCol,
+        body_type: U8Col,
+        trace_id: StrCol,
+        span_id: StrCol,
+        flags: U32Col,
+        event_name: StrCol,
+        attributes: AttrCols,
+        dropped_attributes_count: U32Col,
+        resource_attributes: AttrCols,
+        resource_dropped_attributes_count: U32Col,
+        resource_schema_url: StrCol,
+        scope_name: StrCol,
+        scope_version: StrCol,
+        scope_attributes: AttrCols,
+        scope_dropped_attributes_count: U32Col,
+        scope_schema_url: StrCol,
+    }
+);
+
+native_block!(
+    /// One row per OTLP span, with its events and links as parallel arrays.
+    SpansBlock {
+        project_id: StrCol,
+        service_name: StrCol,
+        /// Start time in seconds.
+        time: DateTimeCol,
+        trace_id: StrCol,
+        span_id: StrCol,
+        parent_span_id: StrCol,
+        trace_state: StrCol,
+        flags: U32Col,
+        name: StrCol,
+        kind: I32Col,
+        start_time_unix_nano: U64Col,
+        end_time_unix_nano: U64Col,
+        duration_ns: U64Col,
+        status_code: I32Col,
+        status_message: StrCol,
+        attributes: AttrCols,
+        dropped_attributes_count: U32Col,
+        events_time_unix_nano: ArrU64Col,
+        events_name: ArrStrCol,
+        /// OTLP/JSON `[{"key":…,"value":{…}}]` per event.
+        events_attributes: ArrStrCol,
+        events_dropped_attributes_count: ArrU32Col,
+        dropped_events_count: U32Col,
+        links_trace_id: ArrStrCol,
+        links_span_id: ArrStrCol,
+        links_trace_state: ArrStrCol,
+        links_flags: ArrU32Col,
+        /// OTLP/JSON `[{"key":…,"value":{…}}]` per link.
+        links_attributes: ArrStrCol,
+        links_dropped_attributes_count: ArrU32Col,
+        dropped_links_count: U32Col,
+        resource_attributes: AttrCols,
+        resource_dropped_attributes_count: U32Col,
+        resource_schema_url: StrCol,
+        scope_name: StrCol,
+        scope_version: StrCol,
+        scope_attributes: AttrCols,
+        scope_dropped_attributes_count: U32Col,
+        scope_schema_url: StrCol,
+    }
+);
+
+native_block!(
+    /// One row per metric data point, for every OTLP point type.
+    MetricsBlock {
+        project_id: StrCol,
+        service_name: StrCol,
+        name: StrCol,
+        description: StrCol,
+        unit: StrCol,
+        /// `gauge`, `sum`, `histogram`, `exponential_histogram` or `summary`.
+        metric_type: StrCol,
+        metadata: AttrCols,
+        time: DateTimeCol,
+        time_unix_nano: U64Col,
+        start_time_unix_nano: U64Col,
+        aggregation_temporality: I32Col,
+        is_monotonic: U8Col,
+        flags: U32Col,
+        /// Gauge and sum points (int points converted; exact value in `value_int`).
+        value: F64Col,
+        value_int: I64Col,
+        /// 0 no value, 1 `as_double`, 2 `as_int`.
+        value_type: U8Col,
+        count: U64Col,
+        sum: NullableF64Col,
+        min: NullableF64Col,
+        max: NullableF64Col,
+        bucket_counts: ArrU64Col,
+        explicit_bounds: ArrF64Col,
+        scale: I32Col,
+        zero_count: U64Col,
+        zero_threshold: F64Col,
+        positive_offset: I32Col,
+        positive_bucket_counts: ArrU64Col,
+        negative_offset: I32Col,
+        negative_bucket_counts: ArrU64Col,
+        quantiles: ArrF64Col,
+        quantile_values: ArrF64Col,
+        exemplars_time_unix_nano: ArrU64Col,
+        exemplars_value: ArrF64Col,
+        exemplars_value_int: ArrI64Col,
+        /// 0 no value, 1 `as_double`, 2 `as_int`.
+        exemplars_value_type: ArrU8Col,
+        exemplars_trace_id: ArrStrCol,
+        exemplars_span_id: ArrStrCol,
+        /// OTLP/JSON `[{"key":…,"value":{…}}]` per exemplar.
+        exemplars_filtered_attributes: ArrStrCol,
+        attributes: AttrCols,
+        resource_attributes: AttrCols,
+        resource_dropped_attributes_count: U32Col,
+        resource_schema_url: StrCol,
+        scope_name: StrCol,
+        scope_version: StrCol,
+        scope_attributes: AttrCols,
+        scope_dropped_attributes_count: U32Col,
+        scope_schema_url: StrCol,
+    }
+);

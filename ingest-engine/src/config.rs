@@ -1,0 +1,483 @@
+//! `vigil-ingest` configuration: defaults, then the TOML file (`--config`), then `VIGIL_*`
+//! environment variables — the environment wins. `validate()` lists every problem at once.
+//!
+//! This is the only module that reads the environment.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::clickhouse::compression::Compression;
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+/// Everything `vigil-ingest` can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// OTLP/gRPC listener (`VIGIL_OTLP_GRPC_ADDR`, default `127.0.0.1:4317`).
+    pub otlp_grpc_addr: SocketAddr,
+    /// OTLP/HTTP listener, also serving `/metrics`, `/healthz`, `/readyz`
+    /// (`VIGIL_OTLP_HTTP_ADDR`, default `127.0.0.1:4318`).
+    pub otlp_http_addr: SocketAddr,
+    /// A second HTTP listener for the non-OTLP endpoints (`VIGIL_HTTP_ADDR`); unset or equal
+    /// to `otlp_http_addr` means they share the OTLP/HTTP listener.
+    pub http_addr: Option<SocketAddr>,
+    /// Static ingestion tokens, `token=project,…` (`VIGIL_INGEST_TOKENS`); a development key
+    /// store until the control plane serves keys.
+    pub ingest_tokens: Secret,
+    /// Log output: `text` or `json` (`VIGIL_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// ClickHouse connection and insert behaviour.
+    pub clickhouse: ClickHouseConfig,
+    /// Batching per table.
+    pub batch: BatchConfig,
+    /// Listener limits.
+    pub limits: LimitsConfig,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// ClickHouse settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// HTTP interface URL (`VIGIL_CLICKHOUSE_URL`, default `http://127.0.0.1:8123`).
+    pub url: String,
+    /// Database (`VIGIL_CLICKHOUSE_DATABASE`, default `vigil`); created at start-up.
+    pub database: String,
+    /// User (`VIGIL_CLICKHOUSE_USER`, default `default`).
+    pub user: String,
+    /// Password (`VIGIL_CLICKHOUSE_PASSWORD`, default empty).
+    pub password: Secret,
+    /// Timeout of one HTTP request to ClickHouse, ms (`VIGIL_CLICKHOUSE_TIMEOUT_MS`, 30000).
+    pub timeout_ms: u64,
+    /// Insert body framing: `lz4` or `none` (`VIGIL_CLICKHOUSE_COMPRESSION`, default `lz4`).
+    pub compression: Compression,
+    /// Concurrent INSERTs per table (`VIGIL_CLICKHOUSE_MAX_CONCURRENT_INSERTS`, default 4).
+    pub max_concurrent_inserts: usize,
+    /// Attempts per batch before its requests fail with 503 (`VIGIL_CLICKHOUSE_MAX_ATTEMPTS`, 5).
+    pub max_attempts: u32,
+    /// First retry delay, ms; doubles per attempt with jitter (`VIGIL_CLICKHOUSE_RETRY_BASE_MS`, 200).
+    pub retry_base_ms: u64,
+    /// Longest retry delay, ms (`VIGIL_CLICKHOUSE_RETRY_MAX_MS`, 5000).
+    pub retry_max_ms: u64,
+    /// Days to keep data where the server supports TTL (≥ 19.6); 0 keeps everything
+    /// (`VIGIL_RETENTION_DAYS`, default 0).
+    pub retention_days: u32,
+}
+
+/// Batching: a table's batch is flushed when any bound is reached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Rows per INSERT (`VIGIL_BATCH_MAX_ROWS`, default 100000).
+    pub max_rows: u64,
+    /// Native bytes per INSERT before compression (`VIGIL_BATCH_MAX_BYTES`, default 32 MiB).
+    pub max_bytes: usize,
+    /// Longest time a row waits for its batch, ms (`VIGIL_BATCH_MAX_AGE_MS`, default 200).
+    pub max_age_ms: u64,
+}
+
+/// Listener limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body or gRPC message, before and after decompression
+    /// (`VIGIL_MAX_BODY_BYTES`, default 64 MiB).
+    pub max_body_bytes: usize,
+    /// Open connections per listener (`VIGIL_MAX_CONNECTIONS`, default 4096).
+    pub max_connections: usize,
+    /// Time to receive a whole request body, ms (`VIGIL_REQUEST_TIMEOUT_MS`, default 30000).
+    pub request_timeout_ms: u64,
+    /// Decoded bytes waiting for ClickHouse; beyond it requests get 429
+    /// (`VIGIL_MAX_BUFFERED_BYTES`, default 512 MiB).
+    pub max_buffered_bytes: usize,
+    /// Concurrent HTTP/2 streams per connection (`VIGIL_H2_MAX_STREAMS`, default 256).
+    pub h2_max_concurrent_streams: u32,
+    /// Time allowed for the shutdown flush, ms (`VIGIL_SHUTDOWN_TIMEOUT_MS`, default 30000).
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            otlp_grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            otlp_http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            http_addr: None,
+            ingest_tokens: Secret::default(),
+            log_format: LogFormat::Text,
+            clickhouse: ClickHouseConfig::default(),
+            batch: BatchConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8123".into(),
+            database: "vigil".into(),
+            user: "default".into(),
+            password: Secret::default(),
+            timeout_ms: 30_000,
+            compression: Compression::Lz4,
+            max_concurrent_inserts: 4,
+            max_attempts: 5,
+            retry_base_ms: 200,
+            retry_max_ms: 5_000,
+            retention_days: 0,
+        }
+    }
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_rows: 100_000,
+            max_bytes: 32 << 20,
+            max_age_ms: 200,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 << 20,
+            max_connections: 4096,
+            request_timeout_ms: 30_000,
+            max_buffered_bytes: 512 << 20,
+            h2_max_concurrent_streams: 256,
+            shutdown_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// A configuration that could not be loaded or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config file `{path}`: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// One or more values are invalid; each line names one problem.
+    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::load`], reading variables through `env` (for tests).
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: shown.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: shown,
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        let mut problems = Vec::new();
+        config.apply_env(&env, &mut problems);
+        config.validate(&mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) {
+        fn set<T: std::str::FromStr>(
+            env: &impl Fn(&str) -> Option<String>,
+            name: &str,
+            slot: &mut T,
+            problems: &mut Vec<String>,
+        ) {
+            if let Some(raw) = env(name) {
+                match raw.trim().parse() {
+                    Ok(v) => *slot = v,
+                    Err(_) => problems.push(format!("{name}: cannot parse `{raw}`")),
+                }
+            }
+        }
+        set(
+            env,
+            "VIGIL_OTLP_GRPC_ADDR",
+            &mut self.otlp_grpc_addr,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_OTLP_HTTP_ADDR",
+            &mut self.otlp_http_addr,
+            problems,
+        );
+        if let Some(raw) = env("VIGIL_HTTP_ADDR").filter(|v| !v.trim().is_empty()) {
+            match raw.trim().parse() {
+                Ok(v) => self.http_addr = Some(v),
+                Err(_) => problems.push(format!("VIGIL_HTTP_ADDR: cannot parse `{raw}`")),
+            }
+        }
+        if let Some(tokens) = env("VIGIL_INGEST_TOKENS") {
+            self.ingest_tokens = Secret(tokens);
+        }
+        if let Some(format) = env("VIGIL_LOG_FORMAT") {
+            match format.trim() {
+                "text" => self.log_format = LogFormat::Text,
+                "json" => self.log_format = LogFormat::Json,
+                other => problems.push(format!("VIGIL_LOG_FORMAT: `{other}` is not text or json")),
+            }
+        }
+        let ch = &mut self.clickhouse;
+        if let Some(url) = env("VIGIL_CLICKHOUSE_URL") {
+            ch.url = url;
+        }
+        if let Some(db) = env("VIGIL_CLICKHOUSE_DATABASE") {
+            ch.database = db;
+        }
+        if let Some(user) = env("VIGIL_CLICKHOUSE_USER") {
+            ch.user = user;
+        }
+        if let Some(password) = env("VIGIL_CLICKHOUSE_PASSWORD") {
+            ch.password = Secret(password);
+        }
+        if let Some(c) = env("VIGIL_CLICKHOUSE_COMPRESSION") {
+            match c.trim() {
+                "lz4" => ch.compression = Compression::Lz4,
+                "none" => ch.compression = Compression::None,
+                other => problems.push(format!(
+                    "VIGIL_CLICKHOUSE_COMPRESSION: `{other}` is not lz4 or none"
+                )),
+            }
+        }
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_TIMEOUT_MS",
+            &mut ch.timeout_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_MAX_CONCURRENT_INSERTS",
+            &mut ch.max_concurrent_inserts,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_MAX_ATTEMPTS",
+            &mut ch.max_attempts,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_RETRY_BASE_MS",
+            &mut ch.retry_base_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_RETRY_MAX_MS",
+            &mut ch.retry_max_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_RETENTION_DAYS",
+            &mut ch.retention_days,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_BATCH_MAX_ROWS",
+            &mut self.batch.max_rows,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_BATCH_MAX_BYTES",
+            &mut self.batch.max_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_BATCH_MAX_AGE_MS",
+            &mut self.batch.max_age_ms,
+            problems,
+        );
+        let l = &mut self.limits;
+        set(env, "VIGIL_MAX_BODY_BYTES", &mut l.max_body_bytes, problems);
+        set(
+            env,
+            "VIGIL_MAX_CONNECTIONS",
+            &mut l.max_connections,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_REQUEST_TIMEOUT_MS",
+            &mut l.request_timeout_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_MAX_BUFFERED_BYTES",
+            &mut l.max_buffered_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_H2_MAX_STREAMS",
+            &mut l.h2_max_concurrent_streams,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_SHUTDOWN_TIMEOUT_MS",
+            &mut l.shutdown_timeout_ms,
+            problems,
+        );
+    }
+
+    fn validate(&self, problems: &mut Vec<String>) {
+        if let Err(e) = crate::auth::KeyStore::parse(&self.ingest_tokens.0) {
+            problems.push(format!("ingest_tokens: {e}"));
+        }
+        let ch = &self.clickhouse;
+        if !(ch.url.starts_with("http://") || ch.url.starts_with("https://")) {
+            problems.push(format!(
+                "clickhouse.url: `{}` must start with http:// or https://",
+                ch.url
+            ));
+        }
+        let valid_db = !ch.database.is_empty()
+            && ch
+                .database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_db {
+            problems.push("clickhouse.database: use letters, digits and `_` only".into());
+        }
+        let positive = [
+            ("clickhouse.timeout_ms", ch.timeout_ms as usize),
+            (
+                "clickhouse.max_concurrent_inserts",
+                ch.max_concurrent_inserts,
+            ),
+            ("clickhouse.max_attempts", ch.max_attempts as usize),
+            ("batch.max_rows", self.batch.max_rows as usize),
+            ("batch.max_bytes", self.batch.max_bytes),
+            ("batch.max_age_ms", self.batch.max_age_ms as usize),
+            ("limits.max_body_bytes", self.limits.max_body_bytes),
+            ("limits.max_connections", self.limits.max_connections),
+            (
+                "limits.request_timeout_ms",
+                self.limits.request_timeout_ms as usize,
+            ),
+            ("limits.max_buffered_bytes", self.limits.max_buffered_bytes),
+            (
+                "limits.h2_max_concurrent_streams",
+                self.limits.h2_max_concurrent_streams as usize,
+            ),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                problems.push(format!("{name} must be greater than 0"));
+            }
+        }
+        if self.limits.max_buffered_bytes < self.limits.max_body_bytes {
+            problems
+                .push("limits.max_buffered_bytes must be at least limits.max_body_bytes".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn env_wins_over_file_and_problems_are_listed() {
+        let dir = std::env::temp_dir().join(format!("vigil-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ingest.toml");
+        std::fs::write(
+            &file,
+            "otlp_grpc_addr = \"127.0.0.1:1111\"\n[clickhouse]\ndatabase = \"fromfile\"\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [
+            ("VIGIL_CLICKHOUSE_DATABASE", "fromenv"),
+            ("VIGIL_INGEST_TOKENS", "t=p"),
+        ]
+        .into();
+        let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.otlp_grpc_addr.port(), 1111);
+        assert_eq!(c.clickhouse.database, "fromenv");
+        assert_eq!(format!("{:?}", c.ingest_tokens), "\"***\"");
+
+        let env: HashMap<&str, &str> = [
+            ("VIGIL_BATCH_MAX_ROWS", "x"),
+            ("VIGIL_CLICKHOUSE_DATABASE", "a-b"),
+        ]
+        .into();
+        let Err(ConfigError::Invalid(problems)) =
+            Config::load_with(None, |k| env.get(k).map(|v| v.to_string()))
+        else {
+            panic!("expected invalid config");
+        };
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        std::fs::write(&file, "unknown_key = 1\n").unwrap();
+        assert!(matches!(
+            Config::load_with(Some(&file), |_| None),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

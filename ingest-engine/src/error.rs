@@ -1,0 +1,149 @@
+//! The ingest engine's error type and its one mapping to HTTP statuses and gRPC codes.
+//!
+//! Every failure a client can see is a variant here; `status()` is the single table from error
+//! to wire code. Internal details never reach clients: they are logged where handled.
+
+use std::time::Duration;
+
+use crate::otlp::DecodeError;
+
+/// Why a request was not (fully) accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No token, or a token the key store does not know.
+    #[error("missing or unknown ingestion token")]
+    Unauthenticated,
+    /// The payload is not valid OTLP (protobuf or JSON); nothing of it was stored.
+    #[error("{0}")]
+    InvalidPayload(#[from] DecodeError),
+    /// The body (before or after decompression) is larger than the configured cap.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured cap in bytes.
+        limit: usize,
+    },
+    /// A `Content-Type` the endpoint does not accept.
+    #[error("unsupported content type `{0}`; use application/x-protobuf or application/json")]
+    UnsupportedMediaType(String),
+    /// A `Content-Encoding` (or `grpc-encoding`) the engine does not decode.
+    #[error("unsupported content encoding `{0}`; use gzip, zstd, deflate or identity")]
+    UnsupportedEncoding(String),
+    /// The body is compressed but the compressed data is corrupt.
+    #[error("request body could not be decompressed: {0}")]
+    BadCompression(String),
+    /// The client did not send the body within the request timeout.
+    #[error("request body not received within {0:?}")]
+    BodyTimeout(Duration),
+    /// The buffer for data not yet in ClickHouse is full; retry later.
+    #[error("ingest buffer is full; retry after {}s", retry_after.as_secs())]
+    Overloaded {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
+    /// ClickHouse did not take the data after every retry; nothing was acknowledged.
+    #[error("storage is unavailable; retry after {}s", retry_after.as_secs())]
+    StorageUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
+    /// The engine is shutting down and takes no new data.
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+    /// A bug or an unexpected server answer; the detail is logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// gRPC status codes used by the engine (numbering from `google.rpc.Code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum GrpcCode {
+    /// 0
+    Ok = 0,
+    /// 3
+    InvalidArgument = 3,
+    /// 4
+    DeadlineExceeded = 4,
+    /// 8
+    ResourceExhausted = 8,
+    /// 12
+    Unimplemented = 12,
+    /// 13
+    Internal = 13,
+    /// 14
+    Unavailable = 14,
+    /// 16
+    Unauthenticated = 16,
+}
+
+/// How an error goes on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct WireStatus {
+    /// HTTP status code.
+    pub http: u16,
+    /// gRPC status code.
+    pub grpc: GrpcCode,
+    /// `Retry-After` / `RetryInfo`, for retryable errors only.
+    pub retry_after: Option<Duration>,
+}
+
+impl IngestError {
+    /// The one error → HTTP/gRPC table.
+    pub fn status(&self) -> WireStatus {
+        use GrpcCode as G;
+        let (http, grpc, retry_after) = match self {
+            IngestError::Unauthenticated => (401, G::Unauthenticated, None),
+            IngestError::InvalidPayload(_) | IngestError::BadCompression(_) => {
+                (400, G::InvalidArgument, None)
+            }
+            IngestError::PayloadTooLarge { .. } => (413, G::ResourceExhausted, None),
+            IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
+                (415, G::InvalidArgument, None)
+            }
+            IngestError::BodyTimeout(_) => (408, G::DeadlineExceeded, None),
+            IngestError::Overloaded { retry_after } => (429, G::Unavailable, Some(*retry_after)),
+            IngestError::StorageUnavailable { retry_after } => {
+                (503, G::Unavailable, Some(*retry_after))
+            }
+            IngestError::ShuttingDown => (503, G::Unavailable, Some(Duration::from_secs(1))),
+            IngestError::Internal(_) => (500, G::Internal, None),
+        };
+        WireStatus {
+            http,
+            grpc,
+            retry_after,
+        }
+    }
+
+    /// The message a client sees (internal details are hidden).
+    pub fn client_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_errors_carry_a_delay_and_final_ones_do_not() {
+        let d = Duration::from_secs(2);
+        for e in [
+            IngestError::Overloaded { retry_after: d },
+            IngestError::ShuttingDown,
+        ] {
+            let s = e.status();
+            assert!(matches!(s.http, 429 | 503) && s.retry_after.is_some());
+            assert_eq!(s.grpc, GrpcCode::Unavailable);
+        }
+        let s = IngestError::PayloadTooLarge { limit: 1 }.status();
+        assert_eq!(
+            (s.http, s.grpc, s.retry_after),
+            (413, GrpcCode::ResourceExhausted, None)
+        );
+        assert_eq!(
+            IngestError::Internal("secret".into()).client_message(),
+            "internal error"
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! Vigil's ingest engine: OpenTelemetry (OTLP/gRPC and OTLP/HTTP, protobuf and JSON) in,
+//! ClickHouse rows out.
+//!
+//! Data path: `server` (listeners, limits) → `engine` (auth, decompress, decode) → `otlp`
+//! (wire walker writing straight into Native columns) → `pipeline` (per-table batches, byte
+//! budget, acknowledgements) → `clickhouse` (LZ4-framed `INSERT … FORMAT Native`).
+//! See ARCHITECTURE.md for the invariants.
+
+pub mod auth;
+pub mod clickhouse;
+pub mod config;
+mod engine;
+pub mod error;
+pub mod otlp;
+mod pipeline;
+mod server;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clickhouse::client::{ClickHouse, ClickHouseError};
+pub use crate::clickhouse::compression::Compression;
+use crate::config::Config;
+use crate::engine::Engine;
+pub use crate::engine::ExportSummary;
+use crate::pipeline::Pipeline;
+use crate::telemetry::Telemetry;
+
+/// Sockets the engine serves on, bound before start so that callers (and tests) can use port 0.
+pub struct Listeners {
+    /// OTLP/gRPC.
+    pub otlp_grpc: TcpListener,
+    /// OTLP/HTTP and the operational endpoints.
+    pub otlp_http: TcpListener,
+    /// Optional separate listener for the non-OTLP HTTP endpoints.
+    pub http: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the addresses in `config`.
+    pub async fn bind(config: &Config) -> std::io::Result<Self> {
+        let http = match config.http_addr {
+            Some(addr) if addr != config.otlp_http_addr => Some(TcpListener::bind(addr).await?),
+            _ => None,
+        };
+        Ok(Self {
+            otlp_grpc: TcpListener::bind(config.otlp_grpc_addr).await?,
+            otlp_http: TcpListener::bind(config.otlp_http_addr).await?,
+            http,
+        })
+    }
+
+    /// The bound addresses: `(grpc, http)`.
+    pub fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        Ok((self.otlp_grpc.local_addr()?, self.otlp_http.local_addr()?))
+    }
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The ClickHouse client could not be built.
+    #[error(transparent)]
+    ClickHouse(#[from] ClickHouseError),
+}
+
+/// A started engine; [`RunningEngine::stop`] shuts it down gracefully.
+pub struct RunningEngine {
+    engine: Arc<Engine>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    drain: Duration,
+}
+
+impl RunningEngine {
+    /// Whether the schema is applied and ClickHouse answers (what `/readyz` reports).
+    pub fn is_ready(&self) -> bool {
+        self.engine.is_ready()
+    }
+
+    /// Stops accepting, flushes everything buffered (within the shutdown deadline) and waits
+    /// for open requests to get their answers.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.engine.pipeline.close(self.drain).await;
+        self.tasks.close();
+        if tokio::time::timeout(self.drain, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("listeners did not drain before the shutdown deadline");
+        }
+    }
+}
+
+/// Starts the engine on `listeners`. The schema is applied before this returns when ClickHouse
+/// answers; otherwise it is retried in the background and exports get 503 until it succeeds.
+pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine, StartError> {
+    let keys = auth::KeyStore::parse(&config.ingest_tokens.0)
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    if keys.is_empty() {
+        tracing::warn!("no ingest tokens configured: every export will be refused with 401");
+    }
+    let client = ClickHouse::new(&config.clickhouse)?;
+    let telemetry = Arc::new(Telemetry::new());
+    let pipeline = Pipeline::start(
+        client.clone(),
+        &config.clickhouse.database,
+        &config.clickhouse,
+        &config.batch,
+        config.limits.max_buffered_bytes,
+        telemetry.clone(),
+    );
+    let engine = Arc::new(Engine {
+        keys,
+        pipeline,
+        telemetry,
+        limits: config.limits.clone(),
+        schema_ready: AtomicBool::new(false),
+    });
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+
+    let database = config.clickhouse.database.clone();
+    let retention = config.clickhouse.retention_days;
+    if !apply_schema(&engine, &client, &database, retention).await {
+        let (engine, shutdown) = (engine.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+                if apply_schema(&engine, &client, &database, retention).await {
+                    return;
+                }
+            }
+        });
+    }
+
+    let drain = Duration::from_millis(config.limits.shutdown_timeout_ms);
+    let grpc = server::grpc::router(engine.clone());
+    let http = server::http::router(engine.clone());
+    let limits = config.limits.clone();
+    tasks.spawn(server::serve(
+        "otlp-grpc",
+        listeners.otlp_grpc,
+        grpc,
+        limits.clone(),
+        shutdown.clone(),
+        drain,
+    ));
+    tasks.spawn(server::serve(
+        "otlp-http",
+        listeners.otlp_http,
+        http.clone(),
+        limits.clone(),
+        shutdown.clone(),
+        drain,
+    ));
+    if let Some(listener) = listeners.http {
+        tasks.spawn(server::serve(
+            "http",
+            listener,
+            http,
+            limits,
+            shutdown.clone(),
+            drain,
+        ));
+    }
+    Ok(RunningEngine {
+        engine,
+        shutdown,
+        tasks,
+        drain,
+    })
+}
+
+async fn apply_schema(
+    engine: &Engine,
+    client: &ClickHouse,
+    database: &str,
+    retention: u32,
+) -> bool {
+    match clickhouse::schema::ensure(client, database, retention).await {
+        Ok(caps) => {
+            tracing::info!(version = ?caps.version, database, "clickhouse schema ready");
+            engine.telemetry.set_clickhouse_ok(true);
+            engine.schema_ready.store(true, Ordering::Release);
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "clickhouse schema not applied yet; retrying");
+            engine.telemetry.set_clickhouse_ok(false);
+            false
+        }
+    }
+}

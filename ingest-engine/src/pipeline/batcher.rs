@@ -1,0 +1,148 @@
+//! Per-table batching: Native blocks are concatenated until a row, byte or age bound is
+//! reached, then handed to the table's inserter as one INSERT body.
+
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::AckSender;
+use crate::config::BatchConfig;
+use crate::error::IngestError;
+
+/// One INSERT's worth of rows and the requests waiting for it.
+pub(crate) struct Batch {
+    /// Concatenated Native blocks.
+    pub(crate) body: Vec<u8>,
+    pub(crate) rows: u64,
+    /// Budget bytes to release once the batch is done.
+    pub(crate) reserved: usize,
+    pub(crate) started: Instant,
+    pub(crate) acks: Vec<AckSender>,
+}
+
+#[derive(Default)]
+struct Pending {
+    body: Vec<u8>,
+    rows: u64,
+    reserved: usize,
+    since: Option<Instant>,
+    acks: Vec<AckSender>,
+    closed: bool,
+}
+
+impl Pending {
+    fn take(&mut self) -> Option<Batch> {
+        let started = self.since.take()?;
+        Some(Batch {
+            body: std::mem::take(&mut self.body),
+            rows: std::mem::take(&mut self.rows),
+            reserved: std::mem::take(&mut self.reserved),
+            started,
+            acks: std::mem::take(&mut self.acks),
+        })
+    }
+}
+
+pub(crate) struct TableBatcher {
+    table: &'static str,
+    config: BatchConfig,
+    pending: Mutex<Pending>,
+    tx: mpsc::Sender<Batch>,
+}
+
+impl TableBatcher {
+    pub(crate) fn new(table: &'static str, config: BatchConfig, tx: mpsc::Sender<Batch>) -> Self {
+        Self {
+            table,
+            config,
+            pending: Mutex::new(Pending::default()),
+            tx,
+        }
+    }
+
+    /// Adds a block; sends the batch on when it is full.
+    pub(crate) async fn push(
+        &self,
+        native: Vec<u8>,
+        rows: u64,
+        reserved: usize,
+        ack: AckSender,
+    ) -> Result<(), IngestError> {
+        let full = {
+            let mut p = self.pending.lock();
+            if p.closed {
+                return Err(IngestError::ShuttingDown);
+            }
+            if p.body.is_empty() {
+                p.body = native;
+            } else {
+                p.body.extend_from_slice(&native);
+            }
+            p.rows += rows;
+            p.reserved += reserved;
+            p.since.get_or_insert_with(Instant::now);
+            p.acks.push(ack);
+            if p.rows >= self.config.max_rows || p.body.len() >= self.config.max_bytes {
+                p.take()
+            } else {
+                None
+            }
+        };
+        if let Some(batch) = full {
+            self.send(batch).await;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, batch: Batch) {
+        if let Err(mpsc::error::SendError(batch)) = self.tx.send(batch).await {
+            // The inserter is gone (shutdown): fail the waiters, they will retry elsewhere.
+            tracing::warn!(
+                table = self.table,
+                rows = batch.rows,
+                "batch refused at shutdown"
+            );
+            for ack in batch.acks {
+                let _ignored = ack.send(Err(IngestError::ShuttingDown));
+            }
+        }
+    }
+
+    fn take_if_older_than(&self, age: Duration) -> Option<Batch> {
+        let mut p = self.pending.lock();
+        match p.since {
+            Some(since) if since.elapsed() >= age => p.take(),
+            _ => None,
+        }
+    }
+
+    /// Sends what is pending and refuses further blocks.
+    pub(crate) async fn close(&self) {
+        let last = {
+            let mut p = self.pending.lock();
+            p.closed = true;
+            p.take()
+        };
+        if let Some(batch) = last {
+            self.send(batch).await;
+        }
+    }
+}
+
+/// Flushes a table's batch once its oldest row reached `batch.max_age_ms`.
+pub(crate) async fn run_age_flusher(table: std::sync::Arc<TableBatcher>, stop: CancellationToken) {
+    let age = Duration::from_millis(table.config.max_age_ms);
+    let mut tick = tokio::time::interval((age / 4).max(Duration::from_millis(5)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Some(batch) = table.take_if_older_than(age) {
+            table.send(batch).await;
+        }
+    }
+}
