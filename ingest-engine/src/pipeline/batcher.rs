@@ -49,7 +49,8 @@ pub(crate) struct TableBatcher {
     table: &'static str,
     config: BatchConfig,
     pending: Mutex<Pending>,
-    tx: mpsc::Sender<Batch>,
+    /// Dropped by `close`, so that the inserter sees its channel end once the last batch is in.
+    tx: Mutex<Option<mpsc::Sender<Batch>>>,
 }
 
 impl TableBatcher {
@@ -58,7 +59,7 @@ impl TableBatcher {
             table,
             config,
             pending: Mutex::new(Pending::default()),
-            tx,
+            tx: Mutex::new(Some(tx)),
         }
     }
 
@@ -97,7 +98,12 @@ impl TableBatcher {
     }
 
     async fn send(&self, batch: Batch) {
-        if let Err(mpsc::error::SendError(batch)) = self.tx.send(batch).await {
+        let tx = self.tx.lock().clone();
+        let sent = match tx {
+            Some(tx) => tx.send(batch).await,
+            None => Err(mpsc::error::SendError(batch)),
+        };
+        if let Err(mpsc::error::SendError(batch)) = sent {
             // The inserter is gone (shutdown): fail the waiters, they will retry elsewhere.
             tracing::warn!(
                 table = self.table,
@@ -128,6 +134,7 @@ impl TableBatcher {
         if let Some(batch) = last {
             self.send(batch).await;
         }
+        self.tx.lock().take();
     }
 }
 

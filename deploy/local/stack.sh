@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Local PostgreSQL, Redis and ClickHouse for Vigil, under one data folder, on 127.0.0.1 only.
+#
+#   deploy/local/stack.sh install                   install missing Debian packages (apt)
+#   deploy/local/stack.sh start  [DIR] [--random-ports]
+#   deploy/local/stack.sh stop   [DIR]              stop all three and wait until they exited
+#   deploy/local/stack.sh status [DIR]
+#
+# DIR defaults to .vigil/stack in the repository. `start` writes DIR/stack.env with the
+# VIGIL_* URLs (source it). Default ports are non-default ones (PostgreSQL 15432, Redis 16379,
+# ClickHouse HTTP 18123); --random-ports picks free ones (used by the test command).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cmd=${1:-}
+shift || true
+dir="$repo/.vigil/stack"
+random_ports=0
+for arg in "$@"; do
+  case "$arg" in
+    --random-ports) random_ports=1 ;;
+    *) dir=$arg ;;
+  esac
+done
+
+log() { echo "stack: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root (or sudo) to run: $*"; fi
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+install() {
+  local missing=()
+  [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
+  command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_gone() { # pid, name
+  local i
+  for i in $(seq 1 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  log "$2 (pid $1) did not exit in 30 s; killing it"; kill -9 "$1" 2>/dev/null || true
+}
+
+start() {
+  install
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  [ -f "$dir/stack.env" ] && die "a stack seems to run in $dir (stack.env exists); stop it first"
+  local pg_port redis_port ch_http ch_tcp ch_inter
+  if [ "$random_ports" = 1 ]; then
+    pg_port=$(free_port); redis_port=$(free_port); ch_http=$(free_port); ch_tcp=$(free_port); ch_inter=$(free_port)
+  else
+    pg_port=15432; redis_port=16379; ch_http=18123; ch_tcp=19000; ch_inter=19009
+  fi
+  for p in $pg_port $redis_port $ch_http $ch_tcp $ch_inter; do
+    port_taken "$p" && die "port $p on 127.0.0.1 is already in use"
+  done
+
+  # PostgreSQL refuses to run as root: run it as `postgres` when we are root.
+  local pg=$dir/pg bin; bin=$(pg_bin)
+  mkdir -p "$pg"
+  local run_pg=()
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pg"; run_pg=(runuser -u postgres --); fi
+  if [ ! -f "$pg/data/PG_VERSION" ]; then
+    "${run_pg[@]}" "$bin/initdb" -D "$pg/data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$pg/initdb.log" 2>&1 \
+      || { cat "$pg/initdb.log" >&2; die "initdb failed"; }
+  fi
+  "${run_pg[@]}" "$bin/pg_ctl" -D "$pg/data" -l "$pg/log" -w -t 60 \
+    -o "-p $pg_port -k $pg -c listen_addresses=127.0.0.1" start >/dev/null \
+    || { tail -20 "$pg/log" >&2; die "postgresql did not start"; }
+
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+
+  local ch=$dir/ch
+  mkdir -p "$ch/data" "$ch/tmp" "$ch/user_files" "$ch/format_schemas"
+  /usr/sbin/clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
+    --path="$ch/data/" --tmp_path="$ch/tmp/" --user_files_path="$ch/user_files/" \
+    --format_schema_path="$ch/format_schemas/" --listen_host=127.0.0.1 \
+    --http_port="$ch_http" --tcp_port="$ch_tcp" --interserver_http_port="$ch_inter" \
+    --logger.log="$ch/log" --logger.errorlog="$ch/err" >"$ch/stdout" 2>&1 &
+  echo $! >"$dir/clickhouse.pid"
+
+  local i
+  for i in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$ch_http/ping" >/dev/null && break
+    kill -0 "$(cat "$dir/clickhouse.pid")" 2>/dev/null || { tail -20 "$ch/err" >&2; die "clickhouse exited"; }
+    sleep 0.1
+  done
+  curl -sf "http://127.0.0.1:$ch_http/ping" >/dev/null || die "clickhouse did not answer in 30 s"
+  for i in $(seq 1 100); do [ -f "$dir/redis.pid" ] && break; sleep 0.1; done
+
+  cat >"$dir/stack.env" <<ENV
+export VIGIL_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/postgres
+export VIGIL_REDIS_URL=redis://127.0.0.1:$redis_port
+export VIGIL_CLICKHOUSE_URL=http://127.0.0.1:$ch_http
+ENV
+  log "running in $dir"
+  sed 's/^export /  /' "$dir/stack.env" >&2
+}
+
+stop() {
+  [ -d "$dir" ] || { log "nothing in $dir"; return 0; }
+  dir=$(cd "$dir" && pwd)
+  local bin; bin=$(pg_bin)
+  if [ -f "$dir/pg/data/postmaster.pid" ]; then
+    local run_pg=(); [ "$(id -u)" = 0 ] && run_pg=(runuser -u postgres --)
+    "${run_pg[@]}" "$bin/pg_ctl" -D "$dir/pg/data" -m fast -w -t 60 stop >/dev/null || true
+  fi
+  local name pid
+  for name in redis clickhouse; do
+    if [ -f "$dir/$name.pid" ]; then
+      pid=$(cat "$dir/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      wait_gone "$pid" "$name"
+      rm -f "$dir/$name.pid"
+    fi
+  done
+  rm -f "$dir/stack.env"
+  log "stopped ($dir)"
+}
+
+status() {
+  [ -f "$dir/stack.env" ] || { echo "not running ($dir)"; return 1; }
+  cat "$dir/stack.env"
+}
+
+case "$cmd" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,9 @@
+//! Vigil's integration tests: one test binary, one module per area. Run through
+//! `deploy/test.sh`, which starts the real servers and installs the real clients.
+
+mod bad_input;
+mod otlp_json;
+mod python_sdk;
+mod rows;
+mod rust_sdk;
+mod schema_modern;
