@@ -79,7 +79,11 @@ start() {
   local pg=$dir/pg bin; bin=$(pg_bin)
   mkdir -p "$pg"
   local run_pg=()
-  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pg"; run_pg=(runuser -u postgres --); fi
+  if [ "$(id -u)" = 0 ]; then
+    chmod o+x "$dir"  # e.g. a mktemp folder (mode 700): `postgres` must be able to enter it
+    chown postgres:postgres "$pg"
+    run_pg=(runuser -u postgres --)
+  fi
   if [ ! -f "$pg/data/PG_VERSION" ]; then
     "${run_pg[@]}" "$bin/initdb" -D "$pg/data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$pg/initdb.log" 2>&1 \
       || { cat "$pg/initdb.log" >&2; die "initdb failed"; }

@@ -6,6 +6,9 @@
 //! is ever skipped. Each test gets its own engine on `127.0.0.1:0` and its own ClickHouse
 //! database, so tests run in parallel without seeing each other's rows.
 
+// This crate is test code: failing loudly is its job.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::field_reassign_with_default)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

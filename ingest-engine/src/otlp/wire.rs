@@ -134,7 +134,7 @@ pub(crate) fn packed_fixed64(
     match value {
         Value::Fixed64(v) => each(v),
         Value::Len(b) => {
-            if b.len() % 8 != 0 {
+            if !b.len().is_multiple_of(8) {
                 return Err(DecodeError::new("invalid protobuf: packed fixed64 length"));
             }
             for c in b.chunks_exact(8) {

@@ -1,6 +1,9 @@
 //! Vigil's integration tests: one test binary, one module per area. Run through
 //! `deploy/test.sh`, which starts the real servers and installs the real clients.
 
+// Test code: helpers fail loudly by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
+
 mod bad_input;
 mod otlp_json;
 mod python_sdk;

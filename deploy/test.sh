@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every Vigil test against real servers: installs what is missing (Debian packages, a
+# Python venv with the real OpenTelemetry clients and chdb), starts throwaway PostgreSQL, Redis
+# and ClickHouse on random 127.0.0.1 ports, runs `cargo test --workspace`, and stops them.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+"$repo/deploy/local/stack.sh" install
+
+# Python with the real clients, cached under ~/.cache/vigil and rebuilt when requirements change.
+venv=${VIGIL_TEST_VENV:-$HOME/.cache/vigil/venv}
+req=tests/python/requirements.txt
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "test: preparing the Python clients in $venv" >&2
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    apt_get=(apt-get); [ "$(id -u)" = 0 ] || apt_get=(sudo apt-get)
+    "${apt_get[@]}" install -y -qq python3-venv python3-pip >/dev/null
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip >/dev/null
+  "$venv/bin/pip" install -q -r "$req"
+  echo "$want" >"$stamp"
+fi
+
+stack_dir=$(mktemp -d "${TMPDIR:-/tmp}/vigil-test-stack.XXXXXX")
+cleanup() { "$repo/deploy/local/stack.sh" stop "$stack_dir" || true; rm -rf "$stack_dir"; }
+trap cleanup EXIT
+"$repo/deploy/local/stack.sh" start "$stack_dir" --random-ports
+# shellcheck disable=SC1091
+source "$stack_dir/stack.env"
+export VIGIL_TEST_CLICKHOUSE_URL=$VIGIL_CLICKHOUSE_URL
+export VIGIL_TEST_DATABASE_URL=$VIGIL_DATABASE_URL
+export VIGIL_TEST_REDIS_URL=$VIGIL_REDIS_URL
+export VIGIL_TEST_PYTHON=$venv/bin/python
+
+cargo test --workspace "$@"
