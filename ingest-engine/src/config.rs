@@ -481,3 +481,18 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The shipped example must parse and equal the defaults, so it cannot go stale.
+    #[test]
+    fn example_config_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/config/vigil-ingest.example.toml");
+        let c = Config::load_with(Some(&path), |_| None).unwrap();
+        let d = Config::default();
+        assert_eq!(format!("{c:?}"), format!("{d:?}"));
+    }
+}

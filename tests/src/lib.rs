@@ -7,7 +7,11 @@
 //! database, so tests run in parallel without seeing each other's rows.
 
 // This crate is test code: failing loudly is its job.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::field_reassign_with_default)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::field_reassign_with_default
+)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the whole Vigil stack locally: PostgreSQL, Redis and ClickHouse (installed if missing,
+# data under .vigil/stack, non-default 127.0.0.1 ports), then vigil-ingest against them.
+# Prints where to send data and a ready token. Ctrl-C stops everything cleanly.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+stack_dir="$repo/.vigil/stack"
+
+# A stale stack.env from a crashed run would block start: stop whatever it names first.
+[ -f "$stack_dir/stack.env" ] && deploy/local/stack.sh stop "$stack_dir"
+deploy/local/stack.sh start "$stack_dir"
+trap 'deploy/local/stack.sh stop "$stack_dir"' EXIT
+# shellcheck disable=SC1091
+source "$stack_dir/stack.env"
+
+cargo build --release --locked -p ingest-engine
+
+token_file="$repo/.vigil/ingest-token"
+if [ ! -s "$token_file" ]; then
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file"
+  chmod 600 "$token_file"
+fi
+token=$(cat "$token_file")
+export VIGIL_INGEST_TOKENS="$token=default"
+export VIGIL_OTLP_GRPC_ADDR=${VIGIL_OTLP_GRPC_ADDR:-127.0.0.1:4317}
+export VIGIL_OTLP_HTTP_ADDR=${VIGIL_OTLP_HTTP_ADDR:-127.0.0.1:4318}
+
+cat >&2 <<MSG
+
+Vigil is starting. Send OpenTelemetry data to:
+  OTLP/gRPC  $VIGIL_OTLP_GRPC_ADDR          (e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://$VIGIL_OTLP_GRPC_ADDR)
+  OTLP/HTTP  http://$VIGIL_OTLP_HTTP_ADDR   (/v1/logs, /v1/traces, /v1/metrics)
+  header     x-vigil-token: $token          (project "default"; also Authorization: Bearer …)
+  metrics    http://$VIGIL_OTLP_HTTP_ADDR/metrics   ready: /readyz
+  ClickHouse $VIGIL_CLICKHOUSE_URL  (database "vigil")
+
+Try:  curl -s http://$VIGIL_OTLP_HTTP_ADDR/v1/logs -H 'content-type: application/json' \\
+        -H 'x-vigil-token: $token' -d '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hello"}}]}]}]}'
+Ctrl-C stops Vigil and the servers.
+
+MSG
+# Not exec: the EXIT trap must run after vigil-ingest has flushed and exited.
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+"$target_dir/release/vigil-ingest" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null || true' INT TERM
+wait $pid || true
+wait $pid 2>/dev/null || true
