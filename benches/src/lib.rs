@@ -1,1 +1,5 @@
-//! placeholder
+//! Vigil's benchmarks: deterministic OTLP payload generators (shared by `vigil-load` and the
+//! criterion benches) and the load generator itself.
+
+pub mod load;
+pub mod payload;

@@ -20,7 +20,7 @@ const FRAME_RAW_BYTES: usize = 1 << 20;
 const HEADER: usize = 16 + 9;
 
 /// Frames `raw` for `?decompress=1`, appending to `out`.
-pub(crate) fn frame(raw: &[u8], compression: Compression, out: &mut Vec<u8>) {
+pub fn frame(raw: &[u8], compression: Compression, out: &mut Vec<u8>) {
     for chunk in raw.chunks(FRAME_RAW_BYTES) {
         let start = out.len();
         out.resize(start + HEADER, 0);
