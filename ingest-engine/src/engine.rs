@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use crate::auth::KeyStore;
+use crate::clickhouse::compression::Compression;
 use crate::config::LimitsConfig;
 use crate::error::IngestError;
 use crate::otlp::response::Encoding;
@@ -36,6 +37,7 @@ pub(crate) struct Engine {
     pub(crate) pipeline: Pipeline,
     pub(crate) telemetry: Arc<Telemetry>,
     pub(crate) limits: LimitsConfig,
+    pub(crate) compression: Compression,
     pub(crate) schema_ready: AtomicBool,
 }
 
@@ -67,15 +69,16 @@ impl Engine {
             });
         }
         let limit = self.limits.max_body_bytes;
+        let compression = self.compression;
         let inline =
             payload.len() <= INLINE_DECODE_BYTES && content_encoding == ContentEncoding::Identity;
         let work = move || -> Result<otlp::Decoded, IngestError> {
             let raw = body::decompress(content_encoding, payload, limit)?;
             let decoded = match encoding {
-                Encoding::Protobuf => otlp::decode(signal, &raw, &project)?,
+                Encoding::Protobuf => otlp::decode_framed(signal, &raw, &project, compression)?,
                 Encoding::Json => {
                     let protobuf = otlp::json::to_protobuf(signal, &raw)?;
-                    otlp::decode(signal, &protobuf, &project)?
+                    otlp::decode_framed(signal, &protobuf, &project, compression)?
                 }
             };
             Ok(decoded)
@@ -102,7 +105,7 @@ impl Engine {
         }
         if decoded.rows > 0 {
             self.pipeline
-                .submit(signal, decoded.native, decoded.rows)
+                .submit(signal, decoded.native, decoded.native_len, decoded.rows)
                 .await?;
             self.telemetry
                 .accepted

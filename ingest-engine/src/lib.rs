@@ -126,6 +126,7 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
         pipeline,
         telemetry,
         limits: config.limits.clone(),
+        compression: config.clickhouse.compression,
         schema_ready: AtomicBool::new(false),
     });
     let shutdown = CancellationToken::new();

@@ -19,7 +19,14 @@ pub enum Compression {
 const FRAME_RAW_BYTES: usize = 1 << 20;
 const HEADER: usize = 16 + 9;
 
-/// Frames `raw` for `?decompress=1`, appending to `out`.
+/// An upper bound of the framed size of `pieces` inputs totalling `raw` bytes (for capacity).
+pub fn max_framed_len(raw: usize, pieces: usize) -> usize {
+    let frames = raw / FRAME_RAW_BYTES + pieces + 1;
+    lz4_flex::block::get_maximum_output_size(raw) + frames * (HEADER + 16)
+}
+
+/// Frames `raw` for `?decompress=1`, appending to `out`. Frames are independent, so a batch
+/// may be framed block by block into one body.
 pub fn frame(raw: &[u8], compression: Compression, out: &mut Vec<u8>) {
     for chunk in raw.chunks(FRAME_RAW_BYTES) {
         let start = out.len();

@@ -33,6 +33,10 @@ pub(crate) trait ColumnGroup: Default {
     fn write_part(&self, part: usize, out: &mut Vec<u8>);
     /// Bytes held, for batch sizing.
     fn byte_len(&self) -> usize;
+    /// Empties the column, keeping its capacity for the next block.
+    fn clear(&mut self);
+    /// Bytes allocated (capacity), to bound what a reused block keeps.
+    fn capacity(&self) -> usize;
 }
 
 macro_rules! fixed_column {
@@ -55,6 +59,12 @@ macro_rules! fixed_column {
             }
             fn byte_len(&self) -> usize {
                 self.data.len()
+            }
+            fn clear(&mut self) {
+                self.data.clear();
+            }
+            fn capacity(&self) -> usize {
+                self.data.capacity()
             }
         }
     };
@@ -127,6 +137,12 @@ impl ColumnGroup for StrCol {
     fn byte_len(&self) -> usize {
         self.data.len()
     }
+    fn clear(&mut self) {
+        self.data.clear();
+    }
+    fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
 }
 
 /// Appends `bytes` as a length-prefixed lowercase hex string.
@@ -166,6 +182,13 @@ impl ColumnGroup for NullableF64Col {
     fn byte_len(&self) -> usize {
         self.nulls.len() + self.values.len()
     }
+    fn clear(&mut self) {
+        self.nulls.clear();
+        self.values.clear();
+    }
+    fn capacity(&self) -> usize {
+        self.nulls.capacity() + self.values.capacity()
+    }
 }
 
 /// Cumulative `UInt64` offsets of an `Array(T)` column, one per row.
@@ -176,6 +199,11 @@ pub(crate) struct Offsets {
 }
 
 impl Offsets {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.total = 0;
+    }
+
     /// Ends a row that holds `items` elements.
     #[inline]
     pub(crate) fn close_row(&mut self, items: u64) {
@@ -201,6 +229,13 @@ macro_rules! array_column {
             }
             fn byte_len(&self) -> usize {
                 self.offsets.data.len() + self.values.len()
+            }
+            fn clear(&mut self) {
+                self.offsets.clear();
+                self.values.clear();
+            }
+            fn capacity(&self) -> usize {
+                self.offsets.data.capacity() + self.values.capacity()
             }
         }
     };
@@ -277,6 +312,18 @@ impl ColumnGroup for AttrCols {
     fn byte_len(&self) -> usize {
         self.offsets.data.len() * 3 + self.keys.len() + self.values.len() + self.types.len()
     }
+    fn clear(&mut self) {
+        self.offsets.clear();
+        self.keys.clear();
+        self.values.clear();
+        self.types.clear();
+    }
+    fn capacity(&self) -> usize {
+        self.offsets.data.capacity()
+            + self.keys.capacity()
+            + self.values.capacity()
+            + self.types.capacity()
+    }
 }
 
 /// An attribute list encoded once in the element encoding of [`AttrCols`].
@@ -326,6 +373,19 @@ macro_rules! native_block {
             pub(crate) fn byte_len(&self) -> usize {
                 use $crate::clickhouse::native::ColumnGroup;
                 0 $(+ self.$col.byte_len())*
+            }
+
+            /// Empties every column, keeping capacity (blocks are reused across requests).
+            pub(crate) fn clear(&mut self) {
+                use $crate::clickhouse::native::ColumnGroup;
+                self.rows = 0;
+                $(self.$col.clear();)*
+            }
+
+            /// Bytes allocated by all columns.
+            pub(crate) fn capacity(&self) -> usize {
+                use $crate::clickhouse::native::ColumnGroup;
+                0 $(+ self.$col.capacity())*
             }
 
             /// Appends this block in Native format to `out`.
@@ -401,6 +461,9 @@ mod tests {
         want.extend_from_slice(b"\x01n\x06UInt64");
         want.extend_from_slice(&7u64.to_le_bytes());
         assert_eq!(out, want);
+        let kept = b.capacity();
+        b.clear();
+        assert_eq!((b.rows, b.byte_len(), b.capacity()), (0, 0, kept), "clear keeps capacity");
         assert_eq!(
             TestBlock::columns()
                 .iter()

@@ -14,10 +14,12 @@ mod traces;
 mod wire;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use anyvalue::ValueType;
 
+use crate::clickhouse::compression::Compression;
 use crate::clickhouse::tables::{LogsBlock, MetricsBlock, SpansBlock};
 
 /// A payload that is not valid OTLP; the whole request is refused with this message.
@@ -80,8 +82,11 @@ impl Signal {
 /// One decoded request: a Native block for the signal's table and what was rejected.
 #[derive(Debug, Default)]
 pub struct Decoded {
-    /// The rows as one Native block (empty when no row was accepted).
+    /// The rows as one Native block (empty when no row was accepted); framed for ClickHouse's
+    /// `decompress=1` when decoded with [`decode_framed`].
     pub native: Vec<u8>,
+    /// Size of the unframed Native block (batch sizing counts this).
+    pub native_len: usize,
     /// Rows in `native`.
     pub rows: u64,
     /// Records refused (reported in `partial_success`).
@@ -97,38 +102,98 @@ impl Decoded {
     }
 }
 
+/// Column buffers a thread keeps between requests are dropped above this size, so one huge
+/// request does not pin its memory for good.
+const MAX_KEPT_BLOCK_BYTES: usize = 32 << 20;
+
+thread_local! {
+    // Column buffers reused across requests: in steady state decoding allocates nothing but
+    // the encoded block it returns.
+    static NATIVE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static LOGS: RefCell<LogsBlock> = RefCell::new(LogsBlock::default());
+    static SPANS: RefCell<SpansBlock> = RefCell::new(SpansBlock::default());
+    static METRICS: RefCell<MetricsBlock> = RefCell::new(MetricsBlock::default());
+}
+
+/// Runs `body` on this thread's reusable block, then encodes what it appended.
+macro_rules! with_block {
+    ($cell:ident, $ty:ty, $decoded:ident, $compression:ident, |$block:ident| $body:expr) => {
+        $cell.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let $block: &mut $ty = &mut guard;
+            $block.clear();
+            let result = $body;
+            if result.is_ok() && $block.rows > 0 {
+                match $compression {
+                    None => {
+                        $block.encode(&mut $decoded.native);
+                        $decoded.native_len = $decoded.native.len();
+                    }
+                    // Frame while the block is still in cache, from a reused scratch buffer.
+                    Some(compression) => NATIVE.with(|scratch| {
+                        let mut native = scratch.borrow_mut();
+                        native.clear();
+                        $block.encode(&mut native);
+                        $decoded.native_len = native.len();
+                        $decoded.native = Vec::with_capacity(
+                            crate::clickhouse::compression::max_framed_len(native.len(), 1),
+                        );
+                        crate::clickhouse::compression::frame(
+                            &native,
+                            compression,
+                            &mut $decoded.native,
+                        );
+                        if native.capacity() > MAX_KEPT_BLOCK_BYTES {
+                            *native = Vec::new();
+                        }
+                    }),
+                }
+            }
+            $decoded.rows = $block.rows;
+            if $block.capacity() > MAX_KEPT_BLOCK_BYTES {
+                *$block = <$ty>::default();
+            }
+            result
+        })
+    };
+}
+
 /// Decodes an OTLP protobuf export request of `signal` for `project` into Native rows.
 pub fn decode(signal: Signal, payload: &[u8], project: &str) -> Result<Decoded, DecodeError> {
+    decode_with(signal, payload, project, None)
+}
+
+/// As [`decode`], with the block already framed for an INSERT with `decompress=1`.
+pub fn decode_framed(
+    signal: Signal,
+    payload: &[u8],
+    project: &str,
+    compression: Compression,
+) -> Result<Decoded, DecodeError> {
+    decode_with(signal, payload, project, Some(compression))
+}
+
+fn decode_with(
+    signal: Signal,
+    payload: &[u8],
+    project: &str,
+    compression: Option<Compression>,
+) -> Result<Decoded, DecodeError> {
     let mut decoded = Decoded::default();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let project = project.as_bytes();
     match signal {
-        Signal::Logs => {
-            let mut block = LogsBlock::default();
-            logs::decode(payload, project, now, &mut block, &mut decoded)?;
-            if block.rows > 0 {
-                block.encode(&mut decoded.native);
-            }
-            decoded.rows = block.rows;
-        }
-        Signal::Traces => {
-            let mut block = SpansBlock::default();
-            traces::decode(payload, project, &mut block, &mut decoded)?;
-            if block.rows > 0 {
-                block.encode(&mut decoded.native);
-            }
-            decoded.rows = block.rows;
-        }
-        Signal::Metrics => {
-            let mut block = MetricsBlock::default();
-            metrics::decode(payload, project, now, &mut block, &mut decoded)?;
-            if block.rows > 0 {
-                block.encode(&mut decoded.native);
-            }
-            decoded.rows = block.rows;
-        }
+        Signal::Logs => with_block!(LOGS, LogsBlock, decoded, compression, |block| {
+            logs::decode(payload, project, now, block, &mut decoded)
+        })?,
+        Signal::Traces => with_block!(SPANS, SpansBlock, decoded, compression, |block| {
+            traces::decode(payload, project, block, &mut decoded)
+        })?,
+        Signal::Metrics => with_block!(METRICS, MetricsBlock, decoded, compression, |block| {
+            metrics::decode(payload, project, now, block, &mut decoded)
+        })?,
     }
     Ok(decoded)
 }

@@ -1,5 +1,5 @@
-//! Per-table batching: Native blocks are concatenated until a row, byte or age bound is
-//! reached, then handed to the table's inserter as one INSERT body.
+//! Per-table batching: framed Native blocks are collected until a row, (unframed) byte or age
+//! bound is reached, then handed to the table's inserter as one INSERT body.
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,8 @@ use crate::error::IngestError;
 
 /// One INSERT's worth of rows and the requests waiting for it.
 pub(crate) struct Batch {
-    /// Concatenated Native blocks.
-    pub(crate) body: Vec<u8>,
+    /// Framed Native blocks, one per request (framed where they were decoded).
+    pub(crate) blocks: Vec<Vec<u8>>,
     pub(crate) rows: u64,
     /// Budget bytes to release once the batch is done.
     pub(crate) reserved: usize,
@@ -24,7 +24,8 @@ pub(crate) struct Batch {
 
 #[derive(Default)]
 struct Pending {
-    body: Vec<u8>,
+    blocks: Vec<Vec<u8>>,
+    bytes: usize,
     rows: u64,
     reserved: usize,
     since: Option<Instant>,
@@ -35,8 +36,9 @@ struct Pending {
 impl Pending {
     fn take(&mut self) -> Option<Batch> {
         let started = self.since.take()?;
+        self.bytes = 0;
         Some(Batch {
-            body: std::mem::take(&mut self.body),
+            blocks: std::mem::take(&mut self.blocks),
             rows: std::mem::take(&mut self.rows),
             reserved: std::mem::take(&mut self.reserved),
             started,
@@ -66,7 +68,8 @@ impl TableBatcher {
     /// Adds a block; sends the batch on when it is full.
     pub(crate) async fn push(
         &self,
-        native: Vec<u8>,
+        framed: Vec<u8>,
+        raw_len: usize,
         rows: u64,
         reserved: usize,
         ack: AckSender,
@@ -76,16 +79,13 @@ impl TableBatcher {
             if p.closed {
                 return Err(IngestError::ShuttingDown);
             }
-            if p.body.is_empty() {
-                p.body = native;
-            } else {
-                p.body.extend_from_slice(&native);
-            }
+            p.bytes += raw_len;
+            p.blocks.push(framed);
             p.rows += rows;
             p.reserved += reserved;
             p.since.get_or_insert_with(Instant::now);
             p.acks.push(ack);
-            if p.rows >= self.config.max_rows || p.body.len() >= self.config.max_bytes {
+            if p.rows >= self.config.max_rows || p.bytes >= self.config.max_bytes {
                 p.take()
             } else {
                 None

@@ -1,4 +1,4 @@
-//! A table's inserter: frames batches for ClickHouse and INSERTs them with bounded
+//! A table's inserter: INSERTs batches of framed Native blocks with bounded
 //! concurrency, exponential backoff with jitter, and a bounded number of attempts.
 
 use std::sync::Arc;
@@ -8,7 +8,6 @@ use bytes::Bytes;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::{Batch, InsertSettings, MemoryBudget};
-use crate::clickhouse::compression;
 use crate::error::IngestError;
 use crate::telemetry::{TableLabel, Telemetry};
 
@@ -49,27 +48,17 @@ async fn insert_batch(
     telemetry: &Telemetry,
 ) {
     let Batch {
-        body,
+        blocks,
         rows,
         reserved,
         started,
         acks,
     } = batch;
     let label = TableLabel { table };
-    let compression = settings.compression;
-    // Compression is CPU work (milliseconds for a large batch): keep it off the async workers.
-    let framed = tokio::task::spawn_blocking(move || {
-        let mut framed = Vec::with_capacity(body.len() / 2 + 64);
-        compression::frame(&body, compression, &mut framed);
-        Bytes::from(framed)
-    })
-    .await;
-    let result = match framed {
-        Ok(framed) => insert_with_retries(table, query, framed, settings, telemetry).await,
-        Err(e) => Err(IngestError::Internal(format!(
-            "compression task failed: {e}"
-        ))),
-    };
+    // Blocks were framed when decoded; an INSERT body is their concatenation.
+    let body: Vec<u8> = blocks.concat();
+    drop(blocks);
+    let result = insert_with_retries(table, query, Bytes::from(body), settings, telemetry).await;
     match &result {
         Ok(()) => {
             telemetry.flushed.get_or_create(&label).inc_by(rows);

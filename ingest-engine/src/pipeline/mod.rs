@@ -4,8 +4,8 @@
 //! Invariant: a request's `submit` resolves `Ok` only after ClickHouse confirmed the INSERT that
 //! carried its rows. Until the write-ahead log exists (issue 3) this is how Vigil never
 //! acknowledges data it could still lose; a failed batch fails its requests with 503 so clients
-//! retry. Memory is bounded by `limits.max_buffered_bytes`: beyond it `submit` fails at once
-//! with 429 instead of queueing.
+//! retry. Memory is bounded by `limits.max_buffered_bytes` (counted as the framed, usually
+//! LZ4-compressed, bytes held): beyond it `submit` fails at once with 429 instead of queueing.
 
 mod batcher;
 mod inserter;
@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clickhouse::client::ClickHouse;
-use crate::clickhouse::compression::Compression;
 use crate::config::{BatchConfig, ClickHouseConfig};
 use crate::error::IngestError;
 use crate::otlp::Signal;
@@ -62,7 +61,6 @@ impl MemoryBudget {
 #[derive(Clone)]
 pub(crate) struct InsertSettings {
     pub(crate) client: ClickHouse,
-    pub(crate) compression: Compression,
     pub(crate) max_attempts: u32,
     pub(crate) retry_base: Duration,
     pub(crate) retry_max: Duration,
@@ -93,7 +91,6 @@ impl Pipeline {
         });
         let settings = InsertSettings {
             client,
-            compression: ch.compression,
             max_attempts: ch.max_attempts,
             retry_base: Duration::from_millis(ch.retry_base_ms),
             retry_max: Duration::from_millis(ch.retry_max_ms.max(ch.retry_base_ms)),
@@ -133,21 +130,27 @@ impl Pipeline {
         }
     }
 
-    /// Queues one Native block and waits until ClickHouse has stored it.
+    /// Queues one framed Native block (`raw_len` bytes before framing) and waits until
+    /// ClickHouse has stored it.
     pub(crate) async fn submit(
         &self,
         signal: Signal,
-        native: Vec<u8>,
+        framed: Vec<u8>,
+        raw_len: usize,
         rows: u64,
     ) -> Result<(), IngestError> {
-        let bytes = native.len();
+        let bytes = framed.len();
         if !self.memory.try_reserve(bytes) {
             return Err(IngestError::Overloaded {
                 retry_after: Duration::from_secs(1),
             });
         }
         let (ack, done) = oneshot::channel();
-        if let Err(e) = self.table(signal).push(native, rows, bytes, ack).await {
+        if let Err(e) = self
+            .table(signal)
+            .push(framed, raw_len, rows, bytes, ack)
+            .await
+        {
             self.memory.release(bytes);
             return Err(e);
         }
