@@ -463,7 +463,11 @@ mod tests {
         assert_eq!(out, want);
         let kept = b.capacity();
         b.clear();
-        assert_eq!((b.rows, b.byte_len(), b.capacity()), (0, 0, kept), "clear keeps capacity");
+        assert_eq!(
+            (b.rows, b.byte_len(), b.capacity()),
+            (0, 0, kept),
+            "clear keeps capacity"
+        );
         assert_eq!(
             TestBlock::columns()
                 .iter()

@@ -187,6 +187,23 @@ async fn bad_http_requests_are_refused_and_store_nothing() {
         200
     );
     assert_eq!(engine.count("logs").await, 9);
+
+    // What the engine says about itself matches what happened.
+    let get = |path: &str| reqwest::get(engine.http_url(path));
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    for line in [
+        r#"vigil_ingest_records_accepted_total{signal="logs"} 9"#,
+        r#"vigil_ingest_rows_flushed_total{table="logs"} 9"#,
+        r#"vigil_ingest_requests_total{signal="logs",protocol="http",status="401"} 2"#,
+        r#"vigil_ingest_requests_total{signal="logs",protocol="http",status="413"} 3"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing `{line}` in /metrics:\n{metrics}"
+        );
+    }
     engine.stop().await;
 }
 
