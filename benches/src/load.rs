@@ -127,9 +127,9 @@ impl Client {
                         .connect()
                         .await?;
                 let path = match config.signal {
-                    Signal::Logs => proto_path(ingest_engine_paths::LOGS),
-                    Signal::Traces => proto_path(ingest_engine_paths::TRACES),
-                    Signal::Metrics => proto_path(ingest_engine_paths::METRICS),
+                    Signal::Logs => proto_path(proto::otlp_paths::LOGS_EXPORT),
+                    Signal::Traces => proto_path(proto::otlp_paths::TRACES_EXPORT),
+                    Signal::Metrics => proto_path(proto::otlp_paths::METRICS_EXPORT),
                 };
                 Client::Grpc(tonic::client::Grpc::new(channel), path)
             }
@@ -185,13 +185,6 @@ impl Client {
             }
         }
     }
-}
-
-mod ingest_engine_paths {
-    pub(super) const LOGS: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
-    pub(super) const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-    pub(super) const METRICS: &str =
-        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 }
 
 fn proto_path(path: &'static str) -> http::uri::PathAndQuery {

@@ -232,9 +232,8 @@ fn push_point(
     let (mut buckets, mut bounds, mut quantiles, mut exemplars) = (0u64, 0u64, 0u64, 0u64);
     let mut fields = Fields::new(msg);
     while let Some((n, v)) = fields.next_field()? {
-        if n == 0 {
-            continue;
-        } else if n == buckets_field {
+        // Kinds without a part use field number 0, which the wire reader never yields.
+        if n == buckets_field {
             packed_fixed64(v, "bucket_counts", |c| {
                 block
                     .bucket_counts
