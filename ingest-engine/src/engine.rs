@@ -1,5 +1,5 @@
 //! The engine's request path, shared by every protocol: authenticate, decompress, decode, hand
-//! the rows to the pipeline and wait until they are stored.
+//! the rows to the pipeline and wait until they are safe (in the WAL, or stored).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,12 +49,16 @@ impl Engine {
             .ok_or(IngestError::Unauthenticated)
     }
 
-    /// Whether the engine can store data now (schema applied, ClickHouse answering).
+    /// Whether the engine takes exports now: with the WAL, while it has room (a ClickHouse
+    /// outage is absorbed); without, when the schema is applied and ClickHouse answers.
     pub(crate) fn is_ready(&self) -> bool {
-        self.schema_ready.load(Ordering::Acquire) && self.telemetry.clickhouse_ok()
+        match self.pipeline.wal_usage() {
+            Some((used, max)) => used < max / 10 * 9,
+            None => self.schema_ready.load(Ordering::Acquire) && self.telemetry.clickhouse_ok(),
+        }
     }
 
-    /// Decodes one export request and returns once its rows are stored.
+    /// Decodes one export request and returns once its rows are safe.
     pub(crate) async fn export(
         &self,
         signal: Signal,
@@ -63,7 +67,8 @@ impl Engine {
         content_encoding: ContentEncoding,
         encoding: Encoding,
     ) -> Result<ExportSummary, IngestError> {
-        if !self.schema_ready.load(Ordering::Acquire) {
+        // With the WAL on, data waits there until the schema is applied.
+        if !self.pipeline.has_wal() && !self.schema_ready.load(Ordering::Acquire) {
             return Err(IngestError::StorageUnavailable {
                 retry_after: Duration::from_secs(2),
             });

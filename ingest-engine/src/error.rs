@@ -40,6 +40,12 @@ pub enum IngestError {
         /// When the client should try again.
         retry_after: Duration,
     },
+    /// The write-ahead log reached `wal.max_bytes` (ClickHouse is behind or down); retry later.
+    #[error("write-ahead log is full while storage catches up; retry after {}s", retry_after.as_secs())]
+    WalFull {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
     /// ClickHouse did not take the data after every retry; nothing was acknowledged.
     #[error("storage is unavailable; retry after {}s", retry_after.as_secs())]
     StorageUnavailable {
@@ -102,9 +108,8 @@ impl IngestError {
             }
             IngestError::BodyTimeout(_) => (408, G::DeadlineExceeded, None),
             IngestError::Overloaded { retry_after } => (429, G::Unavailable, Some(*retry_after)),
-            IngestError::StorageUnavailable { retry_after } => {
-                (503, G::Unavailable, Some(*retry_after))
-            }
+            IngestError::StorageUnavailable { retry_after }
+            | IngestError::WalFull { retry_after } => (503, G::Unavailable, Some(*retry_after)),
             IngestError::ShuttingDown => (503, G::Unavailable, Some(Duration::from_secs(1))),
             IngestError::Internal(_) => (500, G::Internal, None),
         };
@@ -112,6 +117,15 @@ impl IngestError {
             http,
             grpc,
             retry_after,
+        }
+    }
+
+    /// Why the engine pushed back, for the `requests_throttled` counter; `None` for other errors.
+    pub fn throttle_reason(&self) -> Option<&'static str> {
+        match self {
+            IngestError::Overloaded { .. } => Some("buffer_full"),
+            IngestError::WalFull { .. } => Some("wal_full"),
+            _ => None,
         }
     }
 
@@ -130,6 +144,7 @@ mod tests {
         let d = Duration::from_secs(2);
         for e in [
             IngestError::Overloaded { retry_after: d },
+            IngestError::WalFull { retry_after: d },
             IngestError::ShuttingDown,
         ] {
             let s = e.status();

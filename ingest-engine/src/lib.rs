@@ -2,8 +2,9 @@
 //! ClickHouse rows out.
 //!
 //! Data path: `server` (listeners, limits) → `engine` (auth, decompress, decode) → `otlp`
-//! (wire walker writing straight into Native columns) → `pipeline` (per-table batches, byte
-//! budget, acknowledgements) → `clickhouse` (LZ4-framed `INSERT … FORMAT Native`).
+//! (wire walker writing straight into Native columns) → `pipeline` (byte budgets, the `wal`
+//! that acknowledges, batches, retries, poison isolation) → `clickhouse` (LZ4-framed
+//! `INSERT … FORMAT Native`).
 //! See ARCHITECTURE.md for the invariants.
 
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod otlp;
 mod pipeline;
 mod server;
 pub mod telemetry;
+mod wal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +74,9 @@ pub enum StartError {
     /// The ClickHouse client could not be built.
     #[error(transparent)]
     ClickHouse(#[from] ClickHouseError),
+    /// The write-ahead log could not be opened.
+    #[error(transparent)]
+    Wal(#[from] pipeline::WalOpenError),
 }
 
 /// A started engine; [`RunningEngine::stop`] shuts it down gracefully.
@@ -103,8 +108,9 @@ impl RunningEngine {
     }
 }
 
-/// Starts the engine on `listeners`. The schema is applied before this returns when ClickHouse
-/// answers; otherwise it is retried in the background and exports get 503 until it succeeds.
+/// Starts the engine on `listeners`: opens the WAL (replaying what ClickHouse has not
+/// confirmed), applies the schema — in the background while ClickHouse does not answer; exports
+/// are then taken into the WAL (or, with the WAL off, refused with 503) — and serves.
 pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine, StartError> {
     let keys = auth::KeyStore::parse(&config.ingest_tokens.0)
         .map_err(|e| StartError::Config(e.to_string()))?;
@@ -113,14 +119,7 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
     }
     let client = ClickHouse::new(&config.clickhouse)?;
     let telemetry = Arc::new(Telemetry::new());
-    let pipeline = Pipeline::start(
-        client.clone(),
-        &config.clickhouse.database,
-        &config.clickhouse,
-        &config.batch,
-        config.limits.max_buffered_bytes,
-        telemetry.clone(),
-    );
+    let pipeline = Pipeline::start(client.clone(), &config, telemetry.clone())?;
     let engine = Arc::new(Engine {
         keys,
         pipeline,
@@ -197,6 +196,10 @@ async fn apply_schema(
         Ok(caps) => {
             tracing::info!(version = ?caps.version, database, "clickhouse schema ready");
             engine.telemetry.set_clickhouse_ok(true);
+            engine
+                .pipeline
+                .dedup_tokens
+                .store(caps.dedup_token, Ordering::Release);
             engine.schema_ready.store(true, Ordering::Release);
             true
         }

@@ -3,7 +3,7 @@
 //! Metric names live here only. `received = accepted + rejected` per signal; `flushed` counts
 //! rows ClickHouse confirmed.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -37,6 +37,13 @@ pub struct TableLabel {
     pub table: &'static str,
 }
 
+/// Label set for back-pressure refusals.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// `buffer_full` (429) or `wal_full` (503).
+    pub reason: &'static str,
+}
+
 type HistogramFamily = Family<TableLabel, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -60,8 +67,22 @@ pub struct Telemetry {
     pub retried: Family<TableLabel, Counter>,
     /// Batches that failed after every attempt (their requests got 503).
     pub failed: Family<TableLabel, Counter>,
-    /// Requests refused because the buffer was full.
-    pub throttled: Counter,
+    /// Requests refused by back-pressure, by reason.
+    pub throttled: Family<ReasonLabel, Counter>,
+    /// Rows ClickHouse refused as invalid, written to the dead-letter files.
+    pub dead_lettered: Family<TableLabel, Counter>,
+    /// Poison rows not written to a dead-letter file because it was full (counted, logged).
+    pub dead_letter_overflow: Family<TableLabel, Counter>,
+    /// Rows sent again from the WAL after a restart.
+    pub wal_replayed: Family<TableLabel, Counter>,
+    /// Torn or corrupt WAL regions found (and skipped).
+    pub wal_corruptions: Family<TableLabel, Counter>,
+    /// WAL bytes on disk, per table (refreshed when scraped).
+    pub wal_bytes: Family<TableLabel, Gauge>,
+    /// WAL segment files, per table (refreshed when scraped).
+    pub wal_segments: Family<TableLabel, Gauge>,
+    /// Age of the oldest record ClickHouse has not confirmed, per table (refreshed when scraped).
+    pub wal_oldest_unflushed_seconds: Family<TableLabel, Gauge<f64, AtomicU64>>,
     /// Decoded bytes waiting for ClickHouse.
     pub buffered_bytes: Gauge<i64, AtomicI64>,
     /// Seconds from a batch's first row to ClickHouse's confirmation.
@@ -87,7 +108,14 @@ impl Telemetry {
             flushed: Family::default(),
             retried: Family::default(),
             failed: Family::default(),
-            throttled: Counter::default(),
+            throttled: Family::default(),
+            dead_lettered: Family::default(),
+            dead_letter_overflow: Family::default(),
+            wal_replayed: Family::default(),
+            wal_corruptions: Family::default(),
+            wal_bytes: Family::default(),
+            wal_segments: Family::default(),
+            wal_oldest_unflushed_seconds: Family::default(),
             buffered_bytes: Gauge::default(),
             batch_latency: Family::new_with_constructor(latency_histogram),
             clickhouse_ok: AtomicBool::new(false),
@@ -130,8 +158,35 @@ impl Telemetry {
         );
         r.register(
             "requests_throttled",
-            "Requests refused with 429: buffer full",
+            "Requests refused by back-pressure (429 buffer_full, 503 wal_full)",
             t.throttled.clone(),
+        );
+        r.register(
+            "rows_dead_lettered",
+            "Rows ClickHouse refused as invalid, written to the dead-letter files",
+            t.dead_lettered.clone(),
+        );
+        r.register(
+            "rows_dead_letter_overflow",
+            "Poison rows not written because the dead-letter files were full",
+            t.dead_letter_overflow.clone(),
+        );
+        r.register(
+            "wal_replayed_rows",
+            "Rows sent again from the WAL after a restart",
+            t.wal_replayed.clone(),
+        );
+        r.register(
+            "wal_corruptions",
+            "Torn or corrupt WAL regions found and skipped",
+            t.wal_corruptions.clone(),
+        );
+        r.register("wal_bytes", "WAL bytes on disk", t.wal_bytes.clone());
+        r.register("wal_segments", "WAL segment files", t.wal_segments.clone());
+        r.register(
+            "wal_oldest_unflushed_seconds",
+            "Age of the oldest record ClickHouse has not confirmed",
+            t.wal_oldest_unflushed_seconds.clone(),
         );
         r.register(
             "buffered_bytes",
@@ -152,6 +207,13 @@ impl Telemetry {
         // Encoding into a String cannot fail.
         let _ignored = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts a back-pressure refusal (no-op for other errors).
+    pub fn count_throttled(&self, error: &crate::error::IngestError) {
+        if let Some(reason) = error.throttle_reason() {
+            self.throttled.get_or_create(&ReasonLabel { reason }).inc();
+        }
     }
 
     /// Records whether the last ClickHouse call succeeded (drives `/readyz`).

@@ -13,8 +13,12 @@
     clippy::field_reassign_with_default
 )]
 
+pub mod load;
+pub mod process;
+pub mod server;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -107,7 +111,17 @@ pub struct TestEngine {
     pub http: SocketAddr,
     /// The ClickHouse database of this engine.
     pub database: String,
+    /// The engine's write-ahead log directory.
+    pub wal_dir: PathBuf,
     running: Option<RunningEngine>,
+}
+
+/// A fresh, empty directory for one test's files (WAL, dead letters).
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("vigil-tests").join(name);
+    let _ignored = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create test dir");
+    dir
 }
 
 impl TestEngine {
@@ -119,6 +133,19 @@ impl TestEngine {
     /// Starts an engine after `tweak` adjusted the test defaults.
     pub async fn start_with(label: &str, tweak: impl FnOnce(&mut Config)) -> Self {
         let database = unique_name(label);
+        let wal_dir = test_dir(&database);
+        let engine = Self::launch(&database, &wal_dir, tweak).await;
+        assert!(
+            engine.is_ready(),
+            "engine not ready: is ClickHouse at {} up?",
+            clickhouse_url()
+        );
+        engine
+    }
+
+    /// Starts an engine on a given database and WAL directory (to restart on the same WAL).
+    pub async fn launch(database: &str, wal_dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
+        let database = database.to_owned();
         let mut config = Config::default();
         config.ingest_tokens = Secret(format!("{TOKEN}={PROJECT},{TOKEN_2}={PROJECT_2}"));
         config.clickhouse.url = clickhouse_url();
@@ -126,22 +153,41 @@ impl TestEngine {
         config.batch.max_age_ms = 50;
         config.otlp_grpc_addr = "127.0.0.1:0".parse().expect("valid address");
         config.otlp_http_addr = "127.0.0.1:0".parse().expect("valid address");
+        config.wal.dir = wal_dir.to_owned();
         tweak(&mut config);
         let listeners = Listeners::bind(&config).await.expect("bind test listeners");
         let (grpc, http) = listeners.addrs().expect("bound addresses");
         let running = ingest_engine::start(config, listeners)
             .await
             .expect("engine starts");
-        assert!(
-            running.is_ready(),
-            "engine not ready: is ClickHouse at {} up?",
-            clickhouse_url()
-        );
         Self {
             grpc,
             http,
             database,
+            wal_dir: wal_dir.to_owned(),
             running: Some(running),
+        }
+    }
+
+    /// Whether `/readyz` would answer 200.
+    pub fn is_ready(&self) -> bool {
+        self.running.as_ref().is_some_and(RunningEngine::is_ready)
+    }
+
+    /// The engine's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.http_url("/metrics"))
+            .await
+            .expect("metrics reachable")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// Stops the engine gracefully and keeps its database and WAL (for a restart).
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
         }
     }
 
@@ -150,8 +196,44 @@ impl TestEngine {
         format!("http://{}{path}", self.http)
     }
 
-    /// Rows of `SELECT <columns> FROM <db>.<table> <rest>` as JSON objects.
+    /// Waits until ClickHouse holds every row the engine acknowledged (an acknowledgement
+    /// means "in the WAL"; rows become visible one batch age later).
+    pub async fn settle(&self) {
+        wait_until(
+            Duration::from_secs(30),
+            "acknowledged rows flushed",
+            || async {
+                let m = self.metrics().await;
+                let settled = [
+                    ("logs", "logs"),
+                    ("traces", "spans"),
+                    ("metrics", "metrics"),
+                ]
+                .iter()
+                .all(|(signal, table)| {
+                    let accepted = metric(
+                        &m,
+                        &format!("vigil_ingest_records_accepted_total{{signal=\"{signal}\"}}"),
+                    );
+                    let stored = metric(
+                        &m,
+                        &format!("vigil_ingest_rows_flushed_total{{table=\"{table}\"}}"),
+                    ) + metric(
+                        &m,
+                        &format!("vigil_ingest_rows_dead_lettered_total{{table=\"{table}\"}}"),
+                    );
+                    accepted <= stored
+                });
+                settled.then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Rows of `SELECT <columns> FROM <db>.<table> <rest>` as JSON objects, once every
+    /// acknowledged row is stored.
     pub async fn rows(&self, table: &str, columns: &str, rest: &str) -> Vec<Value> {
+        self.settle().await;
         let sql = format!(
             "SELECT {columns} FROM {}.{table} {rest} FORMAT JSONEachRow",
             self.database
@@ -163,17 +245,61 @@ impl TestEngine {
             .collect()
     }
 
-    /// Rows in `table`.
+    /// Rows in `table`, once every acknowledged row is stored.
     pub async fn count(&self, table: &str) -> u64 {
+        self.settle().await;
         let sql = format!("SELECT count() FROM {}.{table}", self.database);
         clickhouse(&sql).await.trim().parse().expect("a count")
     }
 
-    /// Shuts the engine down gracefully (flushing what it buffered) and drops its database.
+    /// Shuts the engine down gracefully (flushing what it buffered), drops its database and
+    /// removes its WAL.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
         clickhouse(&format!("DROP DATABASE IF EXISTS {}", self.database)).await;
+        let _ignored = std::fs::remove_dir_all(&self.wal_dir);
     }
+}
+
+/// The value of a Prometheus sample `name{labels}` in `metrics` (0 when absent).
+pub fn metric(metrics: &str, sample: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(sample)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// A free 127.0.0.1 port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// An OTLP/JSON logs request with one log record per body.
+pub fn logs_json(service: &str, bodies: &[String]) -> String {
+    let records: Vec<Value> = bodies
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "timeUnixNano": "1700000000000000000",
+                "severityNumber": 9,
+                "body": {"stringValue": b},
+            })
+        })
+        .collect();
+    serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeLogs": [{"scope": {"name": "vigil-tests"}, "logRecords": records}],
+    }]})
+    .to_string()
 }

@@ -27,37 +27,95 @@ pub enum ClickHouseError {
     },
 }
 
-/// Exception codes that mean "this data or query is wrong", not "try again".
-const NON_RETRYABLE_CODES: &[u32] = &[
+/// What a failed call means for the data it carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Network, timeout or server overload: the same request may succeed later.
+    Transient,
+    /// The server refused these rows (type, parse or check errors): sending them again cannot
+    /// help; the batch is split to find the rows and dead-letter them.
+    Data,
+    /// The server refuses every insert (credentials, missing table or column, bad query):
+    /// an operator has to act; retrying is all the engine can do.
+    Refused,
+    /// An error not classified above: retried a few times, then treated as [`Failure::Data`].
+    Unknown,
+}
+
+/// Exception codes caused by the rows themselves.
+const DATA_CODES: &[u32] = &[
     6,   // CANNOT_PARSE_TEXT
-    16,  // NO_SUCH_COLUMN_IN_TABLE
     26,  // CANNOT_PARSE_QUOTED_STRING
     27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
     33,  // CANNOT_READ_ALL_DATA
-    36,  // BAD_ARGUMENTS
     38,  // CANNOT_PARSE_DATE
     41,  // CANNOT_PARSE_DATETIME
-    47,  // UNKNOWN_IDENTIFIER
     53,  // TYPE_MISMATCH
+    69,  // ARGUMENT_OUT_OF_BOUND
+    70,  // CANNOT_CONVERT_TYPE
+    72,  // CANNOT_PARSE_NUMBER
+    117, // INCORRECT_DATA
+    128, // TOO_LARGE_ARRAY_SIZE
+    131, // TOO_LARGE_STRING_SIZE
+    190, // SIZES_OF_ARRAYS_DOESNT_MATCH
+    395, // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+    469, // VIOLATED_CONSTRAINT
+];
+
+/// Exception codes that refuse every insert until configuration or schema is fixed.
+const REFUSED_CODES: &[u32] = &[
+    16,  // NO_SUCH_COLUMN_IN_TABLE
+    36,  // BAD_ARGUMENTS
+    47,  // UNKNOWN_IDENTIFIER
     60,  // UNKNOWN_TABLE
     62,  // SYNTAX_ERROR
     81,  // UNKNOWN_DATABASE
-    117, // INCORRECT_DATA
+    164, // READONLY
     192, // UNKNOWN_USER
     193, // WRONG_PASSWORD
+    497, // ACCESS_DENIED
     516, // AUTHENTICATION_FAILED
 ];
 
+/// Exception codes of a busy or unwell server.
+const TRANSIENT_CODES: &[u32] = &[
+    159, // TIMEOUT_EXCEEDED
+    202, // TOO_MANY_SIMULTANEOUS_QUERIES
+    209, // SOCKET_TIMEOUT
+    210, // NETWORK_ERROR
+    241, // MEMORY_LIMIT_EXCEEDED
+    242, // TABLE_IS_READ_ONLY
+    252, // TOO_MANY_PARTS
+    319, // UNKNOWN_STATUS_OF_INSERT
+    425, // SYSTEM_ERROR
+];
+
 impl ClickHouseError {
-    /// Whether sending the same request again may succeed.
-    pub fn is_retryable(&self) -> bool {
+    /// What this failure means for the data (see [`Failure`]).
+    pub fn failure(&self) -> Failure {
         match self {
-            ClickHouseError::Transport(_) => true,
+            ClickHouseError::Transport(_) => Failure::Transient,
             ClickHouseError::Server {
                 code: Some(code), ..
-            } => !NON_RETRYABLE_CODES.contains(code),
-            ClickHouseError::Server { status, .. } => *status >= 500,
+            } => {
+                if DATA_CODES.contains(code) {
+                    Failure::Data
+                } else if REFUSED_CODES.contains(code) {
+                    Failure::Refused
+                } else if TRANSIENT_CODES.contains(code) {
+                    Failure::Transient
+                } else {
+                    Failure::Unknown
+                }
+            }
+            ClickHouseError::Server { status, .. } if *status >= 500 => Failure::Transient,
+            ClickHouseError::Server { .. } => Failure::Refused,
         }
+    }
+
+    /// Whether sending the same request again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.failure(), Failure::Transient | Failure::Unknown)
     }
 }
 

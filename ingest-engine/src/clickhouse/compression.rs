@@ -64,28 +64,41 @@ pub fn frame(raw: &[u8], compression: Compression, out: &mut Vec<u8>) {
     }
 }
 
+/// Reverses [`frame`]: the raw bytes of a framed body (checksums are verified).
+pub fn unframe(mut body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::new();
+    while !body.is_empty() {
+        let header = body.get(..HEADER).ok_or("truncated frame header")?;
+        let method = header[16];
+        let size = u32::from_le_bytes([header[17], header[18], header[19], header[20]]) as usize;
+        let raw_size =
+            u32::from_le_bytes([header[21], header[22], header[23], header[24]]) as usize;
+        let end = 16 + size;
+        let frame = body
+            .get(16..end)
+            .filter(|_| size >= 9)
+            .ok_or("truncated frame")?;
+        let hash = cityhash_rs::cityhash_102_128(frame);
+        if body[..8] != ((hash >> 64) as u64).to_le_bytes()
+            || body[8..16] != (hash as u64).to_le_bytes()
+        {
+            return Err("frame checksum mismatch".into());
+        }
+        let payload = &frame[9..];
+        match method {
+            0x82 => raw
+                .extend(lz4_flex::block::decompress(payload, raw_size).map_err(|e| e.to_string())?),
+            0x02 => raw.extend_from_slice(payload),
+            m => return Err(format!("unknown frame method {m:#x}")),
+        }
+        body = &body[end..];
+    }
+    Ok(raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unframe(mut body: &[u8]) -> Vec<u8> {
-        let mut raw = Vec::new();
-        while !body.is_empty() {
-            let method = body[16];
-            let size = u32::from_le_bytes(body[17..21].try_into().unwrap()) as usize;
-            let raw_size = u32::from_le_bytes(body[21..25].try_into().unwrap()) as usize;
-            let hash = cityhash_rs::cityhash_102_128(&body[16..16 + size]);
-            assert_eq!(&body[..8], &((hash >> 64) as u64).to_le_bytes());
-            let payload = &body[25..16 + size];
-            match method {
-                0x82 => raw.extend(lz4_flex::block::decompress(payload, raw_size).unwrap()),
-                0x02 => raw.extend_from_slice(payload),
-                m => panic!("method {m}"),
-            }
-            body = &body[16 + size..];
-        }
-        raw
-    }
 
     #[test]
     fn frames_round_trip() {
@@ -93,7 +106,7 @@ mod tests {
         for c in [Compression::Lz4, Compression::None] {
             let mut out = Vec::new();
             frame(&raw, c, &mut out);
-            assert_eq!(unframe(&out), raw);
+            assert_eq!(unframe(&out).unwrap(), raw);
         }
     }
 }

@@ -4,5 +4,6 @@
 pub mod client;
 pub mod compression;
 pub(crate) mod native;
+pub mod native_rows;
 pub mod schema;
 pub(crate) mod tables;

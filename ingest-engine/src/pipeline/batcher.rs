@@ -1,5 +1,6 @@
-//! Per-table batching: framed Native blocks are collected until a row, (unframed) byte or age
-//! bound is reached, then handed to the table's inserter as one INSERT body.
+//! Per-table in-memory batching (WAL off): framed Native blocks are collected until a row,
+//! (unframed) byte or age bound is reached, then handed to the table's inserter as one INSERT
+//! body whose requests wait for it. With the WAL on, its reader cuts the batches instead.
 
 use std::time::{Duration, Instant};
 
@@ -7,24 +8,13 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::AckSender;
+use super::{AckSender, Batch, Block, Origin};
 use crate::config::BatchConfig;
 use crate::error::IngestError;
 
-/// One INSERT's worth of rows and the requests waiting for it.
-pub(crate) struct Batch {
-    /// Framed Native blocks, one per request (framed where they were decoded).
-    pub(crate) blocks: Vec<Vec<u8>>,
-    pub(crate) rows: u64,
-    /// Budget bytes to release once the batch is done.
-    pub(crate) reserved: usize,
-    pub(crate) started: Instant,
-    pub(crate) acks: Vec<AckSender>,
-}
-
 #[derive(Default)]
 struct Pending {
-    blocks: Vec<Vec<u8>>,
+    blocks: Vec<Block>,
     bytes: usize,
     rows: u64,
     reserved: usize,
@@ -42,7 +32,7 @@ impl Pending {
             rows: std::mem::take(&mut self.rows),
             reserved: std::mem::take(&mut self.reserved),
             started,
-            acks: std::mem::take(&mut self.acks),
+            origin: Origin::Requests(std::mem::take(&mut self.acks)),
         })
     }
 }
@@ -68,9 +58,8 @@ impl TableBatcher {
     /// Adds a block; sends the batch on when it is full.
     pub(crate) async fn push(
         &self,
-        framed: Vec<u8>,
+        block: Block,
         raw_len: usize,
-        rows: u64,
         reserved: usize,
         ack: AckSender,
     ) -> Result<(), IngestError> {
@@ -80,8 +69,8 @@ impl TableBatcher {
                 return Err(IngestError::ShuttingDown);
             }
             p.bytes += raw_len;
-            p.blocks.push(framed);
-            p.rows += rows;
+            p.rows += block.rows;
+            p.blocks.push(block);
             p.reserved += reserved;
             p.since.get_or_insert_with(Instant::now);
             p.acks.push(ack);
@@ -110,8 +99,10 @@ impl TableBatcher {
                 rows = batch.rows,
                 "batch refused at shutdown"
             );
-            for ack in batch.acks {
-                let _ignored = ack.send(Err(IngestError::ShuttingDown));
+            if let Origin::Requests(acks) = batch.origin {
+                for ack in acks {
+                    let _ignored = ack.send(Err(IngestError::ShuttingDown));
+                }
             }
         }
     }

@@ -1,36 +1,70 @@
-//! From decoded Native blocks to ClickHouse: per-table batching, a byte budget for everything
-//! not yet stored, bounded concurrent INSERTs with retries, and acknowledgements.
+//! From decoded Native blocks to ClickHouse: the write-ahead log (or, with it off, in-memory
+//! batches whose requests wait), bounded concurrent INSERTs with retries, poison isolation and
+//! acknowledgements.
 //!
-//! Invariant: a request's `submit` resolves `Ok` only after ClickHouse confirmed the INSERT that
-//! carried its rows. Until the write-ahead log exists (issue 3) this is how Vigil never
-//! acknowledges data it could still lose; a failed batch fails its requests with 503 so clients
-//! retry. Memory is bounded by `limits.max_buffered_bytes` (counted as the framed, usually
-//! LZ4-compressed, bytes held): beyond it `submit` fails at once with 429 instead of queueing.
+//! Invariant: `submit` resolves `Ok` only once the data cannot be lost by this process — with
+//! the WAL on, when it is committed to the WAL (fsync per policy); with it off, when ClickHouse
+//! confirmed the INSERT that carried it. Every byte held is bounded: the append queue and
+//! `limits.max_buffered_bytes` (429), the WAL by `wal.max_bytes` (503), batches by `batch.*`.
 
 mod batcher;
+mod dead_letter;
+mod delivery;
 mod inserter;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clickhouse::client::ClickHouse;
-use crate::config::{BatchConfig, ClickHouseConfig};
+use crate::clickhouse::compression::Compression;
+use crate::config::Config;
 use crate::error::IngestError;
 use crate::otlp::Signal;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{TableLabel, Telemetry};
+use crate::wal;
 
-pub(crate) use batcher::Batch;
 use batcher::TableBatcher;
+pub(crate) use dead_letter::DeadLetter;
 
-/// The outcome a request waits for.
+/// The outcome a request waits for (WAL off).
 pub(crate) type AckSender = oneshot::Sender<Result<(), IngestError>>;
 
-/// Bytes reserved by data that ClickHouse has not confirmed yet.
+/// One request's rows as a framed Native block.
+pub(crate) struct Block {
+    pub(crate) framed: Vec<u8>,
+    pub(crate) rows: u64,
+}
+
+/// Who is told when a batch is stored.
+pub(crate) enum Origin {
+    /// WAL off: the requests waiting for this INSERT.
+    Requests(Vec<AckSender>),
+    /// WAL on: a range of the table's log, confirmed once stored.
+    Wal {
+        log: Arc<wal::Shared>,
+        first: u64,
+        last: u64,
+        /// `insert_deduplication_token` (used where the server supports it).
+        token: String,
+    },
+}
+
+/// One INSERT's worth of rows.
+pub(crate) struct Batch {
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) rows: u64,
+    /// Memory-budget bytes to release once the batch is done (WAL off).
+    pub(crate) reserved: usize,
+    pub(crate) started: Instant,
+    pub(crate) origin: Origin,
+}
+
+/// Bytes reserved by data waiting in memory (WAL off: until stored).
 pub(crate) struct MemoryBudget {
     used: AtomicUsize,
     limit: usize,
@@ -57,81 +91,166 @@ impl MemoryBudget {
     }
 }
 
-/// Settings the inserters need.
+/// What the inserters need.
 #[derive(Clone)]
 pub(crate) struct InsertSettings {
     pub(crate) client: ClickHouse,
     pub(crate) max_attempts: u32,
     pub(crate) retry_base: Duration,
     pub(crate) retry_max: Duration,
+    pub(crate) compression: Compression,
+    /// Set once the server is known to support `insert_deduplication_token`.
+    pub(crate) dedup_tokens: Arc<AtomicBool>,
+    pub(crate) dead_letter: Arc<DeadLetter>,
+    pub(crate) memory: Arc<MemoryBudget>,
+    pub(crate) telemetry: Arc<Telemetry>,
+    /// Cancelled after the shutdown deadline: retries stop, unconfirmed data stays in the WAL.
+    pub(crate) abandon: CancellationToken,
+}
+
+enum Sink {
+    /// WAL off: in-memory batches; requests wait for ClickHouse.
+    Direct(Arc<TableBatcher>),
+    /// WAL on.
+    Wal(Arc<wal::Log>),
 }
 
 /// The batching and insert pipeline of all tables.
 pub(crate) struct Pipeline {
-    tables: [Arc<TableBatcher>; 3],
+    sinks: [(Signal, Sink); 3],
     memory: Arc<MemoryBudget>,
     stop: CancellationToken,
+    abandon: CancellationToken,
     tracker: TaskTracker,
+    pub(crate) dedup_tokens: Arc<AtomicBool>,
+    telemetry: Arc<Telemetry>,
+    wal_budget: Option<Arc<wal::DiskBudget>>,
+}
+
+/// Why the pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the write-ahead log in `{dir}`: {source}")]
+pub struct WalOpenError {
+    dir: String,
+    source: std::io::Error,
 }
 
 impl Pipeline {
-    /// Starts one batcher and one inserter per table.
+    /// Opens the WAL (replaying what it holds) or the in-memory batchers, and starts one
+    /// inserter per table.
     pub(crate) fn start(
         client: ClickHouse,
-        database: &str,
-        ch: &ClickHouseConfig,
-        batch: &BatchConfig,
-        max_buffered_bytes: usize,
+        config: &Config,
         telemetry: Arc<Telemetry>,
-    ) -> Self {
+    ) -> Result<Self, WalOpenError> {
+        let ch = &config.clickhouse;
         let memory = Arc::new(MemoryBudget {
             used: AtomicUsize::new(0),
-            limit: max_buffered_bytes,
+            limit: config.limits.max_buffered_bytes,
             telemetry: telemetry.clone(),
         });
+        let wal_error = |source| WalOpenError {
+            dir: config.wal.dir.display().to_string(),
+            source,
+        };
+        let dedup_tokens = Arc::new(AtomicBool::new(false));
+        let abandon = CancellationToken::new();
         let settings = InsertSettings {
             client,
             max_attempts: ch.max_attempts,
             retry_base: Duration::from_millis(ch.retry_base_ms),
             retry_max: Duration::from_millis(ch.retry_max_ms.max(ch.retry_base_ms)),
+            compression: ch.compression,
+            dedup_tokens: dedup_tokens.clone(),
+            dead_letter: Arc::new(DeadLetter::new(
+                config.wal.dir.join("dead-letter"),
+                config.wal.dead_letter_max_bytes,
+            )),
+            memory: memory.clone(),
+            telemetry: telemetry.clone(),
+            abandon: abandon.clone(),
         };
+        let wal_id = if config.wal.enabled {
+            Some(wal::wal_id(&config.wal.dir).map_err(wal_error)?)
+        } else {
+            None
+        };
+        let budget = wal::DiskBudget::new(config.wal.max_bytes);
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let tables = Signal::ALL.map(|signal| {
-            // Enough queued batches to keep every insert slot busy; memory is bounded anyway.
+        let mut sinks = Vec::with_capacity(3);
+        for signal in Signal::ALL {
+            let table = signal.table();
+            // Enough queued batches to keep every insert slot busy; bytes are bounded anyway.
             let (tx, rx) = mpsc::channel(ch.max_concurrent_inserts * 2);
-            let table = Arc::new(TableBatcher::new(signal.table(), batch.clone(), tx));
+            let sink = match &wal_id {
+                Some(wal_id) => Sink::Wal(
+                    wal::Log::start(
+                        wal::LogSettings {
+                            table,
+                            wal: &config.wal,
+                            batch: &config.batch,
+                            wal_id,
+                            budget: budget.clone(),
+                            telemetry: telemetry.clone(),
+                        },
+                        tx,
+                    )
+                    .map_err(wal_error)?,
+                ),
+                None => {
+                    let batcher = Arc::new(TableBatcher::new(table, config.batch.clone(), tx));
+                    tracker.spawn(batcher::run_age_flusher(batcher.clone(), stop.clone()));
+                    Sink::Direct(batcher)
+                }
+            };
             tracker.spawn(inserter::run(
                 rx,
-                signal.table(),
-                crate::clickhouse::schema::insert_query(database, signal.table()),
+                table,
+                crate::clickhouse::schema::insert_query(&ch.database, table),
                 settings.clone(),
                 ch.max_concurrent_inserts,
-                memory.clone(),
-                telemetry.clone(),
             ));
-            tracker.spawn(batcher::run_age_flusher(table.clone(), stop.clone()));
-            table
-        });
+            sinks.push((signal, sink));
+        }
         tracker.close();
-        Self {
-            tables,
+        let sinks: [(Signal, Sink); 3] = match sinks.try_into() {
+            Ok(sinks) => sinks,
+            Err(_) => unreachable!("one sink per signal"),
+        };
+        Ok(Self {
+            sinks,
             memory,
             stop,
+            abandon,
             tracker,
-        }
+            dedup_tokens,
+            telemetry,
+            wal_budget: wal_id.is_some().then_some(budget),
+        })
     }
 
-    fn table(&self, signal: Signal) -> &Arc<TableBatcher> {
-        match signal {
-            Signal::Logs => &self.tables[0],
-            Signal::Traces => &self.tables[1],
-            Signal::Metrics => &self.tables[2],
-        }
+    fn sink(&self, signal: Signal) -> &Sink {
+        &self
+            .sinks
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .unwrap_or(&self.sinks[0])
+            .1
     }
 
-    /// Queues one framed Native block (`raw_len` bytes before framing) and waits until
-    /// ClickHouse has stored it.
+    /// `(bytes used, wal.max_bytes)` of the WAL, when it is on.
+    pub(crate) fn wal_usage(&self) -> Option<(u64, u64)> {
+        self.wal_budget.as_ref().map(|b| (b.used(), b.limit()))
+    }
+
+    /// Whether acknowledgements come from the WAL (and ClickHouse outages are absorbed).
+    pub(crate) fn has_wal(&self) -> bool {
+        matches!(self.sinks[0].1, Sink::Wal(_))
+    }
+
+    /// Takes one framed Native block (`raw_len` bytes before framing); returns once it is safe
+    /// (see the module invariant).
     pub(crate) async fn submit(
         &self,
         signal: Signal,
@@ -145,34 +264,83 @@ impl Pipeline {
                 retry_after: Duration::from_secs(1),
             });
         }
-        let (ack, done) = oneshot::channel();
-        if let Err(e) = self
-            .table(signal)
-            .push(framed, raw_len, rows, bytes, ack)
-            .await
-        {
-            self.memory.release(bytes);
-            return Err(e);
+        match self.sink(signal) {
+            Sink::Wal(log) => {
+                let result = log.append(framed, rows, raw_len).await;
+                self.memory.release(bytes);
+                result
+            }
+            Sink::Direct(batcher) => {
+                let (ack, done) = oneshot::channel();
+                let block = Block { framed, rows };
+                if let Err(e) = batcher.push(block, raw_len, bytes, ack).await {
+                    self.memory.release(bytes);
+                    return Err(e);
+                }
+                // A dropped sender means the batch was discarded at shutdown: nothing stored.
+                done.await.unwrap_or(Err(IngestError::ShuttingDown))
+            }
         }
-        // A dropped sender means the batch was discarded at shutdown: nothing was stored.
-        done.await.unwrap_or(Err(IngestError::ShuttingDown))
     }
 
-    /// Flushes everything pending, refuses new data, and waits for in-flight inserts (at most
-    /// `deadline`). Requests whose data could not be stored in time get 503.
+    /// WAL backlog (bytes, segments, oldest unconfirmed age) for `/readyz`; also refreshes
+    /// the WAL gauges of `/metrics`.
+    pub(crate) fn backlog(&self) -> Vec<(&'static str, wal::Backlog)> {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut out = Vec::new();
+        for (signal, sink) in &self.sinks {
+            let Sink::Wal(log) = sink else { continue };
+            let b = log.backlog();
+            let label = TableLabel {
+                table: signal.table(),
+            };
+            let t = &self.telemetry;
+            t.wal_bytes.get_or_create(&label).set(b.bytes as i64);
+            t.wal_segments.get_or_create(&label).set(b.segments as i64);
+            let age = match b.oldest_unconfirmed_ms {
+                0 => 0.0,
+                ms => now_ms.saturating_sub(ms) as f64 / 1000.0,
+            };
+            t.wal_oldest_unflushed_seconds
+                .get_or_create(&label)
+                .set(age);
+            out.push((signal.table(), b));
+        }
+        out
+    }
+
+    /// Refuses new data, flushes what it can within `deadline` and leaves the rest in the WAL
+    /// (WAL off: requests whose data could not be stored in time get 503).
     pub(crate) async fn close(&self, deadline: Duration) {
         self.stop.cancel();
-        for table in &self.tables {
-            table.close().await;
+        for (_, sink) in &self.sinks {
+            match sink {
+                Sink::Wal(log) => log.close(),
+                Sink::Direct(batcher) => batcher.close().await,
+            }
         }
-        if tokio::time::timeout(deadline, self.tracker.wait())
+        let flushed = tokio::time::timeout(deadline, self.tracker.wait())
             .await
-            .is_err()
-        {
+            .is_ok();
+        if !flushed {
             tracing::warn!(
                 ?deadline,
-                "shutdown deadline reached with inserts still running"
+                "shutdown deadline reached; unconfirmed data stays in the WAL for the next start"
             );
         }
+        self.abandon.cancel();
+        for (_, sink) in &self.sinks {
+            if let Sink::Wal(log) = sink {
+                let log = log.clone();
+                let joined = tokio::task::spawn_blocking(move || log.abandon_and_join()).await;
+                if joined.is_err() {
+                    tracing::error!("WAL threads could not be joined");
+                }
+            }
+        }
+        // Inserters see their channels close once the readers are gone.
+        let _ignored = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
     }
 }

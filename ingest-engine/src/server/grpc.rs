@@ -112,12 +112,10 @@ async fn export(
         }
         Err(error) => {
             let wire = error.status();
-            if wire.http >= 500 {
+            if wire.http >= 500 && error.throttle_reason().is_none() {
                 tracing::warn!(signal = signal.as_str(), %error, "grpc export failed");
             }
-            if matches!(error, IngestError::Overloaded { .. }) {
-                engine.telemetry.throttled.inc();
-            }
+            engine.telemetry.count_throttled(&error);
             (
                 wire.http,
                 trailers_only(wire.grpc, &error.client_message(), wire.retry_after),

@@ -43,6 +43,8 @@ pub(crate) fn router(engine: Arc<Engine>) -> Router {
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
+    // Refreshes the WAL gauges.
+    engine.pipeline.backlog();
     let mut response = engine.telemetry.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -51,12 +53,53 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
     response
 }
 
+/// 200 when exports are being taken, 503 otherwise; the body reports the backlog.
 async fn readyz(State(engine): State<Arc<Engine>>) -> Response {
-    if engine.is_ready() {
-        (StatusCode::OK, "ready\n").into_response()
+    let ready = engine.is_ready();
+    let tables: serde_json::Map<String, serde_json::Value> = engine
+        .pipeline
+        .backlog()
+        .into_iter()
+        .map(|(table, b)| {
+            let age_ms = match b.oldest_unconfirmed_ms {
+                0 => 0,
+                ms => now_unix_ms().saturating_sub(ms),
+            };
+            let v = serde_json::json!({
+                "bytes": b.bytes,
+                "segments": b.segments,
+                "oldest_unflushed_seconds": age_ms as f64 / 1000.0,
+            });
+            (table.to_owned(), v)
+        })
+        .collect();
+    let body = serde_json::json!({
+        "ready": ready,
+        "clickhouse_ok": engine.telemetry.clickhouse_ok(),
+        "schema_applied": engine.schema_ready.load(std::sync::atomic::Ordering::Acquire),
+        "wal": engine.pipeline.wal_usage().map(|(used, max)| serde_json::json!({
+            "bytes": used,
+            "max_bytes": max,
+            "tables": tables,
+        })),
+    });
+    let status = if ready {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "clickhouse not ready\n").into_response()
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut r = (status, format!("{body}\n")).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
@@ -118,14 +161,12 @@ async fn export(
         }
         Err(error) => {
             let wire = error.status();
-            if wire.http >= 500 {
+            if wire.http >= 500 && error.throttle_reason().is_none() {
                 tracing::warn!(signal = signal.as_str(), %error, "export failed");
             } else {
                 tracing::debug!(signal = signal.as_str(), %error, "export refused");
             }
-            if matches!(error, IngestError::Overloaded { .. }) {
-                engine.telemetry.throttled.inc();
-            }
+            engine.telemetry.count_throttled(&error);
             let body = response::status(
                 wire.grpc as i32,
                 &error.client_message(),

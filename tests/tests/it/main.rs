@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod bad_input;
+mod durability;
 mod otlp_json;
 mod python_sdk;
 mod rows;

@@ -3,9 +3,12 @@
 //!
 //! This is the only module that reads the environment.
 
+mod env;
+
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -45,6 +48,8 @@ pub struct Config {
     pub batch: BatchConfig,
     /// Listener limits.
     pub limits: LimitsConfig,
+    /// The write-ahead log.
+    pub wal: WalConfig,
 }
 
 /// Log output format.
@@ -118,6 +123,80 @@ pub struct LimitsConfig {
     pub shutdown_timeout_ms: u64,
 }
 
+/// The write-ahead log: where acknowledged data waits for ClickHouse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalConfig {
+    /// Acknowledge after the WAL write (`true`) or only after ClickHouse stored the data
+    /// (`false`: no disk, but no outage buffering either) (`VIGIL_WAL_ENABLED`, default true).
+    pub enabled: bool,
+    /// Directory of the WAL and of the dead-letter files (`VIGIL_WAL_DIR`, default `data/wal`).
+    pub dir: PathBuf,
+    /// When appends reach the disk: `always` (fsync before every acknowledgement, one fsync per
+    /// group commit), `<N>ms` (fsync at most every N ms), `never` (leave it to the OS)
+    /// (`VIGIL_WAL_FSYNC`, default `always`).
+    pub fsync: FsyncPolicy,
+    /// Size at which a segment file is closed and a new one started (`VIGIL_WAL_SEGMENT_BYTES`,
+    /// default 64 MiB).
+    pub segment_bytes: u64,
+    /// WAL size (every table together) beyond which exports get 503 + `Retry-After`
+    /// (`VIGIL_WAL_MAX_BYTES`, default 4 GiB).
+    pub max_bytes: u64,
+    /// Size of the dead-letter files beyond which poison rows are counted and logged but no
+    /// longer written (`VIGIL_DEAD_LETTER_MAX_BYTES`, default 1 GiB).
+    pub dead_letter_max_bytes: u64,
+}
+
+/// When WAL appends are made durable against power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum FsyncPolicy {
+    /// fsync each group commit before acknowledging it.
+    Always,
+    /// fsync at most this often; acknowledgements follow the write to the OS.
+    Every(Duration),
+    /// Never fsync (the OS writes back on its own schedule).
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "always" => Ok(Self::Always),
+            "never" => Ok(Self::Never),
+            other => other
+                .strip_suffix("ms")
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .filter(|n| *n > 0)
+                .map(|n| Self::Every(Duration::from_millis(n)))
+                .ok_or_else(|| format!("`{other}` is not always, never or <N>ms (N > 0)")),
+        }
+    }
+}
+
+impl TryFrom<String> for FsyncPolicy {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: PathBuf::from("data/wal"),
+            fsync: FsyncPolicy::Always,
+            segment_bytes: 64 << 20,
+            max_bytes: 4 << 30,
+            dead_letter_max_bytes: 1 << 30,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -129,6 +208,7 @@ impl Default for Config {
             clickhouse: ClickHouseConfig::default(),
             batch: BatchConfig::default(),
             limits: LimitsConfig::default(),
+            wal: WalConfig::default(),
         }
     }
 }
@@ -233,158 +313,6 @@ impl Config {
         }
     }
 
-    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) {
-        fn set<T: std::str::FromStr>(
-            env: &impl Fn(&str) -> Option<String>,
-            name: &str,
-            slot: &mut T,
-            problems: &mut Vec<String>,
-        ) {
-            if let Some(raw) = env(name) {
-                match raw.trim().parse() {
-                    Ok(v) => *slot = v,
-                    Err(_) => problems.push(format!("{name}: cannot parse `{raw}`")),
-                }
-            }
-        }
-        set(
-            env,
-            "VIGIL_OTLP_GRPC_ADDR",
-            &mut self.otlp_grpc_addr,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_OTLP_HTTP_ADDR",
-            &mut self.otlp_http_addr,
-            problems,
-        );
-        if let Some(raw) = env("VIGIL_HTTP_ADDR").filter(|v| !v.trim().is_empty()) {
-            match raw.trim().parse() {
-                Ok(v) => self.http_addr = Some(v),
-                Err(_) => problems.push(format!("VIGIL_HTTP_ADDR: cannot parse `{raw}`")),
-            }
-        }
-        if let Some(tokens) = env("VIGIL_INGEST_TOKENS") {
-            self.ingest_tokens = Secret(tokens);
-        }
-        if let Some(format) = env("VIGIL_LOG_FORMAT") {
-            match format.trim() {
-                "text" => self.log_format = LogFormat::Text,
-                "json" => self.log_format = LogFormat::Json,
-                other => problems.push(format!("VIGIL_LOG_FORMAT: `{other}` is not text or json")),
-            }
-        }
-        let ch = &mut self.clickhouse;
-        if let Some(url) = env("VIGIL_CLICKHOUSE_URL") {
-            ch.url = url;
-        }
-        if let Some(db) = env("VIGIL_CLICKHOUSE_DATABASE") {
-            ch.database = db;
-        }
-        if let Some(user) = env("VIGIL_CLICKHOUSE_USER") {
-            ch.user = user;
-        }
-        if let Some(password) = env("VIGIL_CLICKHOUSE_PASSWORD") {
-            ch.password = Secret(password);
-        }
-        if let Some(c) = env("VIGIL_CLICKHOUSE_COMPRESSION") {
-            match c.trim() {
-                "lz4" => ch.compression = Compression::Lz4,
-                "none" => ch.compression = Compression::None,
-                other => problems.push(format!(
-                    "VIGIL_CLICKHOUSE_COMPRESSION: `{other}` is not lz4 or none"
-                )),
-            }
-        }
-        set(
-            env,
-            "VIGIL_CLICKHOUSE_TIMEOUT_MS",
-            &mut ch.timeout_ms,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_CLICKHOUSE_MAX_CONCURRENT_INSERTS",
-            &mut ch.max_concurrent_inserts,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_CLICKHOUSE_MAX_ATTEMPTS",
-            &mut ch.max_attempts,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_CLICKHOUSE_RETRY_BASE_MS",
-            &mut ch.retry_base_ms,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_CLICKHOUSE_RETRY_MAX_MS",
-            &mut ch.retry_max_ms,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_RETENTION_DAYS",
-            &mut ch.retention_days,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_BATCH_MAX_ROWS",
-            &mut self.batch.max_rows,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_BATCH_MAX_BYTES",
-            &mut self.batch.max_bytes,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_BATCH_MAX_AGE_MS",
-            &mut self.batch.max_age_ms,
-            problems,
-        );
-        let l = &mut self.limits;
-        set(env, "VIGIL_MAX_BODY_BYTES", &mut l.max_body_bytes, problems);
-        set(
-            env,
-            "VIGIL_MAX_CONNECTIONS",
-            &mut l.max_connections,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_REQUEST_TIMEOUT_MS",
-            &mut l.request_timeout_ms,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_MAX_BUFFERED_BYTES",
-            &mut l.max_buffered_bytes,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_H2_MAX_STREAMS",
-            &mut l.h2_max_concurrent_streams,
-            problems,
-        );
-        set(
-            env,
-            "VIGIL_SHUTDOWN_TIMEOUT_MS",
-            &mut l.shutdown_timeout_ms,
-            problems,
-        );
-    }
-
     fn validate(&self, problems: &mut Vec<String>) {
         if let Err(e) = crate::auth::KeyStore::parse(&self.ingest_tokens.0) {
             problems.push(format!("ingest_tokens: {e}"));
@@ -430,6 +358,16 @@ impl Config {
             if value == 0 {
                 problems.push(format!("{name} must be greater than 0"));
             }
+        }
+        let wal = &self.wal;
+        if wal.segment_bytes < 1 << 16 {
+            problems.push("wal.segment_bytes must be at least 65536".into());
+        }
+        if wal.max_bytes < 2 * wal.segment_bytes {
+            problems.push("wal.max_bytes must be at least twice wal.segment_bytes".into());
+        }
+        if wal.enabled && wal.dir.as_os_str().is_empty() {
+            problems.push("wal.dir must not be empty".into());
         }
         if self.limits.max_buffered_bytes < self.limits.max_body_bytes {
             problems

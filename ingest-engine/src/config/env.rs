@@ -1,0 +1,181 @@
+//! `VIGIL_*` environment overrides: the one place that maps variable names to config fields.
+
+use super::{Config, LogFormat, Secret};
+use crate::clickhouse::compression::Compression;
+
+impl Config {
+    pub(super) fn apply_env(
+        &mut self,
+        env: &impl Fn(&str) -> Option<String>,
+        problems: &mut Vec<String>,
+    ) {
+        fn set<T: std::str::FromStr>(
+            env: &impl Fn(&str) -> Option<String>,
+            name: &str,
+            slot: &mut T,
+            problems: &mut Vec<String>,
+        ) {
+            if let Some(raw) = env(name) {
+                match raw.trim().parse() {
+                    Ok(v) => *slot = v,
+                    Err(_) => problems.push(format!("{name}: cannot parse `{raw}`")),
+                }
+            }
+        }
+        set(
+            env,
+            "VIGIL_OTLP_GRPC_ADDR",
+            &mut self.otlp_grpc_addr,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_OTLP_HTTP_ADDR",
+            &mut self.otlp_http_addr,
+            problems,
+        );
+        if let Some(raw) = env("VIGIL_HTTP_ADDR").filter(|v| !v.trim().is_empty()) {
+            match raw.trim().parse() {
+                Ok(v) => self.http_addr = Some(v),
+                Err(_) => problems.push(format!("VIGIL_HTTP_ADDR: cannot parse `{raw}`")),
+            }
+        }
+        if let Some(tokens) = env("VIGIL_INGEST_TOKENS") {
+            self.ingest_tokens = Secret(tokens);
+        }
+        if let Some(format) = env("VIGIL_LOG_FORMAT") {
+            match format.trim() {
+                "text" => self.log_format = LogFormat::Text,
+                "json" => self.log_format = LogFormat::Json,
+                other => problems.push(format!("VIGIL_LOG_FORMAT: `{other}` is not text or json")),
+            }
+        }
+        let ch = &mut self.clickhouse;
+        if let Some(url) = env("VIGIL_CLICKHOUSE_URL") {
+            ch.url = url;
+        }
+        if let Some(db) = env("VIGIL_CLICKHOUSE_DATABASE") {
+            ch.database = db;
+        }
+        if let Some(user) = env("VIGIL_CLICKHOUSE_USER") {
+            ch.user = user;
+        }
+        if let Some(password) = env("VIGIL_CLICKHOUSE_PASSWORD") {
+            ch.password = Secret(password);
+        }
+        if let Some(c) = env("VIGIL_CLICKHOUSE_COMPRESSION") {
+            match c.trim() {
+                "lz4" => ch.compression = Compression::Lz4,
+                "none" => ch.compression = Compression::None,
+                other => problems.push(format!(
+                    "VIGIL_CLICKHOUSE_COMPRESSION: `{other}` is not lz4 or none"
+                )),
+            }
+        }
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_TIMEOUT_MS",
+            &mut ch.timeout_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_MAX_CONCURRENT_INSERTS",
+            &mut ch.max_concurrent_inserts,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_MAX_ATTEMPTS",
+            &mut ch.max_attempts,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_RETRY_BASE_MS",
+            &mut ch.retry_base_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_CLICKHOUSE_RETRY_MAX_MS",
+            &mut ch.retry_max_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_RETENTION_DAYS",
+            &mut ch.retention_days,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_BATCH_MAX_ROWS",
+            &mut self.batch.max_rows,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_BATCH_MAX_BYTES",
+            &mut self.batch.max_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_BATCH_MAX_AGE_MS",
+            &mut self.batch.max_age_ms,
+            problems,
+        );
+        let l = &mut self.limits;
+        set(env, "VIGIL_MAX_BODY_BYTES", &mut l.max_body_bytes, problems);
+        set(
+            env,
+            "VIGIL_MAX_CONNECTIONS",
+            &mut l.max_connections,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_REQUEST_TIMEOUT_MS",
+            &mut l.request_timeout_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_MAX_BUFFERED_BYTES",
+            &mut l.max_buffered_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_H2_MAX_STREAMS",
+            &mut l.h2_max_concurrent_streams,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_SHUTDOWN_TIMEOUT_MS",
+            &mut l.shutdown_timeout_ms,
+            problems,
+        );
+        let w = &mut self.wal;
+        set(env, "VIGIL_WAL_ENABLED", &mut w.enabled, problems);
+        if let Some(dir) = env("VIGIL_WAL_DIR") {
+            w.dir = dir.into();
+        }
+        set(env, "VIGIL_WAL_FSYNC", &mut w.fsync, problems);
+        set(
+            env,
+            "VIGIL_WAL_SEGMENT_BYTES",
+            &mut w.segment_bytes,
+            problems,
+        );
+        set(env, "VIGIL_WAL_MAX_BYTES", &mut w.max_bytes, problems);
+        set(
+            env,
+            "VIGIL_DEAD_LETTER_MAX_BYTES",
+            &mut w.dead_letter_max_bytes,
+            problems,
+        );
+    }
+}

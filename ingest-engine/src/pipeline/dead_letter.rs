@@ -1,0 +1,115 @@
+//! Dead-letter files: rows ClickHouse refused as invalid, kept for an operator with the server's
+//! error, one JSON line per refused piece in `<wal.dir>/dead-letter/<table>.ndjson`.
+//!
+//! Each line carries the rows as a raw Native block in base64, so they can be inspected or
+//! re-inserted once fixed: `jq -r .native_base64 | base64 -d | clickhouse-client --query
+//! 'INSERT INTO vigil.logs FORMAT Native'`. The files are capped (`wal.dead_letter_max_bytes`);
+//! beyond the cap rows are counted and logged, not written.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+
+use super::Block;
+use crate::clickhouse::compression;
+
+pub(crate) struct DeadLetter {
+    dir: PathBuf,
+    max_bytes: u64,
+    /// Bytes written by this process plus what the files held at first use.
+    used: AtomicU64,
+    measured: std::sync::Once,
+    /// One writer at a time, so lines never interleave.
+    lock: Arc<parking_lot::Mutex<()>>,
+}
+
+impl DeadLetter {
+    pub(crate) fn new(dir: PathBuf, max_bytes: u64) -> Self {
+        Self {
+            dir,
+            max_bytes,
+            used: AtomicU64::new(0),
+            measured: std::sync::Once::new(),
+            lock: Arc::new(parking_lot::Mutex::new(())),
+        }
+    }
+
+    /// Appends the refused rows; false when the cap left no room (or the write failed).
+    pub(crate) async fn write(
+        &self,
+        table: &'static str,
+        error: &str,
+        blocks: Vec<Block>,
+        rows: u64,
+    ) -> bool {
+        self.measured.call_once(|| {
+            let existing = std::fs::read_dir(&self.dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok()?.metadata().ok())
+                        .map(|m| m.len())
+                        .sum()
+                })
+                .unwrap_or(0);
+            self.used.store(existing, Ordering::Release);
+        });
+        let mut native = Vec::new();
+        for block in &blocks {
+            match compression::unframe(&block.framed) {
+                Ok(raw) => native.extend_from_slice(&raw),
+                Err(e) => tracing::error!(table, error = %e, "dead letter: block unreadable"),
+            }
+        }
+        let line = serde_json::json!({
+            "unix_ms": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            "table": table,
+            "rows": rows,
+            "error": error,
+            "native_base64": base64::engine::general_purpose::STANDARD.encode(&native),
+        })
+        .to_string()
+            + "\n";
+        let n = line.len() as u64;
+        let fits = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + n <= self.max_bytes).then_some(used + n)
+            })
+            .is_ok();
+        if !fits {
+            tracing::error!(
+                table,
+                rows,
+                "dead-letter files are full (wal.dead_letter_max_bytes); rows counted, not written"
+            );
+            return false;
+        }
+        let (dir, lock) = (self.dir.clone(), self.lock.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            let _guard = lock.lock();
+            std::fs::create_dir_all(&dir)?;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{table}.ndjson")))?;
+            file.write_all(line.as_bytes())?;
+            file.sync_data()
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(table, rows, error = %e, "dead-letter write failed");
+                false
+            }
+            Err(e) => {
+                tracing::error!(table, rows, error = %e, "dead-letter task failed");
+                false
+            }
+        }
+    }
+}
