@@ -25,6 +25,7 @@ token=$(cat "$token_file")
 export VIGIL_INGEST_TOKENS="$token=default"
 export VIGIL_OTLP_GRPC_ADDR=${VIGIL_OTLP_GRPC_ADDR:-127.0.0.1:4317}
 export VIGIL_OTLP_HTTP_ADDR=${VIGIL_OTLP_HTTP_ADDR:-127.0.0.1:4318}
+export VIGIL_WAL_DIR=${VIGIL_WAL_DIR:-$repo/.vigil/wal}
 
 cat >&2 <<MSG
 
@@ -34,6 +35,7 @@ Vigil is starting. Send OpenTelemetry data to:
   header     x-vigil-token: $token          (project "default"; also Authorization: Bearer …)
   metrics    http://$VIGIL_OTLP_HTTP_ADDR/metrics   ready: /readyz
   ClickHouse $VIGIL_CLICKHOUSE_URL  (database "vigil")
+  WAL        $VIGIL_WAL_DIR  (acknowledged data waits here for ClickHouse)
 
 Try:  curl -s http://$VIGIL_OTLP_HTTP_ADDR/v1/logs -H 'content-type: application/json' \\
         -H 'x-vigil-token: $token' -d '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hello"}}]}]}]}'
