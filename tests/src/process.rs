@@ -33,7 +33,7 @@ impl EngineProcess {
             .env("VIGIL_CLICKHOUSE_URL", clickhouse_url)
             .env("VIGIL_CLICKHOUSE_DATABASE", database)
             .env("VIGIL_WAL_DIR", wal_dir)
-            .env("RUST_LOG", "warn")
+            .env("VIGIL_LOG", "warn")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (k, v) in env {

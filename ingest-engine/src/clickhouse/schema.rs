@@ -106,6 +106,10 @@ fn create_table(
         sql.push_str(&format!("\nTTL time + toIntervalDay({retention_days})"));
     }
     sql.push_str("\nSETTINGS index_granularity = 8192");
+    if caps.dedup_token {
+        // Remember recent insert tokens so a replayed WAL batch is not stored twice.
+        sql.push_str(", non_replicated_deduplication_window = 10000");
+    }
     sql
 }
 

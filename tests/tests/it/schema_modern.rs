@@ -1,5 +1,6 @@
-//! The modern-server schema (codecs, skip index, TTL) and the engine's Native batches are
-//! valid for a current ClickHouse: checked in chdb (ClickHouse 26.x in-process).
+//! The modern-server schema (codecs, skip index, TTL, insert deduplication) and the engine's
+//! Native batches are valid for a current ClickHouse: checked in chdb (ClickHouse 26.x
+//! in-process), including that a batch replayed with its deduplication token is stored once.
 
 use ingest_engine::clickhouse::schema::{ServerCaps, create_statements};
 use ingest_engine::otlp::{Signal, decode, json::to_protobuf};
@@ -51,6 +52,7 @@ async fn modern_ddl_and_native_batches_load_in_current_clickhouse() {
     let dir = std::env::temp_dir().join(unique_name("chdb"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut inserts = serde_json::Map::new();
+    let mut tokens = serde_json::Map::new();
     for (signal, payload) in [
         (Signal::Logs, logs),
         (Signal::Traces, traces),
@@ -62,10 +64,17 @@ async fn modern_ddl_and_native_batches_load_in_current_clickhouse() {
             format!("vigil.{}", signal.table()),
             json!(path.display().to_string()),
         );
+        // Each batch is inserted twice with one token, as a WAL replay after a lost
+        // confirmation would: the rows below must still be there once.
+        tokens.insert(
+            format!("vigil.{}", signal.table()),
+            json!(format!("0123abcd-{}-1-1", signal.table())),
+        );
     }
     let spec = json!({
         "ddl": ddl,
         "inserts": inserts,
+        "dedup_tokens": tokens,
         "queries": [
             "SELECT project_id, service_name, body, time_unix_nano, trace_id, attributes_values FROM vigil.logs",
             "SELECT name, duration_ns, events_name, links_span_id FROM vigil.spans",
