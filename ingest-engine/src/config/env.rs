@@ -173,6 +173,12 @@ impl Config {
         set(env, "VIGIL_WAL_MAX_BYTES", &mut w.max_bytes, problems);
         set(
             env,
+            "VIGIL_WAL_READ_CACHE_BYTES",
+            &mut w.read_cache_bytes,
+            problems,
+        );
+        set(
+            env,
             "VIGIL_DEAD_LETTER_MAX_BYTES",
             &mut w.dead_letter_max_bytes,
             problems,

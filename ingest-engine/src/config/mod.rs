@@ -142,6 +142,9 @@ pub struct WalConfig {
     /// WAL size (every table together) beyond which exports get 503 + `Retry-After`
     /// (`VIGIL_WAL_MAX_BYTES`, default 4 GiB).
     pub max_bytes: u64,
+    /// Recently written WAL bytes per table kept in memory for the reader, so that keeping up
+    /// with ingest needs no read-back from the file (`VIGIL_WAL_READ_CACHE_BYTES`, 64 MiB).
+    pub read_cache_bytes: usize,
     /// Size of the dead-letter files beyond which poison rows are counted and logged but no
     /// longer written (`VIGIL_DEAD_LETTER_MAX_BYTES`, default 1 GiB).
     pub dead_letter_max_bytes: u64,
@@ -192,6 +195,7 @@ impl Default for WalConfig {
             fsync: FsyncPolicy::Always,
             segment_bytes: 64 << 20,
             max_bytes: 4 << 30,
+            read_cache_bytes: 64 << 20,
             dead_letter_max_bytes: 1 << 30,
         }
     }

@@ -61,15 +61,11 @@ pub(crate) async fn deliver(job: &Job<'_>, blocks: Vec<Block>) -> Result<Deliver
     }];
     while let Some(piece) = work.pop() {
         let rows: u64 = piece.blocks.iter().map(|b| b.rows).sum();
-        let body: Vec<u8> = if piece.blocks.len() == 1 {
-            piece.blocks[0].framed.clone()
-        } else {
-            piece
-                .blocks
-                .iter()
-                .flat_map(|b| b.framed.iter().copied())
-                .collect()
-        };
+        // Blocks were framed when decoded; an INSERT body is their concatenation.
+        let mut body = Vec::with_capacity(piece.blocks.iter().map(|b| b.framed.len()).sum());
+        for block in &piece.blocks {
+            body.extend_from_slice(&block.framed);
+        }
         let token = job.token.map(|t| format!("{t}{}", piece.path));
         match insert_with_retries(job, Bytes::from(body), token.as_deref()).await {
             Ok(()) => done.stored += rows,

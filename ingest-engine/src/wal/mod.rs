@@ -96,9 +96,21 @@ struct SegmentMeta {
     sealed: bool,
 }
 
+/// A committed record the writer hands to the reader in memory, so that a reader keeping up
+/// does not read it back from the file.
+struct Cached {
+    segment: u64,
+    offset: u64,
+    header: record::Header,
+    payload: Vec<u8>,
+}
+
 /// What the writer and reader of one log share.
 #[derive(Default)]
 struct State {
+    /// Recently committed records, oldest first, at most `read_cache_bytes` of payload.
+    cache: VecDeque<Cached>,
+    cache_bytes: usize,
     segments: VecDeque<SegmentMeta>,
     /// Every record below this sequence number is committed.
     next_seq: u64,
@@ -215,6 +227,7 @@ impl Log {
             shared.clone(),
             s.wal.fsync,
             s.wal.segment_bytes,
+            s.wal.read_cache_bytes,
             next_seq,
         );
         let reader = reader::Reader::new(reader::ReaderSettings {

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::progress::Progress;
 use super::segment::{self, Found};
-use super::{DiskBudget, Shared, record};
+use super::{Cached, DiskBudget, Shared, record};
 use crate::config::BatchConfig;
 use crate::pipeline::{Batch, Block, Origin};
 use crate::telemetry::{TableLabel, Telemetry};
@@ -209,6 +209,11 @@ impl Reader {
                     None => (0, true, None),
                 }
             };
+            if let Some(c) = take_cached(&self.s.shared, cursor.start, cursor.offset) {
+                cursor.offset += (record::HEADER_LEN + c.payload.len()) as u64;
+                self.take(c.header, c.payload)?;
+                continue;
+            }
             match segment::read_at(&cursor.file, cursor.offset, limit)? {
                 Found::Record(r) => {
                     cursor.offset += (record::HEADER_LEN + r.payload.len()) as u64;
@@ -409,5 +414,23 @@ impl Reader {
             oldest
         };
         self.s.shared.state.lock().oldest_unconfirmed_ms = oldest;
+    }
+}
+
+/// The record at `(segment, offset)` from the writer's cache, if it is there; entries for
+/// positions the reader already passed (read from the file instead) are dropped.
+fn take_cached(shared: &Shared, segment: u64, offset: u64) -> Option<Cached> {
+    let mut st = shared.state.lock();
+    loop {
+        let front = st.cache.front()?;
+        let at = (front.segment, front.offset);
+        if at > (segment, offset) {
+            return None;
+        }
+        let entry = st.cache.pop_front()?;
+        st.cache_bytes -= entry.payload.len();
+        if at == (segment, offset) {
+            return Some(entry);
+        }
     }
 }

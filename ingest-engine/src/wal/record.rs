@@ -27,7 +27,27 @@ pub(crate) struct Header {
     pub(crate) raw_len: u32,
 }
 
-/// Appends one record to `out`.
+/// The header of a record holding `payload`.
+pub(crate) fn header(
+    seq: u64,
+    unix_ms: u64,
+    rows: u32,
+    raw_len: u32,
+    payload: &[u8],
+) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    h[8..16].copy_from_slice(&seq.to_le_bytes());
+    h[16..24].copy_from_slice(&unix_ms.to_le_bytes());
+    h[24..28].copy_from_slice(&rows.to_le_bytes());
+    h[28..32].copy_from_slice(&raw_len.to_le_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&h[8..]), payload);
+    h[4..8].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Appends one record (header and payload) to `out`.
+#[cfg(test)]
 pub(crate) fn put(
     out: &mut Vec<u8>,
     seq: u64,
@@ -36,15 +56,7 @@ pub(crate) fn put(
     raw_len: u32,
     payload: &[u8],
 ) {
-    let start = out.len();
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&unix_ms.to_le_bytes());
-    out.extend_from_slice(&rows.to_le_bytes());
-    out.extend_from_slice(&raw_len.to_le_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&out[start + 8..]), payload);
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&header(seq, unix_ms, rows, raw_len, payload));
     out.extend_from_slice(payload);
 }
 

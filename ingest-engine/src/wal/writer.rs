@@ -3,13 +3,13 @@
 //! committed end to the reader and only then acknowledges the whole group.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Append, SegmentMeta, Shared, record, segment};
+use super::{Append, Cached, SegmentMeta, Shared, record, segment};
 use crate::config::FsyncPolicy;
 use crate::error::IngestError;
 
@@ -21,6 +21,7 @@ pub(super) struct Writer {
     shared: Arc<Shared>,
     policy: FsyncPolicy,
     segment_bytes: u64,
+    read_cache_bytes: usize,
     /// The open segment: `(start_seq, file, bytes written)`.
     current: Option<(u64, File, u64)>,
     next_seq: u64,
@@ -41,6 +42,7 @@ impl Writer {
         shared: Arc<Shared>,
         policy: FsyncPolicy,
         segment_bytes: u64,
+        read_cache_bytes: usize,
         next_seq: u64,
     ) -> Self {
         Self {
@@ -48,6 +50,7 @@ impl Writer {
             shared,
             policy,
             segment_bytes,
+            read_cache_bytes,
             current: None,
             next_seq,
             last_sync: Instant::now(),
@@ -81,7 +84,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let outcome = self.commit(&group);
+            let outcome = self.commit(&mut group);
             for append in group {
                 let reply = match &outcome {
                     Ok(()) => Ok(()),
@@ -98,9 +101,9 @@ impl Writer {
         self.shared.wake.notify_all();
     }
 
-    /// Writes one group and publishes it; on failure the segment is cut back so that no torn
-    /// record stays in the middle of the log.
-    fn commit(&mut self, group: &[Append]) -> std::io::Result<()> {
+    /// Writes one group and publishes it (handing the payloads to the reader's cache); on
+    /// failure the segment is cut back so that no torn record stays in the middle of the log.
+    fn commit(&mut self, group: &mut [Append]) -> std::io::Result<()> {
         let size: usize = group
             .iter()
             .map(|a| record::HEADER_LEN + a.payload.len())
@@ -125,14 +128,29 @@ impl Writer {
                 self.current.insert((start, file, 0))
             }
         };
+        // Headers in one buffer; payloads are written from where they are (no copy).
         self.buf.clear();
         let now = now_ms();
-        let mut seq = self.next_seq;
-        for a in group {
-            record::put(&mut self.buf, seq, now, a.rows, a.raw_len, &a.payload);
-            seq += 1;
+        let mut headers = Vec::with_capacity(group.len());
+        for (i, a) in group.iter().enumerate() {
+            let seq = self.next_seq + i as u64;
+            let h = record::header(seq, now, a.rows, a.raw_len, &a.payload);
+            headers.push(record::Header {
+                len: a.payload.len() as u32,
+                seq,
+                unix_ms: now,
+                rows: a.rows,
+                raw_len: a.raw_len,
+            });
+            self.buf.extend_from_slice(&h);
         }
-        if let Err(e) = file.write_all(&self.buf) {
+        let mut slices = Vec::with_capacity(group.len() * 2);
+        for (i, a) in group.iter().enumerate() {
+            let at = i * record::HEADER_LEN;
+            slices.push(IoSlice::new(&self.buf[at..at + record::HEADER_LEN]));
+            slices.push(IoSlice::new(&a.payload));
+        }
+        if let Err(e) = write_all_vectored(file, &mut slices) {
             tracing::error!(error = %e, "WAL write failed; cutting the segment back");
             file.set_len(*len)?;
             return Err(e);
@@ -146,15 +164,31 @@ impl Writer {
             }
             _ => self.unsynced = true,
         }
-        *len += self.buf.len() as u64;
-        let (start, len) = (*start, *len);
-        self.next_seq = seq;
+        let (start, first_offset) = (*start, *len);
+        *len += size as u64;
+        let len = *len;
+        self.next_seq += group.len() as u64;
         {
             let mut state = self.shared.state.lock();
             if let Some(meta) = state.segments.iter_mut().rev().find(|m| m.start == start) {
                 meta.len = len;
             }
-            state.next_seq = seq;
+            state.next_seq = self.next_seq;
+            let mut offset = first_offset;
+            for (a, header) in group.iter_mut().zip(headers) {
+                let at = offset;
+                offset += (record::HEADER_LEN + a.payload.len()) as u64;
+                if state.cache_bytes + a.payload.len() > self.read_cache_bytes {
+                    continue;
+                }
+                state.cache_bytes += a.payload.len();
+                state.cache.push_back(Cached {
+                    segment: start,
+                    offset: at,
+                    header,
+                    payload: std::mem::take(&mut a.payload),
+                });
+            }
         }
         self.shared.wake.notify_all();
         Ok(())
@@ -196,4 +230,17 @@ impl Writer {
         self.last_sync = Instant::now();
         self.unsynced = false;
     }
+}
+
+/// `write_all` for vectored writes (std's is unstable): loops over short writes.
+fn write_all_vectored(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
