@@ -25,30 +25,45 @@ pub fn max_framed_len(raw: usize, pieces: usize) -> usize {
     lz4_flex::block::get_maximum_output_size(raw) + frames * (HEADER + 16)
 }
 
+thread_local! {
+    // LZ4 output buffer reused across calls: compressing into `out` directly would mean
+    // zero-filling (and faulting in) a worst-case-sized tail of it for every block.
+    static LZ4_OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reused LZ4 buffers above this size are dropped after use.
+const MAX_KEPT_SCRATCH: usize = 8 << 20;
+
 /// Frames `raw` for `?decompress=1`, appending to `out`. Frames are independent, so a batch
 /// may be framed block by block into one body.
 pub fn frame(raw: &[u8], compression: Compression, out: &mut Vec<u8>) {
     for chunk in raw.chunks(FRAME_RAW_BYTES) {
         let start = out.len();
-        out.resize(start + HEADER, 0);
+        out.extend_from_slice(&[0u8; HEADER]);
         let method = match compression {
-            Compression::Lz4 => {
+            Compression::Lz4 => LZ4_OUT.with(|cell| {
+                let mut scratch = cell.borrow_mut();
                 let max = lz4_flex::block::get_maximum_output_size(chunk.len());
-                out.resize(start + HEADER + max, 0);
-                // The buffer is sized by lz4_flex's own bound, so this cannot fail; fall back to
-                // an uncompressed frame rather than panic if it ever did.
-                match lz4_flex::block::compress_into(chunk, &mut out[start + HEADER..]) {
+                if scratch.len() < max {
+                    scratch.resize(max, 0);
+                }
+                // The buffer is sized by lz4_flex's own bound, so this cannot fail; fall back
+                // to an uncompressed frame rather than panic if it ever did.
+                let method = match lz4_flex::block::compress_into(chunk, &mut scratch[..]) {
                     Ok(n) => {
-                        out.truncate(start + HEADER + n);
+                        out.extend_from_slice(&scratch[..n]);
                         0x82
                     }
                     Err(_) => {
-                        out.truncate(start + HEADER);
                         out.extend_from_slice(chunk);
                         0x02
                     }
+                };
+                if scratch.len() > MAX_KEPT_SCRATCH {
+                    *scratch = Vec::new();
                 }
-            }
+                method
+            }),
             Compression::None => {
                 out.extend_from_slice(chunk);
                 0x02

@@ -109,7 +109,7 @@ const MAX_KEPT_BLOCK_BYTES: usize = 32 << 20;
 thread_local! {
     // Column buffers reused across requests: in steady state decoding allocates nothing but
     // the encoded block it returns.
-    static NATIVE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static NATIVE: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     static LOGS: RefCell<LogsBlock> = RefCell::new(LogsBlock::default());
     static SPANS: RefCell<SpansBlock> = RefCell::new(SpansBlock::default());
     static METRICS: RefCell<MetricsBlock> = RefCell::new(MetricsBlock::default());
@@ -129,22 +129,23 @@ macro_rules! with_block {
                         $block.encode(&mut $decoded.native);
                         $decoded.native_len = $decoded.native.len();
                     }
-                    // Frame while the block is still in cache, from a reused scratch buffer.
+                    // Frame while the block is still in cache, through reused scratch
+                    // buffers; the block returned is allocated at its exact framed size (it
+                    // may wait a while in the WAL cache or a batch).
                     Some(compression) => NATIVE.with(|scratch| {
-                        let mut native = scratch.borrow_mut();
+                        let mut guard = scratch.borrow_mut();
+                        let (native, framed) = &mut *guard;
                         native.clear();
-                        $block.encode(&mut native);
+                        framed.clear();
+                        $block.encode(native);
                         $decoded.native_len = native.len();
-                        $decoded.native = Vec::with_capacity(
-                            crate::clickhouse::compression::max_framed_len(native.len(), 1),
-                        );
-                        crate::clickhouse::compression::frame(
-                            &native,
-                            compression,
-                            &mut $decoded.native,
-                        );
+                        crate::clickhouse::compression::frame(native, compression, framed);
+                        $decoded.native = framed.to_vec();
                         if native.capacity() > MAX_KEPT_BLOCK_BYTES {
                             *native = Vec::new();
+                        }
+                        if framed.capacity() > MAX_KEPT_BLOCK_BYTES {
+                            *framed = Vec::new();
                         }
                     }),
                 }
