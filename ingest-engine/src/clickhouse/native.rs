@@ -266,6 +266,10 @@ array_column!(
     ArrU8Col, "Array(UInt8)"
 );
 
+/// A position in [`AttrCols`] (see [`AttrCols::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttrMark(usize, usize, usize);
+
 /// An attribute list as three parallel arrays: `<name>_keys Array(String)`,
 /// `<name>_values Array(String)` and `<name>_types Array(UInt8)` (the OTLP value type, see
 /// `otlp::anyvalue::ValueType`), so every key, value and type survives on ClickHouse 18.16.
@@ -282,6 +286,21 @@ impl AttrCols {
     #[inline]
     pub(crate) fn close_row(&mut self, items: u64) {
         self.offsets.close_row(items);
+    }
+
+    /// Where the columns stand, so that attributes appended for a row that then turns out
+    /// invalid can be taken back with [`AttrCols::rollback`].
+    #[inline]
+    pub(crate) fn mark(&self) -> AttrMark {
+        AttrMark(self.keys.len(), self.values.len(), self.types.len())
+    }
+
+    /// Drops what was appended since `mark` (the row was not closed).
+    #[inline]
+    pub(crate) fn rollback(&mut self, mark: AttrMark) {
+        self.keys.truncate(mark.0);
+        self.values.truncate(mark.1);
+        self.types.truncate(mark.2);
     }
 
     /// Appends a whole prepared attribute list as one row (resource and scope attributes are

@@ -310,6 +310,23 @@ pub(crate) fn json_kvs(
 }
 
 /// Appends every `KeyValue` in field `field` of `msg` to `cols` as one row.
+/// Appends one `KeyValue` message to `cols` (the caller closes the row).
+#[inline]
+pub(crate) fn push_attr(
+    kv: &[u8],
+    cols: &mut crate::clickhouse::native::AttrCols,
+    scratch: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    push_key_value(
+        kv,
+        &mut cols.keys,
+        &mut cols.values,
+        &mut cols.types,
+        scratch,
+    )?;
+    Ok(())
+}
+
 pub(crate) fn push_attrs(
     msg: &[u8],
     field: u32,

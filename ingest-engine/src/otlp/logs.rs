@@ -1,6 +1,6 @@
 //! `ExportLogsServiceRequest` → `logs` rows.
 
-use super::anyvalue::{push_attrs, put_any_value};
+use super::anyvalue::{push_attr, put_any_value};
 use super::envelope::{Envelope, push_envelope, walk};
 use super::wire::Fields;
 use super::{DecodeError, Decoded, seconds};
@@ -25,6 +25,10 @@ pub(super) fn decode(
         let mut trace_id: &[u8] = b"";
         let mut span_id: &[u8] = b"";
         let mut event_name: &[u8] = b"";
+        // Attributes go straight into their columns in this one pass over the record; a row
+        // rejected below takes them back.
+        let mark = block.attributes.mark();
+        let mut attrs = 0u64;
         let mut fields = Fields::new(record);
         while let Some((n, v)) = fields.next_field()? {
             match n {
@@ -32,6 +36,14 @@ pub(super) fn decode(
                 2 => severity = v.varint("LogRecord.severity_number")? as i32,
                 3 => severity_text = v.bytes("LogRecord.severity_text")?,
                 5 => body = v.bytes("LogRecord.body")?,
+                6 => {
+                    push_attr(
+                        v.bytes("LogRecord.attributes")?,
+                        &mut block.attributes,
+                        &mut env.scratch,
+                    )?;
+                    attrs += 1;
+                }
                 7 => dropped = v.varint("LogRecord.dropped_attributes_count")? as u32,
                 8 => flags = v.fixed32("LogRecord.flags")?,
                 9 => trace_id = v.bytes("LogRecord.trace_id")?,
@@ -42,10 +54,12 @@ pub(super) fn decode(
             }
         }
         if !matches!(trace_id.len(), 0 | 16) {
+            block.attributes.rollback(mark);
             decoded.reject(1, "log record trace_id must be 16 bytes");
             return Ok(());
         }
         if !matches!(span_id.len(), 0 | 8) {
+            block.attributes.rollback(mark);
             decoded.reject(1, "log record span_id must be 8 bytes");
             return Ok(());
         }
@@ -65,7 +79,7 @@ pub(super) fn decode(
         block.span_id.push_hex(span_id);
         block.flags.push(flags);
         block.event_name.push(event_name);
-        push_attrs(record, 6, &mut block.attributes, &mut env.scratch)?;
+        block.attributes.close_row(attrs);
         block.dropped_attributes_count.push(dropped);
         block.rows += 1;
         Ok(())

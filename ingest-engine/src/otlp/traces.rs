@@ -1,6 +1,6 @@
 //! `ExportTraceServiceRequest` → `spans` rows (events and links as parallel arrays).
 
-use super::anyvalue::{json_kvs, push_attrs};
+use super::anyvalue::{json_kvs, push_attr};
 use super::envelope::{Envelope, push_envelope, walk};
 use super::wire::Fields;
 use super::{DecodeError, Decoded, seconds};
@@ -20,6 +20,10 @@ pub(super) fn decode(
         let (mut kind, mut flags, mut start, mut end) = (0i32, 0u32, 0u64, 0u64);
         let (mut dropped_attrs, mut dropped_events, mut dropped_links) = (0u32, 0u32, 0u32);
         let (mut status_code, mut status_message): (i32, &[u8]) = (0, b"");
+        // Attributes go straight into their columns in the one pass over the span; a span
+        // rejected below takes them back.
+        let mark = block.attributes.mark();
+        let mut attrs = 0u64;
         let mut fields = Fields::new(span);
         while let Some((n, v)) = fields.next_field()? {
             match n {
@@ -31,6 +35,11 @@ pub(super) fn decode(
                 6 => kind = v.varint("Span.kind")? as i32,
                 7 => start = v.fixed64("Span.start_time_unix_nano")?,
                 8 => end = v.fixed64("Span.end_time_unix_nano")?,
+                9 => {
+                    let kv = v.bytes("Span.attributes")?;
+                    push_attr(kv, &mut block.attributes, &mut env.scratch)?;
+                    attrs += 1;
+                }
                 10 => dropped_attrs = v.varint("Span.dropped_attributes_count")? as u32,
                 12 => dropped_events = v.varint("Span.dropped_events_count")? as u32,
                 14 => dropped_links = v.varint("Span.dropped_links_count")? as u32,
@@ -49,14 +58,17 @@ pub(super) fn decode(
             }
         }
         if trace_id.len() != 16 || trace_id.iter().all(|b| *b == 0) {
+            block.attributes.rollback(mark);
             decoded.reject(1, "span trace_id must be 16 bytes and not all zero");
             return Ok(());
         }
         if span_id.len() != 8 || span_id.iter().all(|b| *b == 0) {
+            block.attributes.rollback(mark);
             decoded.reject(1, "span span_id must be 8 bytes and not all zero");
             return Ok(());
         }
         if !matches!(parent.len(), 0 | 8) {
+            block.attributes.rollback(mark);
             decoded.reject(1, "span parent_span_id must be empty or 8 bytes");
             return Ok(());
         }
@@ -74,7 +86,7 @@ pub(super) fn decode(
         block.duration_ns.push(end.saturating_sub(start));
         block.status_code.push(status_code);
         block.status_message.push(status_message);
-        push_attrs(span, 9, &mut block.attributes, &mut env.scratch)?;
+        block.attributes.close_row(attrs);
         block.dropped_attributes_count.push(dropped_attrs);
         block.dropped_events_count.push(dropped_events);
         block.dropped_links_count.push(dropped_links);

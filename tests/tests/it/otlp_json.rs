@@ -68,7 +68,10 @@ async fn json_logs_and_traces_keep_every_field() {
     assert_eq!(rows[1]["severity_number"], 9);
     assert_eq!(rows[1]["trace_id"], "");
 
+    // The invalid span comes first, with attributes, which must not leak into the next row.
     let traces = json!({"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "00000000000000000000000000000000", "spanId": "eee19b7ec3c1b175", "name": "bad",
+         "attributes": [{"key": "leak", "value": {"stringValue": "x"}}]},
         {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
          "parentSpanId": "eee19b7ec3c1b173", "name": "op", "kind": "SPAN_KIND_PRODUCER",
          "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000000000500",
@@ -76,8 +79,8 @@ async fn json_logs_and_traces_keep_every_field() {
          "events": [{"timeUnixNano": "1700000000000000010", "name": "e1"},
                     {"timeUnixNano": "1700000000000000020", "name": "e2",
                      "attributes": [{"key": "d", "value": {"doubleValue": 0.1}}]}],
-         "droppedEventsCount": 4},
-        {"traceId": "00000000000000000000000000000000", "spanId": "eee19b7ec3c1b175", "name": "bad"}
+         "droppedEventsCount": 4,
+         "attributes": [{"key": "ok", "value": {"intValue": "1"}}]}
     ]}]}]});
     let (status, reply) = post_json(&engine, "/v1/traces", &traces).await;
     assert_eq!(status, 200);
@@ -98,6 +101,8 @@ async fn json_logs_and_traces_keep_every_field() {
     assert_eq!(span["flags"], 257);
     assert_eq!(span["parent_span_id"], "eee19b7ec3c1b173");
     assert_eq!(span["duration_ns"], 500);
+    assert_eq!(span["attributes_keys"], json!(["ok"]));
+    assert_eq!(span["attributes_types"], json!([3]));
     assert_eq!(span["events_name"], json!(["e1", "e2"]));
     assert_eq!(span["dropped_events_count"], 4);
     assert_eq!(
