@@ -73,6 +73,8 @@ impl Engine {
                 retry_after: Duration::from_secs(2),
             });
         }
+        // The body counts against the memory budget until its rows are handed on.
+        let _held = self.pipeline.hold(payload.len())?;
         let limit = self.limits.max_body_bytes;
         let compression = self.compression;
         let inline =

@@ -114,8 +114,8 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Time to receive a whole request body, ms (`VIGIL_REQUEST_TIMEOUT_MS`, default 30000).
     pub request_timeout_ms: u64,
-    /// Decoded bytes waiting for ClickHouse; beyond it requests get 429
-    /// (`VIGIL_MAX_BUFFERED_BYTES`, default 512 MiB).
+    /// Request bodies being decoded plus encoded blocks waiting for the WAL (WAL off: for
+    /// ClickHouse); beyond it requests get 429 (`VIGIL_MAX_BUFFERED_BYTES`, default 512 MiB).
     pub max_buffered_bytes: usize,
     /// Concurrent HTTP/2 streams per connection (`VIGIL_H2_MAX_STREAMS`, default 256).
     pub h2_max_concurrent_streams: u32,
@@ -373,9 +373,11 @@ impl Config {
         if wal.enabled && wal.dir.as_os_str().is_empty() {
             problems.push("wal.dir must not be empty".into());
         }
-        if self.limits.max_buffered_bytes < self.limits.max_body_bytes {
-            problems
-                .push("limits.max_buffered_bytes must be at least limits.max_body_bytes".into());
+        // A request's body and its encoded block are both counted while it is handed on.
+        if self.limits.max_buffered_bytes < 2 * self.limits.max_body_bytes {
+            problems.push(
+                "limits.max_buffered_bytes must be at least twice limits.max_body_bytes".into(),
+            );
         }
     }
 }

@@ -91,6 +91,18 @@ impl MemoryBudget {
     }
 }
 
+/// Bytes of a request held in the memory budget while it is decoded; released on drop.
+pub(crate) struct Held {
+    memory: Arc<MemoryBudget>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.memory.release(self.bytes);
+    }
+}
+
 /// What the inserters need.
 #[derive(Clone)]
 pub(crate) struct InsertSettings {
@@ -237,6 +249,20 @@ impl Pipeline {
             .find(|(s, _)| *s == signal)
             .unwrap_or(&self.sinks[0])
             .1
+    }
+
+    /// Counts a request body of `bytes` against the memory budget while it is decoded, so
+    /// that in-flight requests are bounded in bytes too (429 beyond).
+    pub(crate) fn hold(&self, bytes: usize) -> Result<Held, IngestError> {
+        if !self.memory.try_reserve(bytes) {
+            return Err(IngestError::Overloaded {
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        Ok(Held {
+            memory: self.memory.clone(),
+            bytes,
+        })
     }
 
     /// `(bytes used, wal.max_bytes)` of the WAL, when it is on.

@@ -16,11 +16,11 @@
 mod progress;
 mod reader;
 pub(crate) mod record;
+mod recovery;
 mod segment;
 mod writer;
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
@@ -33,7 +33,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::{BatchConfig, WalConfig};
 use crate::error::IngestError;
 use crate::pipeline::Batch;
-use crate::telemetry::{TableLabel, Telemetry};
+use crate::telemetry::Telemetry;
+
+pub(crate) use recovery::wal_id;
 
 /// Appends waiting for the writer, per table; beyond it requests get 429.
 const APPEND_QUEUE: usize = 4096;
@@ -156,15 +158,6 @@ pub(crate) struct Log {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// What recovery found, for logs and the test of start-up.
-#[derive(Debug, Default)]
-pub(crate) struct Recovery {
-    pub(crate) segments: usize,
-    pub(crate) truncated_bytes: u64,
-    /// The sequence number after the last valid record, when there were segments.
-    pub(crate) next_seq: Option<u64>,
-}
-
 /// Settings for starting one log.
 pub(crate) struct LogSettings<'a> {
     pub(crate) table: &'static str,
@@ -184,7 +177,7 @@ impl Log {
     ) -> std::io::Result<Arc<Self>> {
         let dir = s.wal.dir.join(s.table);
         std::fs::create_dir_all(&dir)?;
-        let (segments, recovery) = recover(&dir, s.table, &s.telemetry)?;
+        let (segments, recovery) = recovery::recover(&dir, s.table, &s.telemetry)?;
         let oldest = segments.front().map_or(0, |m| m.start);
         let (mut progress, damaged) = progress::Progress::open(&dir, oldest)?;
         if damaged {
@@ -327,77 +320,6 @@ impl Log {
             }
         }
     }
-}
-
-/// Lists the segments of `dir`, truncating the last one after its last valid record (a torn
-/// write or corruption there is reported, the records before it kept).
-fn recover(
-    dir: &Path,
-    table: &'static str,
-    telemetry: &Telemetry,
-) -> std::io::Result<(VecDeque<SegmentMeta>, Recovery)> {
-    let files = segment::list(dir)?;
-    let mut metas = VecDeque::with_capacity(files.len());
-    let mut recovery = Recovery {
-        segments: files.len(),
-        ..Recovery::default()
-    };
-    let last = files.len().saturating_sub(1);
-    for (i, (start, path)) in files.into_iter().enumerate() {
-        let mut len = std::fs::metadata(&path)?.len();
-        if i == last {
-            let scan = segment::scan(&path, start)?;
-            if let Some(problem) = scan.problem {
-                recovery.truncated_bytes = scan.file_len - scan.valid_len;
-                telemetry
-                    .wal_corruptions
-                    .get_or_create(&TableLabel { table })
-                    .inc();
-                tracing::warn!(
-                    table,
-                    segment = %path.display(),
-                    problem,
-                    kept_records = scan.records,
-                    dropped_bytes = recovery.truncated_bytes,
-                    "WAL tail is torn or corrupt; truncating it after the last valid record \
-                     (a torn tail is a write that was never acknowledged)"
-                );
-                let file = std::fs::OpenOptions::new().write(true).open(&path)?;
-                file.set_len(scan.valid_len)?;
-                file.sync_all()?;
-            }
-            len = scan.valid_len;
-            recovery.next_seq = Some(scan.next_seq);
-            if len == 0 {
-                std::fs::remove_file(&path)?;
-                continue;
-            }
-        }
-        metas.push_back(SegmentMeta {
-            start,
-            len,
-            sealed: true,
-        });
-    }
-    Ok((metas, recovery))
-}
-
-/// The WAL's identity: a random id created with the directory, so that deduplication tokens
-/// from a wiped and re-created WAL never collide with older ones.
-pub(crate) fn wal_id(dir: &Path) -> std::io::Result<String> {
-    std::fs::create_dir_all(dir)?;
-    let path: PathBuf = dir.join("wal-id");
-    if let Ok(id) = std::fs::read_to_string(&path) {
-        let id = id.trim();
-        if !id.is_empty() {
-            return Ok(id.to_owned());
-        }
-    }
-    let id = format!("{:016x}", fastrand::u64(..));
-    let tmp = dir.join("wal-id.tmp");
-    std::fs::write(&tmp, &id)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(id)
 }
 
 #[cfg(test)]
