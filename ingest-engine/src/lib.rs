@@ -8,6 +8,7 @@
 //! See ARCHITECTURE.md for the invariants.
 
 pub mod auth;
+mod budget;
 pub mod clickhouse;
 pub mod config;
 mod engine;

@@ -9,19 +9,18 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
 use super::Block;
+use crate::budget::ByteBudget;
 use crate::clickhouse::compression;
 
 pub(crate) struct DeadLetter {
     dir: PathBuf,
-    max_bytes: u64,
     /// Bytes written by this process plus what the files held at first use.
-    used: AtomicU64,
+    budget: ByteBudget,
     measured: std::sync::Once,
     /// One writer at a time, so lines never interleave.
     lock: Arc<parking_lot::Mutex<()>>,
@@ -31,8 +30,7 @@ impl DeadLetter {
     pub(crate) fn new(dir: PathBuf, max_bytes: u64) -> Self {
         Self {
             dir,
-            max_bytes,
-            used: AtomicU64::new(0),
+            budget: ByteBudget::new(max_bytes),
             measured: std::sync::Once::new(),
             lock: Arc::new(parking_lot::Mutex::new(())),
         }
@@ -55,7 +53,7 @@ impl DeadLetter {
                         .sum()
                 })
                 .unwrap_or(0);
-            self.used.store(existing, Ordering::Release);
+            self.budget.add(existing);
         });
         let mut native = Vec::new();
         for block in &blocks {
@@ -74,13 +72,7 @@ impl DeadLetter {
         .to_string()
             + "\n";
         let n = line.len() as u64;
-        let fits = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used + n <= self.max_bytes).then_some(used + n)
-            })
-            .is_ok();
-        if !fits {
+        if !self.budget.try_reserve(n) {
             tracing::error!(
                 table,
                 rows,
@@ -100,16 +92,14 @@ impl DeadLetter {
             file.sync_data()
         })
         .await;
-        match written {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                tracing::error!(table, rows, error = %e, "dead-letter write failed");
-                false
-            }
-            Err(e) => {
-                tracing::error!(table, rows, error = %e, "dead-letter task failed");
-                false
-            }
-        }
+        let error = match written {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        // Nothing (or a torn line) was written: the bytes are not held.
+        self.budget.release(n);
+        tracing::error!(table, rows, %error, "dead-letter write failed");
+        false
     }
 }

@@ -13,13 +13,14 @@ mod delivery;
 mod inserter;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::budget::ByteBudget;
 use crate::clickhouse::client::ClickHouse;
 use crate::clickhouse::compression::Compression;
 use crate::config::Config;
@@ -64,21 +65,16 @@ pub(crate) struct Batch {
     pub(crate) origin: Origin,
 }
 
-/// Bytes reserved by data waiting in memory (WAL off: until stored).
+/// Bytes of request bodies and encoded blocks held in memory, mirrored in the
+/// `buffered_bytes` gauge.
 pub(crate) struct MemoryBudget {
-    used: AtomicUsize,
-    limit: usize,
+    bytes: ByteBudget,
     telemetry: Arc<Telemetry>,
 }
 
 impl MemoryBudget {
     fn try_reserve(&self, n: usize) -> bool {
-        let reserved = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used + n <= self.limit).then_some(used + n)
-            })
-            .is_ok();
+        let reserved = self.bytes.try_reserve(n as u64);
         if reserved {
             self.telemetry.buffered_bytes.inc_by(n as i64);
         }
@@ -86,7 +82,7 @@ impl MemoryBudget {
     }
 
     pub(crate) fn release(&self, n: usize) {
-        self.used.fetch_sub(n, Ordering::AcqRel);
+        self.bytes.release(n as u64);
         self.telemetry.buffered_bytes.dec_by(n as i64);
     }
 }
@@ -136,7 +132,7 @@ pub(crate) struct Pipeline {
     tracker: TaskTracker,
     pub(crate) dedup_tokens: Arc<AtomicBool>,
     telemetry: Arc<Telemetry>,
-    wal_budget: Option<Arc<wal::DiskBudget>>,
+    wal_budget: Option<Arc<ByteBudget>>,
 }
 
 /// Why the pipeline could not start.
@@ -157,8 +153,7 @@ impl Pipeline {
     ) -> Result<Self, WalOpenError> {
         let ch = &config.clickhouse;
         let memory = Arc::new(MemoryBudget {
-            used: AtomicUsize::new(0),
-            limit: config.limits.max_buffered_bytes,
+            bytes: ByteBudget::new(config.limits.max_buffered_bytes as u64),
             telemetry: telemetry.clone(),
         });
         let wal_error = |source| WalOpenError {
@@ -187,7 +182,7 @@ impl Pipeline {
         } else {
             None
         };
-        let budget = wal::DiskBudget::new(config.wal.max_bytes);
+        let budget = Arc::new(ByteBudget::new(config.wal.max_bytes));
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let mut sinks = Vec::with_capacity(3);

@@ -22,7 +22,6 @@ mod writer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,6 +29,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::budget::ByteBudget;
 use crate::config::{BatchConfig, WalConfig};
 use crate::error::IngestError;
 use crate::pipeline::Batch;
@@ -39,47 +39,6 @@ pub(crate) use recovery::wal_id;
 
 /// Appends waiting for the writer, per table; beyond it requests get 429.
 const APPEND_QUEUE: usize = 4096;
-
-/// Bytes of every log on disk or queued for it, against `wal.max_bytes`.
-pub(crate) struct DiskBudget {
-    used: AtomicU64,
-    limit: u64,
-}
-
-impl DiskBudget {
-    pub(crate) fn new(limit: u64) -> Arc<Self> {
-        Arc::new(Self {
-            used: AtomicU64::new(0),
-            limit,
-        })
-    }
-
-    fn try_reserve(&self, n: u64) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used + n <= self.limit).then_some(used + n)
-            })
-            .is_ok()
-    }
-
-    fn add(&self, n: u64) {
-        self.used.fetch_add(n, Ordering::AcqRel);
-    }
-
-    fn release(&self, n: u64) {
-        self.used.fetch_sub(n, Ordering::AcqRel);
-    }
-
-    /// Bytes on disk or queued.
-    pub(crate) fn used(&self) -> u64 {
-        self.used.load(Ordering::Acquire)
-    }
-
-    /// `wal.max_bytes`.
-    pub(crate) fn limit(&self) -> u64 {
-        self.limit
-    }
-}
 
 /// One append waiting for the writer.
 struct Append {
@@ -154,7 +113,7 @@ pub(crate) struct Backlog {
 pub(crate) struct Log {
     shared: Arc<Shared>,
     appends: Mutex<Option<SyncSender<Append>>>,
-    budget: Arc<DiskBudget>,
+    budget: Arc<ByteBudget>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -164,7 +123,7 @@ pub(crate) struct LogSettings<'a> {
     pub(crate) wal: &'a WalConfig,
     pub(crate) batch: &'a BatchConfig,
     pub(crate) wal_id: &'a str,
-    pub(crate) budget: Arc<DiskBudget>,
+    pub(crate) budget: Arc<ByteBudget>,
     pub(crate) telemetry: Arc<Telemetry>,
 }
 
@@ -331,7 +290,7 @@ mod tests {
     fn settings<'a>(
         wal: &'a WalConfig,
         batch: &'a BatchConfig,
-        budget: &Arc<DiskBudget>,
+        budget: &Arc<ByteBudget>,
     ) -> LogSettings<'a> {
         LogSettings {
             table: "logs",
@@ -359,7 +318,7 @@ mod tests {
             max_bytes: 1 << 20,
             max_age_ms: 20,
         };
-        let budget = DiskBudget::new(wal.max_bytes);
+        let budget = Arc::new(ByteBudget::new(wal.max_bytes));
         let (tx, mut rx) = mpsc::channel(4);
         let log = Log::start(settings(&wal, &batch, &budget), tx).unwrap();
         for i in 0..100u32 {
@@ -404,7 +363,7 @@ mod tests {
         .unwrap();
 
         // A restart replays the unconfirmed records only.
-        let budget = DiskBudget::new(wal.max_bytes);
+        let budget = Arc::new(ByteBudget::new(wal.max_bytes));
         let (tx, mut rx) = mpsc::channel(4);
         let log = Log::start(settings(&wal, &batch, &budget), tx).unwrap();
         let mut replayed = Vec::new();

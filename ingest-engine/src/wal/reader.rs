@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 
 use super::progress::Progress;
 use super::segment::{self, Found};
-use super::{Cached, DiskBudget, Shared, record};
+use super::{Cached, Shared, record};
+use crate::budget::ByteBudget;
 use crate::config::BatchConfig;
 use crate::pipeline::{Batch, Block, Origin};
 use crate::telemetry::{TableLabel, Telemetry};
@@ -33,7 +34,7 @@ pub(super) struct ReaderSettings {
     pub(super) token_prefix: String,
     /// Records below this were written before this start: sending them is a replay.
     pub(super) replay_until: u64,
-    pub(super) budget: Arc<DiskBudget>,
+    pub(super) budget: Arc<ByteBudget>,
     pub(super) telemetry: Arc<Telemetry>,
 }
 
