@@ -337,14 +337,7 @@ pub(crate) fn push_attrs(
     let mut fields = Fields::new(msg);
     while let Some((n, val)) = fields.next_field()? {
         if n == field {
-            let kv = val.bytes("attributes")?;
-            push_key_value(
-                kv,
-                &mut cols.keys,
-                &mut cols.values,
-                &mut cols.types,
-                scratch,
-            )?;
+            push_attr(val.bytes("attributes")?, cols, scratch)?;
             count += 1;
         }
     }

@@ -9,7 +9,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
@@ -63,7 +62,7 @@ impl DeadLetter {
             }
         }
         let line = serde_json::json!({
-            "unix_ms": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            "unix_ms": crate::wal::record::now_unix_ms(),
             "table": table,
             "rows": rows,
             "error": error,

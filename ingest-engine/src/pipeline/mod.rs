@@ -14,7 +14,7 @@ mod inserter;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -238,12 +238,13 @@ impl Pipeline {
     }
 
     fn sink(&self, signal: Signal) -> &Sink {
-        &self
-            .sinks
-            .iter()
-            .find(|(s, _)| *s == signal)
-            .unwrap_or(&self.sinks[0])
-            .1
+        // `sinks` is built in `Signal::ALL` order.
+        let i = match signal {
+            Signal::Logs => 0,
+            Signal::Traces => 1,
+            Signal::Metrics => 2,
+        };
+        &self.sinks[i].1
     }
 
     /// Counts a request body of `bytes` against the memory budget while it is decoded, so
@@ -307,9 +308,6 @@ impl Pipeline {
     /// WAL backlog (bytes, segments, oldest unconfirmed age) for `/readyz`; also refreshes
     /// the WAL gauges of `/metrics`.
     pub(crate) fn backlog(&self) -> Vec<(&'static str, wal::Backlog)> {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
         let mut out = Vec::new();
         for (signal, sink) in &self.sinks {
             let Sink::Wal(log) = sink else { continue };
@@ -320,13 +318,9 @@ impl Pipeline {
             let t = &self.telemetry;
             t.wal_bytes.get_or_create(&label).set(b.bytes as i64);
             t.wal_segments.get_or_create(&label).set(b.segments as i64);
-            let age = match b.oldest_unconfirmed_ms {
-                0 => 0.0,
-                ms => now_ms.saturating_sub(ms) as f64 / 1000.0,
-            };
             t.wal_oldest_unflushed_seconds
                 .get_or_create(&label)
-                .set(age);
+                .set(b.oldest_unflushed_seconds);
             out.push((signal.table(), b));
         }
         out

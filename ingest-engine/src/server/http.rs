@@ -61,14 +61,10 @@ async fn readyz(State(engine): State<Arc<Engine>>) -> Response {
         .backlog()
         .into_iter()
         .map(|(table, b)| {
-            let age_ms = match b.oldest_unconfirmed_ms {
-                0 => 0,
-                ms => now_unix_ms().saturating_sub(ms),
-            };
             let v = serde_json::json!({
                 "bytes": b.bytes,
                 "segments": b.segments,
-                "oldest_unflushed_seconds": age_ms as f64 / 1000.0,
+                "oldest_unflushed_seconds": b.oldest_unflushed_seconds,
             });
             (table.to_owned(), v)
         })
@@ -94,12 +90,6 @@ async fn readyz(State(engine): State<Arc<Engine>>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-fn now_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {

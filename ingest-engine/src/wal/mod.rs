@@ -106,7 +106,8 @@ impl Shared {
 pub(crate) struct Backlog {
     pub(crate) segments: u64,
     pub(crate) bytes: u64,
-    pub(crate) oldest_unconfirmed_ms: u64,
+    /// Age of the oldest record ClickHouse has not confirmed (0 when none).
+    pub(crate) oldest_unflushed_seconds: f64,
 }
 
 /// One table's write-ahead log.
@@ -256,7 +257,10 @@ impl Log {
         Backlog {
             segments: state.segments.len() as u64,
             bytes: state.segments.iter().map(|m| m.len).sum(),
-            oldest_unconfirmed_ms: state.oldest_unconfirmed_ms,
+            oldest_unflushed_seconds: match state.oldest_unconfirmed_ms {
+                0 => 0.0,
+                ms => record::now_unix_ms().saturating_sub(ms) as f64 / 1000.0,
+            },
         }
     }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -401,20 +401,14 @@ impl Reader {
             .chain((!self.pending.blocks.is_empty()).then_some(self.pending.oldest_ms))
             .min()
             .unwrap_or(0);
-        let unread = {
-            let st = self.s.shared.state.lock();
-            st.next_seq > self.expect
-        };
+        let mut st = self.s.shared.state.lock();
         // Unread records are younger than anything in flight; when nothing is in flight they
         // are the backlog, so report at least "now" rather than nothing.
-        let oldest = if oldest == 0 && unread {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64)
+        st.oldest_unconfirmed_ms = if oldest == 0 && st.next_seq > self.expect {
+            record::now_unix_ms()
         } else {
             oldest
         };
-        self.s.shared.state.lock().oldest_unconfirmed_ms = oldest;
     }
 }
 

@@ -27,6 +27,13 @@ pub(crate) struct Header {
     pub(crate) raw_len: u32,
 }
 
+/// Milliseconds since the Unix epoch, the clock of `Header::unix_ms`.
+pub(crate) fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The header of a record holding `payload`.
 pub(crate) fn header(
     seq: u64,

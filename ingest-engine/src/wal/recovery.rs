@@ -11,7 +11,6 @@ use crate::telemetry::{TableLabel, Telemetry};
 #[derive(Debug, Default)]
 pub(super) struct Recovery {
     pub(super) segments: usize,
-    pub(super) truncated_bytes: u64,
     /// The sequence number after the last valid record, when there were segments.
     pub(super) next_seq: Option<u64>,
 }
@@ -35,7 +34,6 @@ pub(super) fn recover(
         if i == last {
             let scan = segment::scan(&path, start)?;
             if let Some(problem) = scan.problem {
-                recovery.truncated_bytes = scan.file_len - scan.valid_len;
                 telemetry
                     .wal_corruptions
                     .get_or_create(&TableLabel { table })
@@ -45,7 +43,7 @@ pub(super) fn recover(
                     segment = %path.display(),
                     problem,
                     kept_records = scan.records,
-                    dropped_bytes = recovery.truncated_bytes,
+                    dropped_bytes = scan.file_len - scan.valid_len,
                     "WAL tail is torn or corrupt; truncating it after the last valid record \
                      (a torn tail is a write that was never acknowledged)"
                 );

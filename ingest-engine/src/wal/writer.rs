@@ -7,7 +7,7 @@ use std::io::{IoSlice, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::{Append, Cached, SegmentMeta, Shared, record, segment};
 use crate::config::FsyncPolicy;
@@ -28,12 +28,6 @@ pub(super) struct Writer {
     last_sync: Instant,
     unsynced: bool,
     buf: Vec<u8>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Writer {
@@ -130,7 +124,7 @@ impl Writer {
         };
         // Headers in one buffer; payloads are written from where they are (no copy).
         self.buf.clear();
-        let now = now_ms();
+        let now = record::now_unix_ms();
         let mut headers = Vec::with_capacity(group.len());
         for (i, a) in group.iter().enumerate() {
             let seq = self.next_seq + i as u64;

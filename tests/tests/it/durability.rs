@@ -67,16 +67,27 @@ async fn kill_9_mid_load_loses_no_acknowledged_record() {
     let _ignored = std::fs::remove_dir_all(&wal);
 }
 
+/// An in-process engine on a private ClickHouse, retrying quickly so outages end fast.
+async fn engine_on(
+    ch: &PrivateClickHouse,
+    label: &str,
+    tweak: impl FnOnce(&mut ingest_engine::config::Config),
+) -> TestEngine {
+    let url = ch.url();
+    TestEngine::start_with(label, |c| {
+        c.clickhouse.url = url;
+        c.clickhouse.retry_max_ms = 300;
+        c.clickhouse.timeout_ms = 2_000;
+        tweak(c);
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clickhouse_outage_under_load_loses_nothing() {
     let mut ch = PrivateClickHouse::start().await;
     let url = ch.url();
-    let engine = TestEngine::start_with("outage", |c| {
-        c.clickhouse.url = url.clone();
-        c.clickhouse.retry_max_ms = 300;
-        c.clickhouse.timeout_ms = 2_000;
-    })
-    .await;
+    let engine = engine_on(&ch, "outage", |_| {}).await;
     let load = LogLoad::start(&engine.http_url(""), "out", 4, PER_REQUEST);
     tokio::time::sleep(Duration::from_millis(800)).await;
     ch.stop().await;
@@ -125,10 +136,7 @@ async fn clickhouse_outage_under_load_loses_nothing() {
 async fn full_wal_pushes_back_and_recovers() {
     let mut ch = PrivateClickHouse::start().await;
     let url = ch.url();
-    let engine = TestEngine::start_with("walfull", |c| {
-        c.clickhouse.url = url.clone();
-        c.clickhouse.retry_max_ms = 300;
-        c.clickhouse.timeout_ms = 2_000;
+    let engine = engine_on(&ch, "walfull", |c| {
         c.wal.segment_bytes = 64 << 10;
         c.wal.max_bytes = 256 << 10;
     })
