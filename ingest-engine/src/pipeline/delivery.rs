@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{Block, InsertSettings};
-use crate::clickhouse::client::{ClickHouseError, Failure};
+use crate::clickhouse::client::{ClickHouseError, Failure, FramedBody};
 use crate::clickhouse::compression;
 use crate::clickhouse::native_rows;
 use crate::error::IngestError;
@@ -62,12 +62,9 @@ pub(crate) async fn deliver(job: &Job<'_>, blocks: Vec<Block>) -> Result<Deliver
     while let Some(piece) = work.pop() {
         let rows: u64 = piece.blocks.iter().map(|b| b.rows).sum();
         // Blocks were framed when decoded; an INSERT body is their concatenation.
-        let mut body = Vec::with_capacity(piece.blocks.iter().map(|b| b.framed.len()).sum());
-        for block in &piece.blocks {
-            body.extend_from_slice(&block.framed);
-        }
+        let body = FramedBody::new(piece.blocks.iter().map(|b| b.framed.clone()));
         let token = job.token.map(|t| format!("{t}{}", piece.path));
-        match insert_with_retries(job, Bytes::from(body), token.as_deref()).await {
+        match insert_with_retries(job, body, token.as_deref()).await {
             Ok(()) => done.stored += rows,
             Err(Refusal::GiveUp(e)) => return Err(e),
             Err(Refusal::Poison(error)) => match halve(piece, job.settings.compression) {
@@ -128,7 +125,10 @@ fn halve(piece: Piece, compression: compression::Compression) -> Result<(Piece, 
         let reframe = |raw: &[u8], rows: u64| {
             let mut framed = Vec::with_capacity(compression::max_framed_len(raw.len(), 1));
             compression::frame(raw, compression, &mut framed);
-            Block { framed, rows }
+            Block {
+                framed: Bytes::from(framed),
+                rows,
+            }
         };
         let right_rows = block.rows - at;
         return Ok((
@@ -161,7 +161,7 @@ fn halve(piece: Piece, compression: compression::Compression) -> Result<(Piece, 
 
 async fn insert_with_retries(
     job: &Job<'_>,
-    body: Bytes,
+    body: FramedBody,
     token: Option<&str>,
 ) -> Result<(), Refusal> {
     let settings = job.settings;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -37,7 +38,7 @@ pub(crate) type AckSender = oneshot::Sender<Result<(), IngestError>>;
 
 /// One request's rows as a framed Native block.
 pub(crate) struct Block {
-    pub(crate) framed: Vec<u8>,
+    pub(crate) framed: Bytes,
     pub(crate) rows: u64,
 }
 
@@ -294,7 +295,10 @@ impl Pipeline {
             }
             Sink::Direct(batcher) => {
                 let (ack, done) = oneshot::channel();
-                let block = Block { framed, rows };
+                let block = Block {
+                    framed: Bytes::from(framed),
+                    rows,
+                };
                 if let Err(e) = batcher.push(block, raw_len, bytes, ack).await {
                     self.memory.release(bytes);
                     return Err(e);

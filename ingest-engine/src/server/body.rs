@@ -51,9 +51,10 @@ pub(crate) async fn read_limited(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(IngestError::PayloadTooLarge { limit });
     }
-    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+    let hint = declared.map_or(0, |n| n as usize);
+    match tokio::time::timeout(timeout, gather(Limited::new(body, limit), hint)).await {
         Err(_) => Err(IngestError::BodyTimeout(timeout)),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
@@ -64,6 +65,36 @@ pub(crate) async fn read_limited(
             "body read failed: {e}"
         ))),
     }
+}
+
+/// The body's data frames as one `Bytes`: a single frame as it is, several gathered into a
+/// recycled buffer (see [`super::buffers`]).
+async fn gather<B>(mut body: B, hint: usize) -> Result<Bytes, B::Error>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut first: Option<Bytes> = None;
+    let mut buf: Option<Vec<u8>> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        if let Some(buf) = &mut buf {
+            buf.extend_from_slice(&data);
+        } else if let Some(prev) = first.take() {
+            let mut gathered = super::buffers::take(hint.max(prev.len() + data.len()));
+            gathered.extend_from_slice(&prev);
+            gathered.extend_from_slice(&data);
+            buf = Some(gathered);
+        } else {
+            first = Some(data);
+        }
+    }
+    Ok(match (buf, first) {
+        (Some(buf), _) => super::buffers::freeze(buf),
+        (None, Some(only)) => only,
+        (None, None) => Bytes::new(),
+    })
 }
 
 /// Decompresses `data`, refusing output larger than `limit` (decompression bombs).

@@ -2,6 +2,7 @@
 //! by the OTLP/gRPC and OTLP/HTTP routers.
 
 pub(crate) mod body;
+pub(crate) mod buffers;
 pub(crate) mod grpc;
 pub(crate) mod http;
 

@@ -359,7 +359,7 @@ impl Reader {
         p.rows += u64::from(h.rows);
         p.raw_bytes += h.raw_len as usize;
         p.blocks.push(Block {
-            framed: payload,
+            framed: payload.into(),
             rows: u64::from(h.rows),
         });
         Ok(())
