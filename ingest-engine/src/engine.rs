@@ -37,6 +37,9 @@ pub(crate) struct Engine {
     pub(crate) pipeline: Pipeline,
     pub(crate) telemetry: Arc<Telemetry>,
     pub(crate) limits: LimitsConfig,
+    /// Bounds decodes running on the blocking pool: more than one per core only adds threads,
+    /// each warming its own scratch buffers, and context switches.
+    pub(crate) decoders: tokio::sync::Semaphore,
     pub(crate) compression: Compression,
     pub(crate) schema_ready: AtomicBool,
 }
@@ -93,6 +96,11 @@ impl Engine {
         let decoded = if inline {
             work()?
         } else {
+            let _permit = self
+                .decoders
+                .acquire()
+                .await
+                .map_err(|_| IngestError::Internal("decoder pool closed".into()))?;
             tokio::task::spawn_blocking(work)
                 .await
                 .map_err(|e| IngestError::Internal(format!("decode task failed: {e}")))??

@@ -125,6 +125,10 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
         keys,
         pipeline,
         telemetry,
+        decoders: tokio::sync::Semaphore::new(match config.limits.decode_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }),
         limits: config.limits.clone(),
         compression: config.clickhouse.compression,
         schema_ready: AtomicBool::new(false),

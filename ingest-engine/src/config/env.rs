@@ -154,6 +154,12 @@ impl Config {
         );
         set(
             env,
+            "VIGIL_DECODE_THREADS",
+            &mut l.decode_threads,
+            problems,
+        );
+        set(
+            env,
             "VIGIL_SHUTDOWN_TIMEOUT_MS",
             &mut l.shutdown_timeout_ms,
             problems,

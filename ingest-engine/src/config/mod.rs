@@ -119,6 +119,9 @@ pub struct LimitsConfig {
     pub max_buffered_bytes: usize,
     /// Concurrent HTTP/2 streams per connection (`VIGIL_H2_MAX_STREAMS`, default 256).
     pub h2_max_concurrent_streams: u32,
+    /// Requests decoded at once on the blocking pool; more wait their turn. 0 = one per CPU
+    /// core available to the process (`VIGIL_DECODE_THREADS`, default 0).
+    pub decode_threads: usize,
     /// Time allowed for the shutdown flush, ms (`VIGIL_SHUTDOWN_TIMEOUT_MS`, default 30000).
     pub shutdown_timeout_ms: u64,
 }
@@ -253,6 +256,7 @@ impl Default for LimitsConfig {
             request_timeout_ms: 30_000,
             max_buffered_bytes: 512 << 20,
             h2_max_concurrent_streams: 256,
+            decode_threads: 0,
             shutdown_timeout_ms: 30_000,
         }
     }
@@ -362,6 +366,9 @@ impl Config {
             if value == 0 {
                 problems.push(format!("{name} must be greater than 0"));
             }
+        }
+        if self.limits.decode_threads > 1024 {
+            problems.push("limits.decode_threads must be at most 1024".into());
         }
         let wal = &self.wal;
         if wal.segment_bytes < 1 << 16 {
