@@ -152,12 +152,7 @@ impl Config {
             &mut l.h2_max_concurrent_streams,
             problems,
         );
-        set(
-            env,
-            "VIGIL_DECODE_THREADS",
-            &mut l.decode_threads,
-            problems,
-        );
+        set(env, "VIGIL_DECODE_THREADS", &mut l.decode_threads, problems);
         set(
             env,
             "VIGIL_SHUTDOWN_TIMEOUT_MS",

@@ -407,16 +407,19 @@ mod tests {
         let env: HashMap<&str, &str> = [
             ("VIGIL_CLICKHOUSE_DATABASE", "fromenv"),
             ("VIGIL_INGEST_TOKENS", "t=p"),
+            ("VIGIL_DECODE_THREADS", "3"),
         ]
         .into();
         let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.otlp_grpc_addr.port(), 1111);
         assert_eq!(c.clickhouse.database, "fromenv");
+        assert_eq!(c.limits.decode_threads, 3);
         assert_eq!(format!("{:?}", c.ingest_tokens), "\"***\"");
 
         let env: HashMap<&str, &str> = [
             ("VIGIL_BATCH_MAX_ROWS", "x"),
             ("VIGIL_CLICKHOUSE_DATABASE", "a-b"),
+            ("VIGIL_DECODE_THREADS", "5000"),
         ]
         .into();
         let Err(ConfigError::Invalid(problems)) =
@@ -424,7 +427,7 @@ mod tests {
         else {
             panic!("expected invalid config");
         };
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
         std::fs::write(&file, "unknown_key = 1\n").unwrap();
         assert!(matches!(
             Config::load_with(Some(&file), |_| None),
