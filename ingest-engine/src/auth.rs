@@ -102,3 +102,71 @@ mod tests {
         assert!(KeyStore::parse("=p").is_err());
     }
 }
+
+/// The Forward listener's secrets: shared keys (each selecting a project) and, optionally,
+/// users for the handshake's password check. The Forward protocol needs the keys themselves
+/// (its digests are salted per connection), so these are kept as configured, never logged.
+#[derive(Clone, Default)]
+pub struct ForwardKeys {
+    shared: Arc<Vec<(String, Arc<str>)>>,
+    users: Arc<HashMap<Vec<u8>, String>>,
+}
+
+impl fmt::Debug for ForwardKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ForwardKeys({} shared keys, {} users)",
+            self.shared.len(),
+            self.users.len()
+        )
+    }
+}
+
+impl ForwardKeys {
+    /// Parses `key=project,…` and `user=password,…`.
+    pub fn parse(shared: &str, users: &str) -> Result<Self, TokenListError> {
+        let pairs = |list: &str, what: &str| -> Result<Vec<(String, String)>, TokenListError> {
+            list.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|entry| match entry.split_once('=') {
+                    Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+                        Ok((a.trim().to_owned(), b.trim().to_owned()))
+                    }
+                    _ => Err(TokenListError(format!("each entry must be `{what}`"))),
+                })
+                .collect()
+        };
+        let shared = pairs(shared, "shared_key=project")?
+            .into_iter()
+            .map(|(k, p)| (k, Arc::from(p)))
+            .collect();
+        let users = pairs(users, "user=password")?
+            .into_iter()
+            .map(|(u, p)| (u.into_bytes(), p))
+            .collect();
+        Ok(Self {
+            shared: Arc::new(shared),
+            users: Arc::new(users),
+        })
+    }
+
+    /// Whether connections must complete the handshake.
+    pub fn handshake(&self) -> bool {
+        !self.shared.is_empty()
+    }
+
+    /// Whether the handshake also checks a username and password.
+    pub fn user_auth(&self) -> bool {
+        !self.users.is_empty()
+    }
+
+    pub(crate) fn shared_keys(&self) -> impl Iterator<Item = (&str, Arc<str>)> {
+        self.shared.iter().map(|(k, p)| (k.as_str(), p.clone()))
+    }
+
+    pub(crate) fn password(&self, user: &[u8]) -> Option<&str> {
+        self.users.get(user).map(String::as_str)
+    }
+}

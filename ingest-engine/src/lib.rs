@@ -13,6 +13,7 @@ pub mod clickhouse;
 pub mod config;
 mod engine;
 pub mod error;
+mod forward;
 pub mod otlp;
 mod pipeline;
 mod server;
@@ -44,6 +45,8 @@ pub struct Listeners {
     pub otlp_http: TcpListener,
     /// Optional separate listener for the non-OTLP HTTP endpoints.
     pub http: Option<TcpListener>,
+    /// The Fluent Forward listener, when configured (`forward.project` or `shared_keys`).
+    pub forward: Option<forward::ForwardSockets>,
 }
 
 impl Listeners {
@@ -57,7 +60,16 @@ impl Listeners {
             otlp_grpc: TcpListener::bind(config.otlp_grpc_addr).await?,
             otlp_http: TcpListener::bind(config.otlp_http_addr).await?,
             http,
+            forward: match config.forward.enabled() {
+                true => Some(forward::ForwardSockets::bind(config.forward.addr).await?),
+                false => None,
+            },
         })
+    }
+
+    /// The Forward listener's TCP address, when it runs.
+    pub fn forward_addr(&self) -> Option<SocketAddr> {
+        self.forward.as_ref().and_then(|f| f.tcp.local_addr().ok())
     }
 
     /// The bound addresses: `(grpc, http)`.
@@ -115,6 +127,9 @@ impl RunningEngine {
 pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine, StartError> {
     let keys = auth::KeyStore::parse(&config.ingest_tokens.0)
         .map_err(|e| StartError::Config(e.to_string()))?;
+    let forward_keys =
+        auth::ForwardKeys::parse(&config.forward.shared_keys.0, &config.forward.users.0)
+            .map_err(|e| StartError::Config(format!("forward: {e}")))?;
     if keys.is_empty() {
         tracing::warn!("no ingest tokens configured: every export will be refused with 401");
     }
@@ -173,6 +188,16 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
         shutdown.clone(),
         drain,
     ));
+    if let Some(sockets) = listeners.forward {
+        tasks.spawn(forward::serve(
+            sockets.tcp,
+            sockets.udp,
+            engine.clone(),
+            config.forward.clone(),
+            forward_keys,
+            shutdown.clone(),
+        ));
+    }
     if let Some(listener) = listeners.http {
         tasks.spawn(server::serve(
             "http",

@@ -40,6 +40,44 @@ impl Config {
                 Err(_) => problems.push(format!("VIGIL_HTTP_ADDR: cannot parse `{raw}`")),
             }
         }
+        let fw = &mut self.forward;
+        set(env, "VIGIL_FORWARD_ADDR", &mut fw.addr, problems);
+        if let Some(project) = env("VIGIL_FORWARD_PROJECT") {
+            fw.project = project;
+        }
+        if let Some(keys) = env("VIGIL_FORWARD_SHARED_KEYS") {
+            fw.shared_keys = Secret(keys);
+        }
+        if let Some(users) = env("VIGIL_FORWARD_USERS") {
+            fw.users = Secret(users);
+        }
+        if let Some(hostname) = env("VIGIL_FORWARD_HOSTNAME") {
+            fw.hostname = hostname;
+        }
+        set(
+            env,
+            "VIGIL_FORWARD_MAX_FRAME_BYTES",
+            &mut fw.max_frame_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_FORWARD_MAX_DECOMPRESSED_BYTES",
+            &mut fw.max_decompressed_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_FORWARD_MAX_CONNECTIONS",
+            &mut fw.max_connections,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_FORWARD_IDLE_TIMEOUT_MS",
+            &mut fw.idle_timeout_ms,
+            problems,
+        );
         if let Some(tokens) = env("VIGIL_INGEST_TOKENS") {
             self.ingest_tokens = Secret(tokens);
         }

@@ -4,7 +4,7 @@
 //! allocates per record beyond the column buffers it appends to. What it rejects and why is
 //! reported per request ([`Decoded::rejected`]) for OTLP's `partial_success`.
 
-mod anyvalue;
+pub(crate) mod anyvalue;
 mod envelope;
 pub mod json;
 mod logs;
@@ -172,6 +172,18 @@ pub fn decode_framed(
     compression: Compression,
 ) -> Result<Decoded, DecodeError> {
     decode_with(signal, payload, project, Some(compression))
+}
+
+/// Rows another protocol (Forward, Fluentd HTTP) appends to this thread's reusable `logs`
+/// block, encoded and framed like an OTLP request's.
+pub(crate) fn encode_logs<E>(
+    compression: Compression,
+    fill: impl FnOnce(&mut LogsBlock) -> Result<(), E>,
+) -> Result<Decoded, E> {
+    let mut decoded = Decoded::default();
+    let compression = Some(compression);
+    with_block!(LOGS, LogsBlock, decoded, compression, |block| fill(block))?;
+    Ok(decoded)
 }
 
 fn decode_with(

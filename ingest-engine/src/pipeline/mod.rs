@@ -272,6 +272,23 @@ impl Pipeline {
         matches!(self.sinks[0].1, Sink::Wal(_))
     }
 
+    /// Whether [`Pipeline::submit`] of `bytes` would find room now: `Err` is the back-pressure
+    /// error it would give. A hint (another request may take the room first).
+    pub(crate) fn room_for(&self, signal: Signal, bytes: usize) -> Result<(), IngestError> {
+        let memory = &self.memory.bytes;
+        if memory.used().saturating_add(bytes as u64) > memory.limit() {
+            return Err(IngestError::Overloaded {
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        match self.sink(signal) {
+            Sink::Wal(log) if !log.has_room(bytes) => Err(IngestError::WalFull {
+                retry_after: Duration::from_secs(5),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Takes one framed Native block (`raw_len` bytes before framing); returns once it is safe
     /// (see the module invariant).
     pub(crate) async fn submit(

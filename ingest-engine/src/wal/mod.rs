@@ -211,6 +211,13 @@ impl Log {
     }
 
     /// Appends one framed block and returns once it is committed (see the fsync policy).
+    /// Whether an append of `payload_len` bytes would fit now (a hint for callers that wait for
+    /// room instead of answering 503: the Forward listener withholding its ack).
+    pub(crate) fn has_room(&self, payload_len: usize) -> bool {
+        let n = (record::HEADER_LEN + payload_len) as u64;
+        self.budget.used().saturating_add(n) <= self.budget.limit()
+    }
+
     pub(crate) async fn append(
         &self,
         payload: Vec<u8>,

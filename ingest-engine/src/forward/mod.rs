@@ -1,0 +1,355 @@
+//! The Fluent Forward listener: TCP connections carrying msgpack frames (Message, Forward,
+//! PackedForward, CompressedPackedForward), `chunk` acks sent only once the events are in the
+//! WAL, the optional `shared_key` handshake, nil keep-alives, and the UDP heartbeat.
+//!
+//! Limits: frame size, decompressed size, connections and idle time. A connection that breaks
+//! one, or sends a frame that is not valid, gets a warning logged and is closed; nothing of
+//! that frame is stored or acknowledged, and other connections are unaffected. Under
+//! back-pressure the listener stops reading and withholds acks (the client resends after its
+//! ack timeout); it never drops acknowledged data.
+
+mod event;
+mod handshake;
+pub(crate) mod msgpack;
+pub(crate) mod record;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::ForwardKeys;
+use crate::config::ForwardConfig;
+use crate::engine::Engine;
+use crate::error::IngestError;
+use crate::otlp::{self, Signal};
+use crate::telemetry::RequestLabel;
+use event::{Frame, FrameError};
+use handshake::Helo;
+use msgpack::Cutter;
+
+/// Frames up to this size are decoded on the connection's task; larger ones on the blocking
+/// pool (like OTLP bodies).
+const INLINE_DECODE_BYTES: usize = 64 << 10;
+/// How long a frame waits for room in the WAL or memory before the connection is closed
+/// unacknowledged (the client resends it).
+const MAX_BACKPRESSURE_WAIT: Duration = Duration::from_secs(60);
+
+struct Listener {
+    engine: Arc<Engine>,
+    config: ForwardConfig,
+    keys: ForwardKeys,
+    project: Arc<str>,
+}
+
+/// Serves Forward on `tcp` (and heartbeats on `udp`) until `shutdown`.
+pub(crate) async fn serve(
+    tcp: TcpListener,
+    udp: Option<UdpSocket>,
+    engine: Arc<Engine>,
+    config: ForwardConfig,
+    keys: ForwardKeys,
+    shutdown: CancellationToken,
+) {
+    let tasks = TaskTracker::new();
+    if let Some(udp) = udp {
+        tasks.spawn(heartbeats(udp, shutdown.clone()));
+    }
+    let listener = Arc::new(Listener {
+        engine,
+        project: Arc::from(config.project.trim()),
+        keys,
+        config,
+    });
+    let slots = Arc::new(Semaphore::new(listener.config.max_connections));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = tcp.accept() => match r {
+                Ok(ok) => ok,
+                Err(error) => {
+                    tracing::warn!(listener = "forward", %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let (listener, shutdown) = (listener.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            if let Err(error) = listener.connection(stream, &shutdown).await {
+                tracing::warn!(%peer, %error, "forward connection closed");
+            }
+            drop(permit);
+        });
+    }
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// Answers each heartbeat datagram with one zero byte, as fluentd does.
+async fn heartbeats(udp: UdpSocket, shutdown: CancellationToken) {
+    let mut buf = [0u8; 128];
+    loop {
+        let from = tokio::select! {
+            r = udp.recv_from(&mut buf) => match r {
+                Ok((_, from)) => from,
+                Err(_) => continue,
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let _ignored = udp.send_to(&[0u8], from).await;
+    }
+}
+
+/// Why a connection was closed.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("read failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("frame larger than {0} bytes")]
+    FrameTooLarge(usize),
+    #[error("idle for {0:?}")]
+    Idle(Duration),
+    #[error("connection ended inside a frame")]
+    Truncated,
+    #[error("events before the handshake")]
+    HandshakeRequired,
+    #[error("unexpected PING (no handshake configured)")]
+    UnexpectedPing,
+    #[error("handshake refused: {0}")]
+    Refused(&'static str),
+    #[error("events not stored: {0}")]
+    NotStored(IngestError),
+}
+
+/// What one frame turned into.
+enum Outcome {
+    KeepAlive,
+    Ping([Vec<u8>; 5]),
+    Events {
+        decoded: otlp::Decoded,
+        chunk: Option<Vec<u8>>,
+    },
+}
+
+impl Listener {
+    async fn connection(
+        &self,
+        stream: TcpStream,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ConnectionError> {
+        let _nodelay = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let idle = Duration::from_millis(self.config.idle_timeout_ms);
+        let helo = if self.keys.handshake() {
+            let helo = Helo::new(self.keys.user_auth())?;
+            wr.write_all(&helo.encode()).await?;
+            Some(helo)
+        } else {
+            None
+        };
+        let mut project = helo.is_none().then(|| self.project.clone());
+        let mut buf = BytesMut::with_capacity(64 << 10);
+        let mut cutter = Cutter::default();
+        loop {
+            while let Some(len) = cutter.next(&buf).map_err(FrameError::from)? {
+                let frame = buf.split_to(len).freeze();
+                match self.frame(frame, project.clone()).await? {
+                    Outcome::KeepAlive => {}
+                    Outcome::Ping(parts) => {
+                        let Some(helo) = &helo else {
+                            return Err(ConnectionError::UnexpectedPing);
+                        };
+                        let ping = [
+                            &parts[0][..],
+                            &parts[1][..],
+                            &parts[2][..],
+                            &parts[3][..],
+                            &parts[4][..],
+                        ];
+                        let verdict =
+                            handshake::verify(helo, ping, &self.keys, &self.config.hostname);
+                        wr.write_all(&verdict.pong).await?;
+                        match verdict.project {
+                            Some(p) => project = Some(p),
+                            None => {
+                                return Err(ConnectionError::Refused("wrong shared key or user"));
+                            }
+                        }
+                    }
+                    Outcome::Events { decoded, chunk } => {
+                        if project.is_none() {
+                            return Err(ConnectionError::HandshakeRequired);
+                        }
+                        self.store(decoded).await?;
+                        if let Some(chunk) = chunk {
+                            let mut ack = Vec::with_capacity(chunk.len() + 8);
+                            msgpack::write_map_len(&mut ack, 1);
+                            msgpack::write_str(&mut ack, b"ack");
+                            msgpack::write_str(&mut ack, &chunk);
+                            wr.write_all(&ack).await?;
+                        }
+                    }
+                }
+            }
+            if buf.len() > self.config.max_frame_bytes {
+                return Err(ConnectionError::FrameTooLarge(self.config.max_frame_bytes));
+            }
+            // Read at most up to the frame limit, so one read cannot overshoot it by much.
+            let room = (self.config.max_frame_bytes + 1 - buf.len()).min(1 << 20);
+            buf.reserve(room);
+            let mut limited = (&mut rd).take(room as u64);
+            let read = tokio::select! {
+                r = tokio::time::timeout(idle, limited.read_buf(&mut buf)) => r,
+                _ = shutdown.cancelled() => return Ok(()),
+            };
+            match read {
+                Err(_) => return Err(ConnectionError::Idle(idle)),
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(0)) if buf.is_empty() => return Ok(()),
+                Ok(Ok(0)) => return Err(ConnectionError::Truncated),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Parses and decodes one frame (large ones on the blocking pool).
+    async fn frame(
+        &self,
+        frame: bytes::Bytes,
+        project: Option<Arc<str>>,
+    ) -> Result<Outcome, ConnectionError> {
+        let engine = &self.engine;
+        let _held = engine
+            .pipeline
+            .hold(frame.len())
+            .map_err(ConnectionError::NotStored)?;
+        let compression = engine.compression;
+        let max_decompressed = self.config.max_decompressed_bytes;
+        let inline = frame.len() <= INLINE_DECODE_BYTES;
+        let work = move || -> Result<Outcome, FrameError> {
+            match event::parse(&frame)? {
+                Frame::KeepAlive => Ok(Outcome::KeepAlive),
+                Frame::Ping(parts) => Ok(Outcome::Ping(parts.map(<[u8]>::to_vec))),
+                Frame::Events(events) => {
+                    // Without a project the events are refused by the caller; do not decode.
+                    let Some(project) = project else {
+                        return Ok(Outcome::Events {
+                            decoded: otlp::Decoded::default(),
+                            chunk: None,
+                        });
+                    };
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64);
+                    let origin = record::Origin {
+                        project: project.as_bytes(),
+                        tag: events.tag,
+                        scope: b"fluent-forward",
+                        now,
+                    };
+                    let decoded = otlp::encode_logs(compression, |block| {
+                        event::push_events(&events, &origin, max_decompressed, block)
+                    })?;
+                    Ok(Outcome::Events {
+                        decoded,
+                        chunk: events.options.chunk.map(<[u8]>::to_vec),
+                    })
+                }
+            }
+        };
+        let outcome = if inline {
+            work()?
+        } else {
+            let _permit = engine
+                .decoders
+                .acquire()
+                .await
+                .map_err(|_| ConnectionError::NotStored(IngestError::ShuttingDown))?;
+            tokio::task::spawn_blocking(work).await.map_err(|e| {
+                ConnectionError::NotStored(IngestError::Internal(format!(
+                    "decode task failed: {e}"
+                )))
+            })??
+        };
+        Ok(outcome)
+    }
+
+    /// Hands the rows to the pipeline, waiting (and not reading) while it has no room.
+    async fn store(&self, decoded: otlp::Decoded) -> Result<(), ConnectionError> {
+        let engine = &self.engine;
+        let t = &engine.telemetry;
+        let label = crate::telemetry::SignalLabel { signal: "logs" };
+        t.received.get_or_create(&label).inc_by(decoded.rows);
+        if decoded.rows == 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        while let Err(e) = engine.pipeline.room_for(Signal::Logs, decoded.native.len()) {
+            t.count_throttled(&e);
+            if started.elapsed() > MAX_BACKPRESSURE_WAIT {
+                return Err(ConnectionError::NotStored(e));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let result = engine
+            .pipeline
+            .submit(
+                Signal::Logs,
+                decoded.native,
+                decoded.native_len,
+                decoded.rows,
+            )
+            .await;
+        let status = if result.is_ok() { 200 } else { 503 };
+        t.requests
+            .get_or_create(&RequestLabel {
+                signal: "logs",
+                protocol: "forward",
+                status,
+            })
+            .inc();
+        if let Err(e) = result {
+            t.count_throttled(&e);
+            return Err(ConnectionError::NotStored(e));
+        }
+        t.accepted.get_or_create(&label).inc_by(decoded.rows);
+        Ok(())
+    }
+}
+
+/// The bound sockets of the Forward listener.
+pub struct ForwardSockets {
+    /// TCP.
+    pub tcp: TcpListener,
+    /// UDP heartbeat on the same port (absent when it could not be bound).
+    pub udp: Option<UdpSocket>,
+}
+
+impl ForwardSockets {
+    /// Binds TCP on `addr` and UDP on the port TCP got.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        let tcp = TcpListener::bind(addr).await?;
+        let bound = tcp.local_addr()?;
+        let udp = match UdpSocket::bind(bound).await {
+            Ok(udp) => Some(udp),
+            Err(error) => {
+                tracing::warn!(%bound, %error, "forward UDP heartbeat not available");
+                None
+            }
+        };
+        Ok(Self { tcp, udp })
+    }
+}

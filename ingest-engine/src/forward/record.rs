@@ -1,0 +1,289 @@
+//! One Fluent record (a msgpack map) → one `logs` row, with OneUptime's field rules: the body is
+//! the first of `message`, `log`, `msg`, `body`, `text`; the severity comes from the usual level
+//! fields; `trace_id`/`span_id` (any common spelling) become the id columns when they are valid
+//! hex; every other field is kept as an attribute with its type.
+
+use base64::Engine as _;
+
+use super::msgpack::{Head, MsgpackError, Reader, to_json};
+use crate::clickhouse::native::put_bytes;
+use crate::clickhouse::tables::LogsBlock;
+use crate::otlp::anyvalue::ValueType;
+
+/// Fields that carry the body, best first.
+const BODY_KEYS: [&[u8]; 5] = [b"message", b"log", b"msg", b"body", b"text"];
+/// Fields that carry the severity, best first.
+const LEVEL_KEYS: [&[u8]; 7] = [
+    b"level",
+    b"severity",
+    b"loglevel",
+    b"log_level",
+    b"priority",
+    b"severityText",
+    b"severity_text",
+];
+const TRACE_KEYS: [&[u8]; 3] = [b"trace_id", b"traceId", b"traceid"];
+const SPAN_KEYS: [&[u8]; 3] = [b"span_id", b"spanId", b"spanid"];
+const SERVICE_KEYS: [&[u8]; 2] = [b"service.name", b"service_name"];
+
+/// Where a record came from.
+pub(crate) struct Origin<'a> {
+    pub(crate) project: &'a [u8],
+    pub(crate) tag: &'a [u8],
+    /// What the scope columns name (`fluent-forward`, `fluentd-http`).
+    pub(crate) scope: &'a [u8],
+    /// Receive time, ns (observed time; also the event time when the sender gave none).
+    pub(crate) now: u64,
+}
+
+/// OTel severity number of a level name (OneUptime's table), 0 when unknown.
+pub(crate) fn severity_number(level: &[u8]) -> i32 {
+    match level.to_ascii_lowercase().as_slice() {
+        b"trace" => 1,
+        b"debug" => 5,
+        b"info" | b"information" | b"notice" => 9,
+        b"warn" | b"warning" => 13,
+        b"error" | b"err" => 17,
+        b"critical" | b"crit" | b"alert" => 21,
+        b"fatal" | b"emerg" | b"emergency" | b"panic" => 23,
+        _ => 0,
+    }
+}
+
+fn valid_hex_id(s: &[u8], len: usize) -> bool {
+    s.len() == len && s.iter().all(u8::is_ascii_hexdigit)
+}
+
+fn best(
+    keys: &[&[u8]],
+    key: &[u8],
+    current: Option<(usize, usize)>,
+    at: usize,
+) -> Option<(usize, usize)> {
+    match keys.iter().position(|k| *k == key) {
+        Some(rank) if current.is_none_or(|(r, _)| rank < r) => Some((rank, at)),
+        _ => current,
+    }
+}
+
+/// Appends one value as an attribute value with its type.
+fn put_value(
+    h: Head<'_>,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> Result<ValueType, MsgpackError> {
+    Ok(match h {
+        Head::Nil => {
+            put_bytes(out, b"");
+            ValueType::Empty
+        }
+        Head::Bool(b) => {
+            put_bytes(out, if b { b"true" } else { b"false" });
+            ValueType::Bool
+        }
+        Head::Int(i) => {
+            put_bytes(out, itoa::Buffer::new().format(i).as_bytes());
+            ValueType::Int
+        }
+        Head::Uint(u) => {
+            put_bytes(out, itoa::Buffer::new().format(u).as_bytes());
+            ValueType::Int
+        }
+        Head::Float(f) => {
+            let text = if f.is_finite() {
+                ryu::Buffer::new().format_finite(f).to_owned()
+            } else if f.is_nan() {
+                "NaN".to_owned()
+            } else if f > 0.0 {
+                "Infinity".to_owned()
+            } else {
+                "-Infinity".to_owned()
+            };
+            put_bytes(out, text.as_bytes());
+            ValueType::Double
+        }
+        Head::Str(s) => {
+            put_bytes(out, s);
+            ValueType::String
+        }
+        Head::Bin(b) => {
+            put_bytes(
+                out,
+                base64::engine::general_purpose::STANDARD
+                    .encode(b)
+                    .as_bytes(),
+            );
+            ValueType::Bytes
+        }
+        Head::Array(_) | Head::Map(_) | Head::Ext(..) => {
+            scratch.clear();
+            to_json(raw, scratch)?;
+            put_bytes(out, scratch);
+            if matches!(h, Head::Map(_)) {
+                ValueType::KvList
+            } else {
+                ValueType::Array
+            }
+        }
+    })
+}
+
+/// Appends `record` (a msgpack map) as one row at `time_ns`, with Fluent Bit `metadata` (a map,
+/// or empty) kept as `fluent.metadata.*` attributes.
+pub(crate) fn push_record(
+    block: &mut LogsBlock,
+    origin: &Origin<'_>,
+    time_ns: u64,
+    record: &[u8],
+    metadata: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Result<(), MsgpackError> {
+    let mut r = Reader::new(record);
+    let Head::Map(n) = r.head()? else {
+        return Err(MsgpackError::Invalid("a record must be a map"));
+    };
+    // First pass: which fields are the body, level, ids and service.
+    let mut fields = Vec::with_capacity(n);
+    let (mut body, mut level, mut trace, mut span, mut service) = (None, None, None, None, None);
+    for i in 0..n {
+        let key = match r.head()? {
+            Head::Str(k) | Head::Bin(k) => k,
+            _ => return Err(MsgpackError::Invalid("record keys must be strings")),
+        };
+        let value = r.value()?;
+        let head = Reader::new(value).head()?;
+        fields.push((key, value, head));
+        body = best(&BODY_KEYS, key, body, i);
+        if matches!(head, Head::Str(_) | Head::Int(_) | Head::Uint(_)) {
+            level = best(&LEVEL_KEYS, key, level, i);
+        }
+        if let Head::Str(s) = head {
+            if valid_hex_id(s, 32) {
+                trace = best(&TRACE_KEYS, key, trace, i);
+            }
+            if valid_hex_id(s, 16) {
+                span = best(&SPAN_KEYS, key, span, i);
+            }
+            if !s.is_empty() {
+                service = best(&SERVICE_KEYS, key, service, i);
+            }
+        }
+    }
+    let pick = |c: Option<(usize, usize)>| c.map(|(_, at)| at);
+    let (body, level, trace, span, service) = (
+        pick(body),
+        pick(level),
+        pick(trace),
+        pick(span),
+        pick(service),
+    );
+
+    block.project_id.push(origin.project);
+    match service.map(|i| fields[i].2) {
+        Some(Head::Str(s)) => block.service_name.push(s),
+        _ => block.service_name.push(origin.tag),
+    }
+    let time = if time_ns == 0 { origin.now } else { time_ns };
+    block.time.push(crate::otlp::seconds(time));
+    block.time_unix_nano.push(time_ns);
+    block.observed_time_unix_nano.push(origin.now);
+    match level.map(|i| fields[i].2) {
+        Some(Head::Str(s)) => {
+            block.severity_number.push(severity_number(s));
+            block.severity_text.push(s);
+        }
+        Some(Head::Int(v)) => {
+            block.severity_number.push(0);
+            block
+                .severity_text
+                .push(itoa::Buffer::new().format(v).as_bytes());
+        }
+        Some(Head::Uint(v)) => {
+            block.severity_number.push(0);
+            block
+                .severity_text
+                .push(itoa::Buffer::new().format(v).as_bytes());
+        }
+        _ => {
+            block.severity_number.push(0);
+            block.severity_text.push(b"");
+        }
+    }
+    match body {
+        Some(i) => {
+            let (_, raw, head) = fields[i];
+            let ty = put_value(head, raw, block.body.raw(), scratch)?;
+            block.body_type.push(ty as u8);
+        }
+        None => {
+            block.body.push(b"");
+            block.body_type.push(ValueType::Empty as u8);
+        }
+    }
+    match trace.map(|i| fields[i].2) {
+        Some(Head::Str(s)) => block.trace_id.push(&s.to_ascii_lowercase()),
+        _ => block.trace_id.push(b""),
+    }
+    match span.map(|i| fields[i].2) {
+        Some(Head::Str(s)) => block.span_id.push(&s.to_ascii_lowercase()),
+        _ => block.span_id.push(b""),
+    }
+    block.flags.push(0);
+    block.event_name.push(b"");
+
+    let mut count = 0u64;
+    let attrs = &mut block.attributes;
+    for (i, (key, raw, head)) in fields.iter().enumerate() {
+        if Some(i) == body || Some(i) == level || Some(i) == trace || Some(i) == span {
+            continue;
+        }
+        put_bytes(&mut attrs.keys, key);
+        let ty = put_value(*head, raw, &mut attrs.values, scratch)?;
+        attrs.types.push(ty as u8);
+        count += 1;
+    }
+    if !metadata.is_empty() {
+        let mut m = Reader::new(metadata);
+        if let Head::Map(n) = m.head()? {
+            for _ in 0..n {
+                let key = m.value()?;
+                let mut k = Reader::new(key);
+                let name = match k.head()? {
+                    Head::Str(s) | Head::Bin(s) => s.to_vec(),
+                    _ => {
+                        let mut text = Vec::new();
+                        to_json(key, &mut text)?;
+                        text
+                    }
+                };
+                let value = m.value()?;
+                let head = Reader::new(value).head()?;
+                scratch.clear();
+                scratch.extend_from_slice(b"fluent.metadata.");
+                scratch.extend_from_slice(&name);
+                put_bytes(&mut attrs.keys, scratch);
+                let ty = put_value(head, value, &mut attrs.values, scratch)?;
+                attrs.types.push(ty as u8);
+                count += 1;
+            }
+        }
+    }
+    attrs.close_row(count);
+    block.dropped_attributes_count.push(0);
+
+    let res = &mut block.resource_attributes;
+    put_bytes(&mut res.keys, b"fluent.tag");
+    put_bytes(&mut res.values, origin.tag);
+    res.types.push(ValueType::String as u8);
+    res.close_row(1);
+    block.resource_dropped_attributes_count.push(0);
+    block.resource_schema_url.push(b"");
+    block.scope_name.push(origin.scope);
+    block.scope_version.push(b"");
+    block.scope_attributes.close_row(0);
+    block.scope_dropped_attributes_count.push(0);
+    block.scope_schema_url.push(b"");
+    block.rows += 1;
+    Ok(())
+}
