@@ -109,6 +109,8 @@ pub struct TestEngine {
     pub grpc: SocketAddr,
     /// OTLP/HTTP address.
     pub http: SocketAddr,
+    /// Fluent Forward address (TCP and UDP), when the test configured the listener.
+    pub forward: Option<SocketAddr>,
     /// The ClickHouse database of this engine.
     pub database: String,
     /// The engine's write-ahead log directory.
@@ -154,15 +156,18 @@ impl TestEngine {
         config.otlp_grpc_addr = "127.0.0.1:0".parse().expect("valid address");
         config.otlp_http_addr = "127.0.0.1:0".parse().expect("valid address");
         config.wal.dir = wal_dir.to_owned();
+        config.forward.addr = "127.0.0.1:0".parse().expect("valid address");
         tweak(&mut config);
         let listeners = Listeners::bind(&config).await.expect("bind test listeners");
         let (grpc, http) = listeners.addrs().expect("bound addresses");
+        let forward = listeners.forward_addr();
         let running = ingest_engine::start(config, listeners)
             .await
             .expect("engine starts");
         Self {
             grpc,
             http,
+            forward,
             database,
             wal_dir: wal_dir.to_owned(),
             running: Some(running),

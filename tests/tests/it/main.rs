@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod durability;
+mod forward;
 mod otlp_json;
 mod python_sdk;
 mod rows;
