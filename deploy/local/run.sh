@@ -26,6 +26,8 @@ export VIGIL_INGEST_TOKENS="$token=default"
 export VIGIL_OTLP_GRPC_ADDR=${VIGIL_OTLP_GRPC_ADDR:-127.0.0.1:4317}
 export VIGIL_OTLP_HTTP_ADDR=${VIGIL_OTLP_HTTP_ADDR:-127.0.0.1:4318}
 export VIGIL_WAL_DIR=${VIGIL_WAL_DIR:-$repo/.vigil/wal}
+export VIGIL_FORWARD_ADDR=${VIGIL_FORWARD_ADDR:-127.0.0.1:24224}
+export VIGIL_FORWARD_PROJECT=${VIGIL_FORWARD_PROJECT:-default}
 
 cat >&2 <<MSG
 
@@ -33,6 +35,7 @@ Vigil is starting. Send OpenTelemetry data to:
   OTLP/gRPC  $VIGIL_OTLP_GRPC_ADDR          (e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://$VIGIL_OTLP_GRPC_ADDR)
   OTLP/HTTP  http://$VIGIL_OTLP_HTTP_ADDR   (/v1/logs, /v1/traces, /v1/metrics)
   header     x-vigil-token: $token          (project "default"; also Authorization: Bearer …)
+  Forward    $VIGIL_FORWARD_ADDR          (Fluent Bit / Fluentd, project "$VIGIL_FORWARD_PROJECT")
   metrics    http://$VIGIL_OTLP_HTTP_ADDR/metrics   ready: /readyz
   ClickHouse $VIGIL_CLICKHOUSE_URL  (database "vigil")
   WAL        $VIGIL_WAL_DIR  (acknowledged data waits here for ClickHouse)
