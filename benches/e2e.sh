@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end CPU per record of vigil-ingest, the method of benches/README.md:
-#   benches/e2e.sh logs|traces [VAR=value ...]
+#   benches/e2e.sh logs|traces|forward|forward-gzip [VAR=value ...]
 # Starts target/release/vigil-ingest pinned to CPU 1 (with the given VIGIL_* overrides, its own
 # database and WAL directory), sends 3000 gRPC requests of 1000 records with h2load pinned to
 # CPU 0, waits until ClickHouse holds every record (so the WAL read-back and the INSERTs are
 # inside the window), and prints the engine's CPU µs per record.
+# forward / forward-gzip send the same log content as PackedForward / CompressedPackedForward
+# frames with acks, from target/release/vigil-load (128 connections, one frame in flight each).
 # Needs: VIGIL_CLICKHOUSE_URL (e.g. from deploy/local/stack.sh), h2load (nghttp2-client), the
 # payloads of shared/tools/gen_otlp.py in $PAYLOADS (default /tmp/payloads).
 set -euo pipefail
@@ -15,9 +17,13 @@ requests=${REQUESTS:-3000}
 case "$signal" in
   logs) table=logs; service=logs.v1.LogsService ;;
   traces) table=spans; service=trace.v1.TraceService ;;
-  *) echo "signal must be logs or traces" >&2; exit 2 ;;
+  forward|forward-gzip) table=logs ;;
+  *) echo "signal must be logs, traces, forward or forward-gzip" >&2; exit 2 ;;
 esac
-[ -f "$payloads/$signal.grpc" ] || { echo "missing $payloads/$signal.grpc: run shared/tools/gen_otlp.py $payloads 1000 7" >&2; exit 1; }
+case "$signal" in
+  forward*) [ -x "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" ] || { echo "build vigil-load: cargo build --release -p benches" >&2; exit 1; } ;;
+  *) [ -f "$payloads/$signal.grpc" ] || { echo "missing $payloads/$signal.grpc: run shared/tools/gen_otlp.py $payloads 1000 7" >&2; exit 1; } ;;
+esac
 : "${VIGIL_CLICKHOUSE_URL:?set VIGIL_CLICKHOUSE_URL}"
 
 db="bench_$$"
@@ -25,7 +31,8 @@ work=$(mktemp -d)
 port=$((20000 + $$ % 20000))
 bin=${CARGO_TARGET_DIR:-$repo/target}/release/vigil-ingest
 env VIGIL_INGEST_TOKENS=tok=p VIGIL_CLICKHOUSE_DATABASE="$db" VIGIL_WAL_DIR="$work/wal" \
-  VIGIL_OTLP_GRPC_ADDR=127.0.0.1:$port VIGIL_OTLP_HTTP_ADDR=127.0.0.1:$((port + 1)) VIGIL_LOG=warn "$@" \
+  VIGIL_OTLP_GRPC_ADDR=127.0.0.1:$port VIGIL_OTLP_HTTP_ADDR=127.0.0.1:$((port + 1)) VIGIL_LOG=warn \
+  VIGIL_FORWARD_ADDR=127.0.0.1:$((port + 2)) VIGIL_FORWARD_PROJECT=p "$@" \
   taskset -c 1 "$bin" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; curl -s "$VIGIL_CLICKHOUSE_URL" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null; rm -rf "$work"' EXIT
@@ -35,9 +42,18 @@ cpu() { awk '{print $14+$15}' "/proc/$pid/stat"; }
 count() { curl -s "$VIGIL_CLICKHOUSE_URL" --data-binary "SELECT count() FROM $db.$table"; }
 want=$((requests * 1000))
 a=$(cpu); start=$(date +%s.%N)
-taskset -c 0 h2load -n "$requests" -c 8 -m 16 -d "$payloads/$signal.grpc" \
-  -H 'content-type: application/grpc' -H 'te: trailers' -H 'x-vigil-token: tok' \
-  "http://127.0.0.1:$port/opentelemetry.proto.collector.$service/Export" >"$work/h2load.out" 2>&1
+case "$signal" in
+  forward*)
+    taskset -c 0 "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" --protocol "$signal" \
+      --target 127.0.0.1:$((port + 2)) --token unused --requests "$requests" --concurrency 128 \
+      --duration 600 >"$work/h2load.out" 2>/dev/null
+    grep -q "errors           none" "$work/h2load.out" || { cat "$work/h2load.out" >&2; exit 1; }
+    echo "status codes: $(grep 'requests ok' "$work/h2load.out")" >"$work/h2load.out" ;;
+  *)
+    taskset -c 0 h2load -n "$requests" -c 8 -m 16 -d "$payloads/$signal.grpc" \
+      -H 'content-type: application/grpc' -H 'te: trailers' -H 'x-vigil-token: tok' \
+      "http://127.0.0.1:$port/opentelemetry.proto.collector.$service/Export" >"$work/h2load.out" 2>&1 ;;
+esac
 acked=$(date +%s.%N)
 for _ in $(seq 1200); do [ "$(count)" -ge "$want" ] && break; sleep 0.1; done
 end=$(date +%s.%N); b=$(cpu)

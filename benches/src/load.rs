@@ -19,7 +19,14 @@ pub enum Protocol {
     Grpc,
     /// OTLP/HTTP with protobuf bodies.
     Http,
+    /// Fluent Forward, PackedForward frames with acks (logs only).
+    Forward,
+    /// Fluent Forward, CompressedPackedForward (gzip) frames with acks (logs only).
+    ForwardGzip,
 }
+
+/// The chunk id of every Forward frame (acks are matched per connection, in order).
+const CHUNK: &str = "AAECAwQFBgcICQoLDA0ODw==";
 
 /// What to send, where, and how hard.
 #[derive(Debug, Clone)]
@@ -115,6 +122,7 @@ enum Client {
         http::uri::PathAndQuery,
     ),
     Http(reqwest::Client, String),
+    Forward(tokio::net::TcpStream, Vec<u8>, Duration),
 }
 
 impl Client {
@@ -132,6 +140,12 @@ impl Client {
                     Signal::Metrics => proto_path(proto::otlp_paths::METRICS_EXPORT),
                 };
                 Client::Grpc(tonic::client::Grpc::new(channel), path)
+            }
+            Protocol::Forward | Protocol::ForwardGzip => {
+                anyhow::ensure!(config.signal == Signal::Logs, "Forward carries logs only");
+                let stream = tokio::net::TcpStream::connect(&config.target).await?;
+                stream.set_nodelay(true)?;
+                Client::Forward(stream, crate::forward::ack_for(CHUNK), config.timeout)
             }
             Protocol::Http => {
                 let path = match config.signal {
@@ -159,6 +173,21 @@ impl Client {
                     .await
                     .map(|_| ())
                     .map_err(|status| format!("grpc {:?}", status.code()))
+            }
+            Client::Forward(stream, ack, timeout) => {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let exchange = async {
+                    stream.write_all(&body).await?;
+                    let mut reply = vec![0u8; ack.len()];
+                    stream.read_exact(&mut reply).await?;
+                    Ok::<_, std::io::Error>(reply)
+                };
+                match tokio::time::timeout(*timeout, exchange).await {
+                    Err(_) => Err("timeout".to_owned()),
+                    Ok(Err(_)) => Err("transport".to_owned()),
+                    Ok(Ok(reply)) if reply == *ack => Ok(()),
+                    Ok(Ok(_)) => Err("wrong ack".to_owned()),
+                }
             }
             Client::Http(client, url) => {
                 let response = client
@@ -208,13 +237,18 @@ pub async fn run(
     let payloads: Arc<Vec<Bytes>> = Arc::new(
         (0..config.variants.max(1))
             .map(|i| {
-                Bytes::from(payload::generate(
+                let otlp = payload::generate(
                     config.signal,
                     config.records_per_request,
                     config.seed + i as u64,
-                ))
+                );
+                Ok(Bytes::from(match config.protocol {
+                    Protocol::Forward => crate::forward::packed_forward(&otlp, false, CHUNK)?.0,
+                    Protocol::ForwardGzip => crate::forward::packed_forward(&otlp, true, CHUNK)?.0,
+                    Protocol::Grpc | Protocol::Http => otlp,
+                }))
             })
-            .collect(),
+            .collect::<anyhow::Result<Vec<Bytes>>>()?,
     );
     let records = payload::records_in(config.signal, config.records_per_request) as u64;
     let shared = Arc::new(Shared {
