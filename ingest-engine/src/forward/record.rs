@@ -8,7 +8,7 @@ use base64::Engine as _;
 use super::msgpack::{Head, MsgpackError, Reader, to_json};
 use crate::clickhouse::native::put_bytes;
 use crate::clickhouse::tables::LogsBlock;
-use crate::otlp::anyvalue::ValueType;
+use crate::otlp::anyvalue::{ValueType, put_double};
 
 /// Fields that carry the body, best first.
 const BODY_KEYS: [&[u8]; 5] = [b"message", b"log", b"msg", b"body", b"text"];
@@ -91,16 +91,7 @@ fn put_value(
             ValueType::Int
         }
         Head::Float(f) => {
-            let text = if f.is_finite() {
-                ryu::Buffer::new().format_finite(f).to_owned()
-            } else if f.is_nan() {
-                "NaN".to_owned()
-            } else if f > 0.0 {
-                "Infinity".to_owned()
-            } else {
-                "-Infinity".to_owned()
-            };
-            put_bytes(out, text.as_bytes());
+            put_double(out, f);
             ValueType::Double
         }
         Head::Str(s) => {

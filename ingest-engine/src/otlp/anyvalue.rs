@@ -114,7 +114,7 @@ fn base64_into(raw: &[u8], out: &mut Vec<u8>) {
     out.truncate(n);
 }
 
-fn put_double(out: &mut Vec<u8>, d: f64) {
+pub(crate) fn put_double(out: &mut Vec<u8>, d: f64) {
     if d.is_finite() {
         put_bytes(out, ryu::Buffer::new().format_finite(d).as_bytes());
     } else if d.is_nan() {
