@@ -232,10 +232,21 @@ impl Listener {
         project: Option<Arc<str>>,
     ) -> Result<Outcome, ConnectionError> {
         let engine = &self.engine;
-        let _held = engine
-            .pipeline
-            .hold(frame.len())
-            .map_err(ConnectionError::NotStored)?;
+        // The frame counts against the memory budget while decoded; wait (not reading more)
+        // while the budget is full.
+        let started = Instant::now();
+        let _held = loop {
+            match engine.pipeline.hold(frame.len()) {
+                Ok(held) => break held,
+                Err(e) if started.elapsed() > MAX_BACKPRESSURE_WAIT => {
+                    return Err(ConnectionError::NotStored(e));
+                }
+                Err(e) => {
+                    engine.telemetry.count_throttled(&e);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
         let compression = engine.compression;
         let max_decompressed = self.config.max_decompressed_bytes;
         let inline = frame.len() <= INLINE_DECODE_BYTES;
