@@ -20,7 +20,7 @@ use crate::telemetry::{SignalLabel, Telemetry};
 
 /// Payloads above this size are decoded on the blocking pool so they never stall the async
 /// workers (decoding runs at roughly 1 GB/s, so this is well under 0.1 ms inline).
-const INLINE_DECODE_BYTES: usize = 64 << 10;
+pub(crate) const INLINE_DECODE_BYTES: usize = 64 << 10;
 
 /// What a client is told about an accepted request.
 #[derive(Debug, Default)]
@@ -61,6 +61,27 @@ impl Engine {
         }
     }
 
+    /// Runs CPU-heavy decoding `work`: on this task when `inline` (small inputs), else on the
+    /// blocking pool, at most `limits.decode_threads` at once, so it never stalls the async
+    /// workers.
+    pub(crate) async fn decode<T: Send + 'static>(
+        &self,
+        inline: bool,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, IngestError> {
+        if inline {
+            return Ok(work());
+        }
+        let _permit = self
+            .decoders
+            .acquire()
+            .await
+            .map_err(|_| IngestError::Internal("decoder pool closed".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| IngestError::Internal(format!("decode task failed: {e}")))
+    }
+
     /// Decodes one export request and returns once its rows are safe.
     pub(crate) async fn export(
         &self,
@@ -93,18 +114,7 @@ impl Engine {
             };
             Ok(decoded)
         };
-        let decoded = if inline {
-            work()?
-        } else {
-            let _permit = self
-                .decoders
-                .acquire()
-                .await
-                .map_err(|_| IngestError::Internal("decoder pool closed".into()))?;
-            tokio::task::spawn_blocking(work)
-                .await
-                .map_err(|e| IngestError::Internal(format!("decode task failed: {e}")))??
-        };
+        let decoded = self.decode(inline, work).await??;
         let label = SignalLabel {
             signal: signal.as_str(),
         };

@@ -13,7 +13,7 @@ pub mod clickhouse;
 pub mod config;
 mod engine;
 pub mod error;
-mod forward;
+pub mod forward;
 pub mod otlp;
 mod pipeline;
 mod server;

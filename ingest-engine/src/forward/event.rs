@@ -206,6 +206,7 @@ fn push_entries(
     scratch: &mut Vec<u8>,
 ) -> Result<(), FrameError> {
     let mut read = 0usize;
+    let mut fields = Vec::new();
     while count.map_or(!r.is_empty(), |c| read < c) {
         if r.array("an entry must be [time, record]")? != 2 {
             return Err(FrameError::Invalid("an entry must be [time, record]"));
@@ -213,7 +214,7 @@ fn push_entries(
         let time = r.value()?;
         let record = r.value()?;
         let (ns, metadata) = event_time(time)?;
-        push_record(block, origin, ns, record, metadata, scratch)?;
+        push_record(block, origin, ns, record, metadata, &mut fields, scratch)?;
         read += 1;
     }
     Ok(())
@@ -230,7 +231,15 @@ pub(crate) fn push_events(
     match &events.entries {
         Entries::Message { time, record } => {
             let (ns, metadata) = event_time(time)?;
-            push_record(block, origin, ns, record, metadata, &mut scratch)?;
+            push_record(
+                block,
+                origin,
+                ns,
+                record,
+                metadata,
+                &mut Vec::new(),
+                &mut scratch,
+            )?;
         }
         Entries::Array(count, items) => {
             push_entries(

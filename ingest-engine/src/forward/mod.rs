@@ -10,7 +10,7 @@
 
 mod event;
 mod handshake;
-pub(crate) mod msgpack;
+pub mod msgpack;
 pub(crate) mod record;
 
 use std::net::SocketAddr;
@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::ForwardKeys;
 use crate::config::ForwardConfig;
-use crate::engine::Engine;
+use crate::engine::{Engine, INLINE_DECODE_BYTES};
 use crate::error::IngestError;
 use crate::otlp::{self, Signal};
 use crate::telemetry::RequestLabel;
@@ -34,9 +34,6 @@ use event::{Frame, FrameError};
 use handshake::Helo;
 use msgpack::Cutter;
 
-/// Frames up to this size are decoded on the connection's task; larger ones on the blocking
-/// pool (like OTLP bodies).
-const INLINE_DECODE_BYTES: usize = 64 << 10;
 /// How long a frame waits for room in the WAL or memory before the connection is closed
 /// unacknowledged (the client resends it).
 const MAX_BACKPRESSURE_WAIT: Duration = Duration::from_secs(60);
@@ -138,6 +135,8 @@ enum ConnectionError {
 enum Outcome {
     KeepAlive,
     Ping([Vec<u8>; 5]),
+    /// Events on a connection that has not completed the handshake (not decoded).
+    EventsBeforeHandshake,
     Events {
         decoded: otlp::Decoded,
         chunk: Option<Vec<u8>>,
@@ -172,13 +171,7 @@ impl Listener {
                         let Some(helo) = &helo else {
                             return Err(ConnectionError::UnexpectedPing);
                         };
-                        let ping = [
-                            &parts[0][..],
-                            &parts[1][..],
-                            &parts[2][..],
-                            &parts[3][..],
-                            &parts[4][..],
-                        ];
+                        let ping = parts.each_ref().map(Vec::as_slice);
                         let verdict =
                             handshake::verify(helo, ping, &self.keys, &self.config.hostname);
                         wr.write_all(&verdict.pong).await?;
@@ -189,10 +182,10 @@ impl Listener {
                             }
                         }
                     }
+                    Outcome::EventsBeforeHandshake => {
+                        return Err(ConnectionError::HandshakeRequired);
+                    }
                     Outcome::Events { decoded, chunk } => {
-                        if project.is_none() {
-                            return Err(ConnectionError::HandshakeRequired);
-                        }
                         self.store(decoded).await?;
                         if let Some(chunk) = chunk {
                             let mut ack = Vec::with_capacity(chunk.len() + 8);
@@ -232,21 +225,10 @@ impl Listener {
         project: Option<Arc<str>>,
     ) -> Result<Outcome, ConnectionError> {
         let engine = &self.engine;
-        // The frame counts against the memory budget while decoded; wait (not reading more)
-        // while the budget is full.
-        let started = Instant::now();
-        let _held = loop {
-            match engine.pipeline.hold(frame.len()) {
-                Ok(held) => break held,
-                Err(e) if started.elapsed() > MAX_BACKPRESSURE_WAIT => {
-                    return Err(ConnectionError::NotStored(e));
-                }
-                Err(e) => {
-                    engine.telemetry.count_throttled(&e);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        };
+        // The frame counts against the memory budget while decoded.
+        let _held = self
+            .wait_for_room(|| engine.pipeline.hold(frame.len()))
+            .await?;
         let compression = engine.compression;
         let max_decompressed = self.config.max_decompressed_bytes;
         let inline = frame.len() <= INLINE_DECODE_BYTES;
@@ -255,12 +237,8 @@ impl Listener {
                 Frame::KeepAlive => Ok(Outcome::KeepAlive),
                 Frame::Ping(parts) => Ok(Outcome::Ping(parts.map(<[u8]>::to_vec))),
                 Frame::Events(events) => {
-                    // Without a project the events are refused by the caller; do not decode.
                     let Some(project) = project else {
-                        return Ok(Outcome::Events {
-                            decoded: otlp::Decoded::default(),
-                            chunk: None,
-                        });
+                        return Ok(Outcome::EventsBeforeHandshake);
                     };
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
@@ -281,21 +259,35 @@ impl Listener {
                 }
             }
         };
-        let outcome = if inline {
-            work()?
-        } else {
-            let _permit = engine
-                .decoders
-                .acquire()
-                .await
-                .map_err(|_| ConnectionError::NotStored(IngestError::ShuttingDown))?;
-            tokio::task::spawn_blocking(work).await.map_err(|e| {
-                ConnectionError::NotStored(IngestError::Internal(format!(
-                    "decode task failed: {e}"
-                )))
-            })??
-        };
-        Ok(outcome)
+        Ok(engine
+            .decode(inline, work)
+            .await
+            .map_err(ConnectionError::NotStored)??)
+    }
+
+    /// Retries `attempt` while it meets back-pressure: the connection is not read meanwhile, so
+    /// the client is slowed by TCP and waits for its ack. Gives up after
+    /// [`MAX_BACKPRESSURE_WAIT`] (the connection is then closed unacknowledged).
+    async fn wait_for_room<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, IngestError>,
+    ) -> Result<T, ConnectionError> {
+        let started = Instant::now();
+        loop {
+            match attempt() {
+                Ok(v) => return Ok(v),
+                Err(e)
+                    if e.throttle_reason().is_none()
+                        || started.elapsed() > MAX_BACKPRESSURE_WAIT =>
+                {
+                    return Err(ConnectionError::NotStored(e));
+                }
+                Err(e) => {
+                    self.engine.telemetry.count_throttled(&e);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
     }
 
     /// Hands the rows to the pipeline, waiting (and not reading) while it has no room.
@@ -307,14 +299,8 @@ impl Listener {
         if decoded.rows == 0 {
             return Ok(());
         }
-        let started = Instant::now();
-        while let Err(e) = engine.pipeline.room_for(Signal::Logs, decoded.native.len()) {
-            t.count_throttled(&e);
-            if started.elapsed() > MAX_BACKPRESSURE_WAIT {
-                return Err(ConnectionError::NotStored(e));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_for_room(|| engine.pipeline.room_for(Signal::Logs, decoded.native.len()))
+            .await?;
         let result = engine
             .pipeline
             .submit(

@@ -1,9 +1,10 @@
 //! A zero-copy MessagePack reader for the Forward protocol: cutting whole values out of a
 //! byte stream (the protocol has no length prefix) and walking them without building a tree.
 //!
-//! Written by hand like the OTLP wire walker: every read is bounds-checked, nesting is walked
-//! with a counter instead of recursion (a hostile frame cannot overflow the stack), and
-//! strings, binaries and maps are borrowed slices of the frame.
+//! Written by hand like the OTLP wire walker: every read is bounds-checked, frames are cut and
+//! values skipped with a counter instead of recursion (a hostile frame cannot overflow the
+//! stack; JSON rendering recurses at most 64 levels), and strings, binaries and maps are
+//! borrowed slices of the frame. The small writers are public for the load generator.
 
 /// Why a value could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,22 +124,11 @@ impl<'a> Reader<'a> {
 
     /// Skips one whole value (containers included) and returns its bytes.
     pub(crate) fn value(&mut self) -> Result<&'a [u8]> {
-        let start = self.pos;
-        let mut pending: usize = 1;
-        while pending > 0 {
-            pending -= 1;
-            match self.head()? {
-                Head::Array(n) => pending = pending.saturating_add(n),
-                Head::Map(n) => pending = pending.saturating_add(n.saturating_mul(2)),
-                _ => {}
-            }
-            // A container claims at least one byte per item: a length beyond the buffer is
-            // either truncation or a lie, and either way the walk must not spin on it.
-            if pending > self.buf.len() - self.pos {
-                return Err(MsgpackError::Incomplete);
-            }
-        }
-        Ok(&self.buf[start..self.pos])
+        let rest = self.buf.get(self.pos..).unwrap_or(&[]);
+        let len = Cutter::default()
+            .next(rest)?
+            .ok_or(MsgpackError::Incomplete)?;
+        self.take(len)
     }
 
     /// Reads an array head.
@@ -209,104 +199,64 @@ impl Cutter {
 /// The length of the first complete value in `buf`: `Ok(None)` when more bytes are needed.
 #[cfg(test)]
 pub(crate) fn frame_len(buf: &[u8]) -> Result<Option<usize>> {
-    let mut r = Reader::new(buf);
-    match r.value() {
-        Ok(v) => Ok(Some(v.len())),
-        Err(MsgpackError::Incomplete) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Cutter::default().next(buf)
 }
 
 /// Appends `v` (one msgpack value) to `out` as JSON: maps become objects (non-string keys as
 /// their JSON text), binaries base64 strings, extension values `{"ext":type,"data":base64}`.
 pub(crate) fn to_json(v: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    use base64::Engine as _;
-    let mut r = Reader::new(v);
-    // What each open container still expects: (items left, is map, next is a key).
-    let mut stack: Vec<(usize, bool, bool)> = Vec::new();
-    loop {
-        // Separators and closing brackets.
-        while let Some(top) = stack.last_mut() {
-            if top.0 == 0 {
-                out.push(if top.1 { b'}' } else { b']' });
-                stack.pop();
-                continue;
-            }
-            break;
-        }
-        let Some(top) = stack.last_mut() else {
-            if r.position() > 0 {
-                return Ok(());
-            }
-            // First value.
-            write_json_value(&mut r, out, &mut stack)?;
-            if stack.is_empty() {
-                return Ok(());
-            }
-            continue;
-        };
-        let (is_map, key_next) = (top.1, top.2);
-        let first_item = match is_map {
-            true => out.last() == Some(&b'{'),
-            false => out.last() == Some(&b'['),
-        };
-        if is_map && key_next {
-            if !first_item {
-                out.push(b',');
-            }
-            top.2 = false;
-            match r.head()? {
-                Head::Str(s) => json_string(s, out),
-                other => {
-                    let mut text = Vec::new();
-                    scalar_json(other, &mut text)?;
-                    json_string(&text, out);
-                }
-            }
-            out.push(b':');
-            continue;
-        }
-        if !is_map && !first_item {
-            out.push(b',');
-        }
-        top.0 -= 1;
-        if is_map {
-            top.2 = true;
-        }
-        write_json_value(&mut r, out, &mut stack)?;
-        if stack.len() > 64 {
-            return Err(MsgpackError::Invalid("nested deeper than 64 levels"));
-        }
-    }
+    json_value(&mut Reader::new(v), out, 0)
+}
 
-    fn write_json_value(
-        r: &mut Reader<'_>,
-        out: &mut Vec<u8>,
-        stack: &mut Vec<(usize, bool, bool)>,
-    ) -> Result<()> {
-        match r.head()? {
-            Head::Array(n) => {
-                out.push(b'[');
-                stack.push((n, false, false));
-            }
-            Head::Map(n) => {
-                out.push(b'{');
-                stack.push((n, true, true));
-            }
-            Head::Bin(b) => {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(b);
-                json_string(encoded.as_bytes(), out);
-            }
-            Head::Ext(ty, data) => {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(data);
-                out.extend_from_slice(
-                    format!("{{\"ext\":{ty},\"data\":\"{encoded}\"}}").as_bytes(),
-                );
-            }
-            other => scalar_json(other, out)?,
-        }
-        Ok(())
+/// Nesting rendered as JSON; deeper values are refused (the recursion stays shallow).
+const MAX_JSON_DEPTH: usize = 64;
+
+fn json_value(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<()> {
+    use base64::Engine as _;
+    if depth > MAX_JSON_DEPTH {
+        return Err(MsgpackError::Invalid("nested deeper than 64 levels"));
     }
+    match r.head()? {
+        Head::Array(n) => {
+            out.push(b'[');
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_value(r, out, depth + 1)?;
+            }
+            out.push(b']');
+        }
+        Head::Map(n) => {
+            out.push(b'{');
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match r.head()? {
+                    Head::Str(k) => json_string(k, out),
+                    other => {
+                        let mut text = Vec::new();
+                        scalar_json(other, &mut text)?;
+                        json_string(&text, out);
+                    }
+                }
+                out.push(b':');
+                json_value(r, out, depth + 1)?;
+            }
+            out.push(b'}');
+        }
+        Head::Bin(b) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(b);
+            json_string(encoded.as_bytes(), out);
+        }
+        Head::Ext(ty, data) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+            out.extend_from_slice(format!("{{\"ext\":{ty},\"data\":\"{encoded}\"}}").as_bytes());
+        }
+        other => scalar_json(other, out)?,
+    }
+    Ok(())
 }
 
 fn scalar_json(h: Head<'_>, out: &mut Vec<u8>) -> Result<()> {
@@ -352,7 +302,7 @@ pub(crate) fn json_string(s: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Appends a str header and bytes.
-pub(crate) fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     match s.len() {
         n @ 0..=31 => out.push(0xa0 | n as u8),
         n @ 32..=0xff => out.extend_from_slice(&[0xd9, n as u8]),
@@ -368,20 +318,27 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Appends an array header (the protocol's arrays are small).
-pub(crate) fn write_array_len(out: &mut Vec<u8>, n: u8) {
-    debug_assert!(n < 16);
-    out.push(0x90 | (n & 0x0f));
+/// Appends an array header.
+pub fn write_array_len(out: &mut Vec<u8>, n: u16) {
+    container_len(out, n, 0x90, 0xdc);
 }
 
-/// Appends a map header (the protocol's maps are small).
-pub(crate) fn write_map_len(out: &mut Vec<u8>, n: u8) {
-    debug_assert!(n < 16);
-    out.push(0x80 | (n & 0x0f));
+/// Appends a map header.
+pub fn write_map_len(out: &mut Vec<u8>, n: u16) {
+    container_len(out, n, 0x80, 0xde);
+}
+
+fn container_len(out: &mut Vec<u8>, n: u16, fix: u8, wide: u8) {
+    if n < 16 {
+        out.push(fix | n as u8);
+    } else {
+        out.push(wide);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
 }
 
 /// Appends a bool.
-pub(crate) fn write_bool(out: &mut Vec<u8>, b: bool) {
+pub fn write_bool(out: &mut Vec<u8>, b: bool) {
     out.push(if b { 0xc3 } else { 0xc2 });
 }
 

@@ -120,14 +120,26 @@ fn put_value(
     })
 }
 
+/// One field of a record: key, raw value, value head.
+pub(crate) type Field<'a> = (&'a [u8], &'a [u8], Head<'a>);
+
+/// Appends lowercase `hex` (already checked to be hex) to an id column.
+fn push_lower_hex(col: &mut crate::clickhouse::native::StrCol, hex: &[u8]) {
+    let raw = col.raw();
+    crate::clickhouse::native::put_varint(raw, hex.len() as u64);
+    raw.extend(hex.iter().map(u8::to_ascii_lowercase));
+}
+
 /// Appends `record` (a msgpack map) as one row at `time_ns`, with Fluent Bit `metadata` (a map,
-/// or empty) kept as `fluent.metadata.*` attributes.
-pub(crate) fn push_record(
+/// or empty) kept as `fluent.metadata.*` attributes. `fields` is scratch reused across the
+/// records of a frame.
+pub(crate) fn push_record<'a>(
     block: &mut LogsBlock,
     origin: &Origin<'_>,
     time_ns: u64,
-    record: &[u8],
+    record: &'a [u8],
     metadata: &[u8],
+    fields: &mut Vec<Field<'a>>,
     scratch: &mut Vec<u8>,
 ) -> Result<(), MsgpackError> {
     let mut r = Reader::new(record);
@@ -135,7 +147,7 @@ pub(crate) fn push_record(
         return Err(MsgpackError::Invalid("a record must be a map"));
     };
     // First pass: which fields are the body, level, ids and service.
-    let mut fields = Vec::with_capacity(n);
+    fields.clear();
     let (mut body, mut level, mut trace, mut span, mut service) = (None, None, None, None, None);
     for i in 0..n {
         let key = match r.head()? {
@@ -213,11 +225,11 @@ pub(crate) fn push_record(
         }
     }
     match trace.map(|i| fields[i].2) {
-        Some(Head::Str(s)) => block.trace_id.push(&s.to_ascii_lowercase()),
+        Some(Head::Str(s)) => push_lower_hex(&mut block.trace_id, s),
         _ => block.trace_id.push(b""),
     }
     match span.map(|i| fields[i].2) {
-        Some(Head::Str(s)) => block.span_id.push(&s.to_ascii_lowercase()),
+        Some(Head::Str(s)) => push_lower_hex(&mut block.span_id, s),
         _ => block.span_id.push(b""),
     }
     block.flags.push(0);
