@@ -50,7 +50,7 @@ pub fn packed_forward(otlp: &[u8], gzip: bool, chunk: &str) -> anyhow::Result<(V
                 let ids = if r.trace_id.is_empty() { 0 } else { 2 };
                 write_map_len(
                     &mut entries,
-                    u16::try_from(2 + ids + r.attributes.len() + resource.len())?,
+                    u32::try_from(2 + ids + r.attributes.len() + resource.len())?,
                 );
                 write_str(&mut entries, b"message");
                 match &r.body {

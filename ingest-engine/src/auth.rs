@@ -1,64 +1,144 @@
-//! Ingestion tokens: which project a request writes to.
+//! Secret keys: which project (and monitor) a request writes to.
 //!
-//! Until the control plane serves keys (issue 5), the key store is the static
-//! `VIGIL_INGEST_TOKENS` map. Tokens are secrets: they are never logged or echoed back.
+//! One key store serves every input: ingestion tokens (OTLP, Fluentd HTTP), server-agent keys
+//! and incoming-request (heartbeat) keys. Until the control plane serves keys (issue 5), it is
+//! filled from config. Keys are held only as SHA-256 digests, and are never logged or echoed
+//! back. (Forward shared keys are the exception: the protocol needs the key itself; see
+//! [`ForwardKeys`].)
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderMap;
+use sha2::{Digest, Sha256};
 
-/// Resolves tokens to project ids.
+use crate::config::Config;
+
+type KeyDigest = [u8; 32];
+
+fn digest(key: &str) -> KeyDigest {
+    Sha256::digest(key.trim().as_bytes()).into()
+}
+
+/// The monitor a server-agent or heartbeat key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorRef {
+    /// Its project.
+    pub project: Arc<str>,
+    /// The monitor's id.
+    pub monitor: Arc<str>,
+}
+
+/// Resolves secret keys to projects and monitors.
 #[derive(Clone, Default)]
 pub struct KeyStore {
-    tokens: Arc<HashMap<String, Arc<str>>>,
+    tokens: Arc<HashMap<KeyDigest, Arc<str>>>,
+    agents: Arc<HashMap<KeyDigest, MonitorRef>>,
+    heartbeats: Arc<HashMap<KeyDigest, MonitorRef>>,
 }
 
 impl fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyStore({} tokens)", self.tokens.len())
+        write!(
+            f,
+            "KeyStore({} tokens, {} agent keys, {} heartbeat keys)",
+            self.tokens.len(),
+            self.agents.len(),
+            self.heartbeats.len()
+        )
     }
 }
 
-/// A `token=project,…` list that could not be parsed.
+/// A key list in the configuration that could not be parsed.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid ingest token list: {0}")]
-pub struct TokenListError(String);
+#[error("invalid {list}: {message}")]
+pub struct TokenListError {
+    list: &'static str,
+    message: String,
+}
+
+fn entries<'a>(
+    list: &'a str,
+    name: &'static str,
+    shape: &'static str,
+) -> impl Iterator<Item = Result<(&'a str, &'a str), TokenListError>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(move |entry| match entry.split_once('=') {
+            Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+                Ok((a.trim(), b.trim()))
+            }
+            _ => Err(TokenListError {
+                list: name,
+                message: format!("each entry must be `{shape}` with neither part empty"),
+            }),
+        })
+}
+
+fn monitor_keys(
+    list: &str,
+    name: &'static str,
+) -> Result<HashMap<KeyDigest, MonitorRef>, TokenListError> {
+    entries(list, name, "key=project/monitor")
+        .map(|entry| {
+            let (key, target) = entry?;
+            match target.split_once('/') {
+                Some((p, m)) if !p.trim().is_empty() && !m.trim().is_empty() => Ok((
+                    digest(key),
+                    MonitorRef {
+                        project: Arc::from(p.trim()),
+                        monitor: Arc::from(m.trim()),
+                    },
+                )),
+                _ => Err(TokenListError {
+                    list: name,
+                    message: "each entry must be `key=project/monitor`".into(),
+                }),
+            }
+        })
+        .collect()
+}
 
 impl KeyStore {
-    /// Parses `token=project,token2=project2` (whitespace around entries is ignored).
-    pub fn parse(list: &str) -> Result<Self, TokenListError> {
-        let mut tokens = HashMap::new();
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let Some((token, project)) = entry.split_once('=') else {
-                return Err(TokenListError("each entry must be `token=project`".into()));
-            };
-            let (token, project) = (token.trim(), project.trim());
-            if token.is_empty() || project.is_empty() {
-                return Err(TokenListError("token and project must not be empty".into()));
-            }
-            tokens.insert(token.to_owned(), Arc::from(project));
-        }
+    /// The development key store of `config`: `ingest_tokens`, `monitors.agent_keys` and
+    /// `monitors.heartbeat_keys`.
+    pub fn from_config(config: &Config) -> Result<Self, TokenListError> {
         Ok(Self {
-            tokens: Arc::new(tokens),
+            agents: Arc::new(monitor_keys(
+                &config.monitors.agent_keys.0,
+                "monitors.agent_keys",
+            )?),
+            heartbeats: Arc::new(monitor_keys(
+                &config.monitors.heartbeat_keys.0,
+                "monitors.heartbeat_keys",
+            )?),
+            ..Self::parse(&config.ingest_tokens.0)?
         })
     }
 
-    /// How many tokens are known.
-    pub fn len(&self) -> usize {
-        self.tokens.len()
+    /// A store of ingestion tokens only, from `token=project,token2=project2`.
+    pub fn parse(list: &str) -> Result<Self, TokenListError> {
+        let tokens = entries(list, "ingest_tokens", "token=project")
+            .map(|entry| entry.map(|(token, project)| (digest(token), Arc::from(project))))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            tokens: Arc::new(tokens),
+            ..Self::default()
+        })
     }
 
-    /// Whether no token is known (every request will be refused).
+    /// Whether no ingestion token is known (every telemetry request will be refused).
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
 
-    /// The project of the token carried by `headers`, if the token is known.
+    /// The project of the ingestion token carried by `headers`, if the token is known.
     ///
     /// Accepted: `Authorization: Bearer <t>`, `x-vigil-token`, and OneUptime's
-    /// `x-oneuptime-token`, so existing collector configurations work unchanged.
+    /// `x-oneuptime-token`, `x-oneuptime-service-token` and `x-oneuptime-ingestion-key`, so
+    /// existing collector configurations work unchanged.
     pub fn project_for(&self, headers: &HeaderMap) -> Option<Arc<str>> {
         let bearer = headers
             .get(http::header::AUTHORIZATION)
@@ -67,14 +147,27 @@ impl KeyStore {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             });
-        let token = bearer
-            .or_else(|| headers.get("x-vigil-token").and_then(|v| v.to_str().ok()))
-            .or_else(|| {
-                headers
-                    .get("x-oneuptime-token")
-                    .and_then(|v| v.to_str().ok())
-            })?;
-        self.tokens.get(token.trim()).cloned()
+        let token = bearer.or_else(|| {
+            [
+                "x-vigil-token",
+                "x-oneuptime-token",
+                "x-oneuptime-service-token",
+                "x-oneuptime-ingestion-key",
+            ]
+            .into_iter()
+            .find_map(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+        })?;
+        self.tokens.get(&digest(token)).cloned()
+    }
+
+    /// The server monitor of an agent's secret key.
+    pub fn agent(&self, key: &str) -> Option<MonitorRef> {
+        self.agents.get(&digest(key)).cloned()
+    }
+
+    /// The incoming-request monitor of a heartbeat key.
+    pub fn heartbeat(&self, key: &str) -> Option<MonitorRef> {
+        self.heartbeats.get(&digest(key)).cloned()
     }
 }
 
@@ -89,6 +182,8 @@ mod tests {
             ("authorization", "Bearer t1"),
             ("x-vigil-token", "t1"),
             ("x-oneuptime-token", "t1"),
+            ("x-oneuptime-service-token", "t1"),
+            ("x-oneuptime-ingestion-key", "t1"),
         ] {
             let mut h = HeaderMap::new();
             h.insert(name, value.parse().unwrap());
@@ -100,6 +195,25 @@ mod tests {
         assert!(store.project_for(&HeaderMap::new()).is_none());
         assert!(KeyStore::parse("bad").is_err());
         assert!(KeyStore::parse("=p").is_err());
+    }
+
+    #[test]
+    fn monitor_keys_resolve_in_their_own_namespace() {
+        let mut config = Config::default();
+        config.ingest_tokens.0 = "t=p0".into();
+        config.monitors.agent_keys.0 = "a1=p1/server-1".into();
+        config.monitors.heartbeat_keys.0 = "h1 = p2/beat-1".into();
+        let store = KeyStore::from_config(&config).unwrap();
+        let m = store.agent("a1").unwrap();
+        assert_eq!((&*m.project, &*m.monitor), ("p1", "server-1"));
+        assert!(store.heartbeat("a1").is_none());
+        assert_eq!(&*store.heartbeat("h1").unwrap().monitor, "beat-1");
+        assert!(store.agent("t").is_none());
+        config.monitors.agent_keys.0 = "a1=p1".into();
+        let e = KeyStore::from_config(&config).unwrap_err().to_string();
+        assert!(e.contains("monitors.agent_keys"), "{e}");
+        // Keys are held as digests only.
+        assert!(!format!("{:?}", store.agents).contains("a1"));
     }
 }
 
@@ -126,26 +240,12 @@ impl fmt::Debug for ForwardKeys {
 impl ForwardKeys {
     /// Parses `key=project,…` and `user=password,…`.
     pub fn parse(shared: &str, users: &str) -> Result<Self, TokenListError> {
-        let pairs = |list: &str, what: &str| -> Result<Vec<(String, String)>, TokenListError> {
-            list.split(',')
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-                .map(|entry| match entry.split_once('=') {
-                    Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
-                        Ok((a.trim().to_owned(), b.trim().to_owned()))
-                    }
-                    _ => Err(TokenListError(format!("each entry must be `{what}`"))),
-                })
-                .collect()
-        };
-        let shared = pairs(shared, "shared_key=project")?
-            .into_iter()
-            .map(|(k, p)| (k, Arc::from(p)))
-            .collect();
-        let users = pairs(users, "user=password")?
-            .into_iter()
-            .map(|(u, p)| (u.into_bytes(), p))
-            .collect();
+        let shared = entries(shared, "forward.shared_keys", "shared_key=project")
+            .map(|e| e.map(|(k, p)| (k.to_owned(), Arc::from(p))))
+            .collect::<Result<_, _>>()?;
+        let users = entries(users, "forward.users", "user=password")
+            .map(|e| e.map(|(u, p)| (u.as_bytes().to_vec(), p.to_owned())))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             shared: Arc::new(shared),
             users: Arc::new(users),

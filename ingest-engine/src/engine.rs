@@ -10,11 +10,11 @@ use http::HeaderMap;
 
 use crate::auth::KeyStore;
 use crate::clickhouse::compression::Compression;
-use crate::config::LimitsConfig;
+use crate::config::{LimitsConfig, MonitorsConfig};
 use crate::error::IngestError;
 use crate::otlp::response::Encoding;
 use crate::otlp::{self, Signal};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Target};
 use crate::server::body::{self, ContentEncoding};
 use crate::telemetry::{SignalLabel, Telemetry};
 
@@ -31,12 +31,23 @@ pub struct ExportSummary {
     pub reason: Option<&'static str>,
 }
 
+/// One part of a decoded non-OTLP request: rows for a table, or an event for a stream.
+pub(crate) struct Item {
+    pub(crate) target: Target,
+    /// A framed Native block, or an event record.
+    pub(crate) data: Vec<u8>,
+    /// Unframed size (batch sizing counts this).
+    pub(crate) raw_len: usize,
+    pub(crate) rows: u64,
+}
+
 /// Shared state of a running engine.
 pub(crate) struct Engine {
     pub(crate) keys: KeyStore,
     pub(crate) pipeline: Pipeline,
     pub(crate) telemetry: Arc<Telemetry>,
     pub(crate) limits: LimitsConfig,
+    pub(crate) monitors: MonitorsConfig,
     /// Bounds decodes running on the blocking pool: more than one per core only adds threads,
     /// each warming its own scratch buffers, and context switches.
     pub(crate) decoders: tokio::sync::Semaphore,
@@ -82,6 +93,50 @@ impl Engine {
             .map_err(|e| IngestError::Internal(format!("decode task failed: {e}")))
     }
 
+    /// With the WAL off, nothing is taken before the schema is applied (with it on, data waits
+    /// in the WAL).
+    fn check_schema(&self) -> Result<(), IngestError> {
+        if !self.pipeline.has_wal() && !self.schema_ready.load(Ordering::Acquire) {
+            return Err(IngestError::StorageUnavailable {
+                retry_after: Duration::from_secs(2),
+            });
+        }
+        Ok(())
+    }
+
+    /// The request path of the non-OTLP HTTP inputs (Fluentd HTTP, server agent, incoming
+    /// requests): holds the `held` body bytes in the memory budget, runs `work` (inline or on
+    /// the decoder pool), and returns once every item is safe. Rows are counted under
+    /// `label`; event items are skipped when events are off.
+    pub(crate) async fn ingest(
+        &self,
+        label: &'static str,
+        held: usize,
+        inline: bool,
+        work: impl FnOnce() -> Result<Vec<Item>, IngestError> + Send + 'static,
+    ) -> Result<(), IngestError> {
+        self.check_schema()?;
+        let _held = self.pipeline.hold(held)?;
+        let items = self.decode(inline, work).await??;
+        let label = SignalLabel { signal: label };
+        let rows: u64 = items
+            .iter()
+            .filter(|i| i.target.stream().is_none())
+            .map(|i| i.rows)
+            .sum();
+        self.telemetry.received.get_or_create(&label).inc_by(rows);
+        for item in items {
+            if item.rows == 0 || !self.pipeline.accepts(item.target) {
+                continue;
+            }
+            self.pipeline
+                .submit(item.target, item.data, item.raw_len, item.rows)
+                .await?;
+        }
+        self.telemetry.accepted.get_or_create(&label).inc_by(rows);
+        Ok(())
+    }
+
     /// Decodes one export request and returns once its rows are safe.
     pub(crate) async fn export(
         &self,
@@ -91,12 +146,7 @@ impl Engine {
         content_encoding: ContentEncoding,
         encoding: Encoding,
     ) -> Result<ExportSummary, IngestError> {
-        // With the WAL on, data waits there until the schema is applied.
-        if !self.pipeline.has_wal() && !self.schema_ready.load(Ordering::Acquire) {
-            return Err(IngestError::StorageUnavailable {
-                retry_after: Duration::from_secs(2),
-            });
-        }
+        self.check_schema()?;
         // The body counts against the memory budget until its rows are handed on.
         let _held = self.pipeline.hold(payload.len())?;
         let limit = self.limits.max_body_bytes;
@@ -130,7 +180,7 @@ impl Engine {
         }
         if decoded.rows > 0 {
             self.pipeline
-                .submit(signal, decoded.native, decoded.native_len, decoded.rows)
+                .submit(signal.into(), decoded.native, decoded.native_len, decoded.rows)
                 .await?;
             self.telemetry
                 .accepted

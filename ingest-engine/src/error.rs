@@ -13,6 +13,9 @@ pub enum IngestError {
     /// No token, or a token the key store does not know.
     #[error("missing or unknown ingestion token")]
     Unauthenticated,
+    /// A server-agent or heartbeat key no monitor has.
+    #[error("unknown {0} key")]
+    UnknownKey(&'static str),
     /// The payload is not valid OTLP (protobuf or JSON); nothing of it was stored.
     #[error("{0}")]
     InvalidPayload(#[from] DecodeError),
@@ -23,8 +26,13 @@ pub enum IngestError {
         limit: usize,
     },
     /// A `Content-Type` the endpoint does not accept.
-    #[error("unsupported content type `{0}`; use application/x-protobuf or application/json")]
-    UnsupportedMediaType(String),
+    #[error("unsupported content type `{media}`; use {accepted}")]
+    UnsupportedMediaType {
+        /// What the request named (cut to 100 characters).
+        media: String,
+        /// What the endpoint takes.
+        accepted: &'static str,
+    },
     /// A `Content-Encoding` (or `grpc-encoding`) the engine does not decode.
     #[error("unsupported content encoding `{0}`; use gzip, zstd, deflate or identity")]
     UnsupportedEncoding(String),
@@ -70,6 +78,8 @@ pub enum GrpcCode {
     InvalidArgument = 3,
     /// 4
     DeadlineExceeded = 4,
+    /// 5
+    NotFound = 5,
     /// 8
     ResourceExhausted = 8,
     /// 12
@@ -99,11 +109,12 @@ impl IngestError {
         use GrpcCode as G;
         let (http, grpc, retry_after) = match self {
             IngestError::Unauthenticated => (401, G::Unauthenticated, None),
+            IngestError::UnknownKey(_) => (404, G::NotFound, None),
             IngestError::InvalidPayload(_) | IngestError::BadCompression(_) => {
                 (400, G::InvalidArgument, None)
             }
             IngestError::PayloadTooLarge { .. } => (413, G::ResourceExhausted, None),
-            IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
+            IngestError::UnsupportedMediaType { .. } | IngestError::UnsupportedEncoding(_) => {
                 (415, G::InvalidArgument, None)
             }
             IngestError::BodyTimeout(_) => (408, G::DeadlineExceeded, None),

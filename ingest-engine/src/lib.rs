@@ -12,6 +12,10 @@ mod budget;
 pub mod clickhouse;
 pub mod config;
 mod engine;
+mod agent_report;
+mod events;
+mod fluentd;
+mod incoming_request;
 pub mod error;
 pub mod forward;
 pub mod otlp;
@@ -125,11 +129,10 @@ impl RunningEngine {
 /// confirmed), applies the schema — in the background while ClickHouse does not answer; exports
 /// are then taken into the WAL (or, with the WAL off, refused with 503) — and serves.
 pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine, StartError> {
-    let keys = auth::KeyStore::parse(&config.ingest_tokens.0)
-        .map_err(|e| StartError::Config(e.to_string()))?;
+    let keys = auth::KeyStore::from_config(&config).map_err(|e| StartError::Config(e.to_string()))?;
     let forward_keys =
         auth::ForwardKeys::parse(&config.forward.shared_keys.0, &config.forward.users.0)
-            .map_err(|e| StartError::Config(format!("forward: {e}")))?;
+            .map_err(|e| StartError::Config(e.to_string()))?;
     if keys.is_empty() {
         tracing::warn!("no ingest tokens configured: every export will be refused with 401");
     }
@@ -145,6 +148,7 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
             n => n,
         }),
         limits: config.limits.clone(),
+        monitors: config.monitors.clone(),
         compression: config.clickhouse.compression,
         schema_ready: AtomicBool::new(false),
     });

@@ -395,6 +395,8 @@ macro_rules! native_block {
             }
 
             /// Empties every column, keeping capacity (blocks are reused across requests).
+            // Blocks built once per request (server metrics, incoming requests) never clear.
+            #[allow(dead_code)]
             pub(crate) fn clear(&mut self) {
                 use $crate::clickhouse::native::ColumnGroup;
                 self.rows = 0;
@@ -402,6 +404,7 @@ macro_rules! native_block {
             }
 
             /// Bytes allocated by all columns.
+            #[allow(dead_code)]
             pub(crate) fn capacity(&self) -> usize {
                 use $crate::clickhouse::native::ColumnGroup;
                 0 $(+ self.$col.capacity())*

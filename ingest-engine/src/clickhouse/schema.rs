@@ -7,7 +7,9 @@
 //! in the test suite.
 
 use super::client::{ClickHouse, ClickHouseError};
-use super::tables::{LogsBlock, MetricsBlock, SpansBlock};
+use super::tables::{
+    IncomingRequestsBlock, LogsBlock, MetricsBlock, ServerMetricsBlock, SpansBlock,
+};
 
 /// What the connected server can do, from its version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,34 +42,53 @@ impl ServerCaps {
 
 struct TableSpec {
     name: &'static str,
+    /// The migration that creates the table.
+    since: u32,
     columns: fn() -> Vec<(String, &'static str)>,
     order_by: &'static str,
     trace_index: bool,
 }
 
-const TABLES: [TableSpec; 3] = [
+const TABLES: [TableSpec; 5] = [
     TableSpec {
         name: "logs",
+        since: 1,
         columns: LogsBlock::columns,
         order_by: "project_id, service_name, time, time_unix_nano",
         trace_index: true,
     },
     TableSpec {
         name: "spans",
+        since: 1,
         columns: SpansBlock::columns,
         order_by: "project_id, service_name, time, start_time_unix_nano",
         trace_index: true,
     },
     TableSpec {
         name: "metrics",
+        since: 1,
         columns: MetricsBlock::columns,
         order_by: "project_id, service_name, name, time, time_unix_nano",
+        trace_index: false,
+    },
+    TableSpec {
+        name: "server_metrics",
+        since: 2,
+        columns: ServerMetricsBlock::columns,
+        order_by: "project_id, monitor_id, name, time, time_unix_nano",
+        trace_index: false,
+    },
+    TableSpec {
+        name: "incoming_requests",
+        since: 2,
+        columns: IncomingRequestsBlock::columns,
+        order_by: "project_id, monitor_id, time, time_unix_nano",
         trace_index: false,
     },
 ];
 
 /// The current schema version; bump it with a new entry in [`migration`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 fn codec_for(name: &str, ty: &str) -> &'static str {
     if name == "time" || name.ends_with("_unix_nano") {
@@ -113,15 +134,14 @@ fn create_table(
     sql
 }
 
-/// The statements of migration `version` for a server with `caps`.
+/// The statements of migration `version` for a server with `caps`: 1 creates the telemetry
+/// tables, 2 the server-agent and incoming-request tables.
 fn migration(version: u32, database: &str, caps: &ServerCaps, retention_days: u32) -> Vec<String> {
-    match version {
-        1 => TABLES
-            .iter()
-            .map(|t| create_table(database, t, caps, retention_days))
-            .collect(),
-        _ => Vec::new(),
-    }
+    TABLES
+        .iter()
+        .filter(|t| t.since == version)
+        .map(|t| create_table(database, t, caps, retention_days))
+        .collect()
 }
 
 /// Every statement that creates the schema from nothing, in order (used by tests and docs).

@@ -145,3 +145,52 @@ native_block!(
         scope_schema_url: StrCol,
     }
 );
+
+native_block!(
+    /// One row per value of a server-agent report: CPU, each core, memory, swap, each disk,
+    /// network (totals and each interface), load, host info and the busiest processes.
+    ServerMetricsBlock {
+        project_id: StrCol,
+        /// The server monitor the agent's key belongs to.
+        monitor_id: StrCol,
+        hostname: StrCol,
+        /// Receive time in seconds (the agent's clock is not trusted, as in OneUptime).
+        time: DateTimeCol,
+        time_unix_nano: U64Col,
+        /// What is measured, e.g. `cpu.percent_used`, `disk.used_bytes`, `process.cpu_percent`.
+        name: StrCol,
+        /// Which core, disk path, interface or process id; empty for host-wide values.
+        subject: StrCol,
+        value: F64Col,
+        /// `percent`, `bytes`, `count`, `seconds` or `` (load averages).
+        unit: StrCol,
+        /// Further facts of the subject (disk device and fstype, process name and command,
+        /// host platform and kernel…), typed as OTLP attributes.
+        attributes: AttrCols,
+    }
+);
+
+native_block!(
+    /// One row per incoming request (heartbeat or inbound webhook).
+    IncomingRequestsBlock {
+        project_id: StrCol,
+        /// The incoming-request monitor the key belongs to.
+        monitor_id: StrCol,
+        /// Receive time in seconds.
+        time: DateTimeCol,
+        time_unix_nano: U64Col,
+        /// `GET` or `POST` (HEAD is recorded as GET, as OneUptime does).
+        method: StrCol,
+        /// The path the request came to (`/heartbeat/…` with the key masked).
+        path: StrCol,
+        /// The peer's address (`ip:port`).
+        source_addr: StrCol,
+        /// `x-vigil-probe-id` or `oneuptime-probe-id` when a probe relayed the request.
+        probe_id: StrCol,
+        /// Every header, names lowercase, in the order received.
+        header_names: ArrStrCol,
+        header_values: ArrStrCol,
+        /// The body as received (decompressed), at most `monitors.max_request_body_bytes`.
+        body: StrCol,
+    }
+);

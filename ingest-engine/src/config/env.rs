@@ -222,5 +222,44 @@ impl Config {
             &mut w.dead_letter_max_bytes,
             problems,
         );
+        let m = &mut self.monitors;
+        if let Some(keys) = env("VIGIL_AGENT_KEYS") {
+            m.agent_keys = Secret(keys);
+        }
+        if let Some(keys) = env("VIGIL_HEARTBEAT_KEYS") {
+            m.heartbeat_keys = Secret(keys);
+        }
+        set(
+            env,
+            "VIGIL_HEARTBEAT_MAX_BODY_BYTES",
+            &mut m.max_request_body_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_AGENT_MAX_REPORT_BYTES",
+            &mut m.max_report_bytes,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_AGENT_MAX_PROCESSES",
+            &mut m.max_processes,
+            problems,
+        );
+        let r = &mut self.redis;
+        if let Some(url) = env("VIGIL_REDIS_URL") {
+            r.url = url;
+        }
+        if let Some(prefix) = env("VIGIL_REDIS_STREAM_PREFIX") {
+            r.stream_prefix = prefix;
+        }
+        set(
+            env,
+            "VIGIL_REDIS_STREAM_MAX_LEN",
+            &mut r.stream_max_len,
+            problems,
+        );
+        set(env, "VIGIL_REDIS_TIMEOUT_MS", &mut r.timeout_ms, problems);
     }
 }

@@ -4,6 +4,13 @@
 //! This is the only module that reads the environment.
 
 mod env;
+mod forward;
+mod monitors;
+mod redis;
+
+pub use forward::ForwardConfig;
+pub use monitors::MonitorsConfig;
+pub use redis::RedisConfig;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -52,58 +59,10 @@ pub struct Config {
     pub wal: WalConfig,
     /// The Fluent Forward listener.
     pub forward: ForwardConfig,
-}
-
-/// The Fluent Forward listener (TCP, plus the UDP heartbeat on the same port).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ForwardConfig {
-    /// Listen address (`VIGIL_FORWARD_ADDR`, default `127.0.0.1:24224`). The listener runs when
-    /// `project` or `shared_keys` is set.
-    pub addr: SocketAddr,
-    /// Project of connections without a handshake (`VIGIL_FORWARD_PROJECT`). Ignored when
-    /// `shared_keys` is set: then every connection must complete the handshake.
-    pub project: String,
-    /// `shared_key=project,…` (`VIGIL_FORWARD_SHARED_KEYS`): require the HELO/PING/PONG
-    /// handshake; the key a client proves selects its project.
-    pub shared_keys: Secret,
-    /// `user=password,…` (`VIGIL_FORWARD_USERS`): the handshake also checks these.
-    pub users: Secret,
-    /// Host name this server gives in PONG (`VIGIL_FORWARD_HOSTNAME`, default `vigil`).
-    pub hostname: String,
-    /// Largest frame (one msgpack value) (`VIGIL_FORWARD_MAX_FRAME_BYTES`, default 16 MiB).
-    pub max_frame_bytes: usize,
-    /// Largest decompressed entries of one CompressedPackedForward frame
-    /// (`VIGIL_FORWARD_MAX_DECOMPRESSED_BYTES`, default 64 MiB).
-    pub max_decompressed_bytes: usize,
-    /// Open connections (`VIGIL_FORWARD_MAX_CONNECTIONS`, default 1024).
-    pub max_connections: usize,
-    /// A connection silent this long is closed, ms (`VIGIL_FORWARD_IDLE_TIMEOUT_MS`,
-    /// default 300000).
-    pub idle_timeout_ms: u64,
-}
-
-impl Default for ForwardConfig {
-    fn default() -> Self {
-        Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 24224)),
-            project: String::new(),
-            shared_keys: Secret::default(),
-            users: Secret::default(),
-            hostname: "vigil".into(),
-            max_frame_bytes: 16 << 20,
-            max_decompressed_bytes: 64 << 20,
-            max_connections: 1024,
-            idle_timeout_ms: 300_000,
-        }
-    }
-}
-
-impl ForwardConfig {
-    /// Whether the listener runs.
-    pub fn enabled(&self) -> bool {
-        !self.project.trim().is_empty() || !self.shared_keys.0.trim().is_empty()
-    }
+    /// Server-agent and heartbeat inputs: their keys and limits.
+    pub monitors: MonitorsConfig,
+    /// Redis, where events for the worker are published.
+    pub redis: RedisConfig,
 }
 
 /// Log output format.
@@ -271,6 +230,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             wal: WalConfig::default(),
             forward: ForwardConfig::default(),
+            monitors: MonitorsConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -377,8 +338,12 @@ impl Config {
     }
 
     fn validate(&self, problems: &mut Vec<String>) {
-        if let Err(e) = crate::auth::KeyStore::parse(&self.ingest_tokens.0) {
-            problems.push(format!("ingest_tokens: {e}"));
+        if let Err(e) = crate::auth::KeyStore::from_config(self) {
+            problems.push(e.to_string());
+        }
+        let r = &self.redis;
+        if r.enabled() && !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
+            problems.push("redis.url: must start with redis:// or rediss:// (or be empty)".into());
         }
         let ch = &self.clickhouse;
         if !(ch.url.starts_with("http://") || ch.url.starts_with("https://")) {
@@ -422,6 +387,13 @@ impl Config {
                 "forward.idle_timeout_ms",
                 self.forward.idle_timeout_ms as usize,
             ),
+            (
+                "monitors.max_request_body_bytes",
+                self.monitors.max_request_body_bytes,
+            ),
+            ("monitors.max_report_bytes", self.monitors.max_report_bytes),
+            ("redis.stream_max_len", self.redis.stream_max_len as usize),
+            ("redis.timeout_ms", self.redis.timeout_ms as usize),
             (
                 "limits.h2_max_concurrent_streams",
                 self.limits.h2_max_concurrent_streams as usize,

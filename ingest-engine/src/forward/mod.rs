@@ -28,7 +28,8 @@ use crate::auth::ForwardKeys;
 use crate::config::ForwardConfig;
 use crate::engine::{Engine, INLINE_DECODE_BYTES};
 use crate::error::IngestError;
-use crate::otlp::{self, Signal};
+use crate::otlp;
+use crate::pipeline::Target;
 use crate::telemetry::RequestLabel;
 use event::{Frame, FrameError};
 use handshake::Helo;
@@ -245,7 +246,8 @@ impl Listener {
                         .map_or(0, |d| d.as_nanos() as u64);
                     let origin = record::Origin {
                         project: project.as_bytes(),
-                        tag: events.tag,
+                        service: events.tag,
+                        tag: Some(events.tag),
                         scope: b"fluent-forward",
                         now,
                     };
@@ -299,12 +301,12 @@ impl Listener {
         if decoded.rows == 0 {
             return Ok(());
         }
-        self.wait_for_room(|| engine.pipeline.room_for(Signal::Logs, decoded.native.len()))
+        self.wait_for_room(|| engine.pipeline.room_for(Target::Logs, decoded.native.len()))
             .await?;
         let result = engine
             .pipeline
             .submit(
-                Signal::Logs,
+                Target::Logs,
                 decoded.native,
                 decoded.native_len,
                 decoded.rows,

@@ -319,27 +319,56 @@ pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// Appends an array header.
-pub fn write_array_len(out: &mut Vec<u8>, n: u16) {
+pub fn write_array_len(out: &mut Vec<u8>, n: u32) {
     container_len(out, n, 0x90, 0xdc);
 }
 
 /// Appends a map header.
-pub fn write_map_len(out: &mut Vec<u8>, n: u16) {
+pub fn write_map_len(out: &mut Vec<u8>, n: u32) {
     container_len(out, n, 0x80, 0xde);
 }
 
-fn container_len(out: &mut Vec<u8>, n: u16, fix: u8, wide: u8) {
-    if n < 16 {
-        out.push(fix | n as u8);
-    } else {
-        out.push(wide);
-        out.extend_from_slice(&n.to_be_bytes());
+/// `fix` is the fix-size marker; `wide` the 16-bit one (the 32-bit one follows it).
+fn container_len(out: &mut Vec<u8>, n: u32, fix: u8, wide: u8) {
+    match u16::try_from(n) {
+        Ok(n) if n < 16 => out.push(fix | n as u8),
+        Ok(n) => {
+            out.push(wide);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        Err(_) => {
+            out.push(wide + 1);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
     }
 }
 
 /// Appends a bool.
 pub fn write_bool(out: &mut Vec<u8>, b: bool) {
     out.push(if b { 0xc3 } else { 0xc2 });
+}
+
+/// Appends nil.
+pub fn write_nil(out: &mut Vec<u8>) {
+    out.push(0xc0);
+}
+
+/// Appends a signed integer (always as int 64).
+pub fn write_i64(out: &mut Vec<u8>, v: i64) {
+    out.push(0xd3);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Appends an unsigned integer (always as uint 64).
+pub fn write_u64(out: &mut Vec<u8>, v: u64) {
+    out.push(0xcf);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Appends a float 64.
+pub fn write_f64(out: &mut Vec<u8>, v: f64) {
+    out.push(0xcb);
+    out.extend_from_slice(&v.to_be_bytes());
 }
 
 #[cfg(test)]

@@ -29,7 +29,10 @@ const SERVICE_KEYS: [&[u8]; 2] = [b"service.name", b"service_name"];
 /// Where a record came from.
 pub(crate) struct Origin<'a> {
     pub(crate) project: &'a [u8],
-    pub(crate) tag: &'a [u8],
+    /// The service of records that name none (Forward: the tag).
+    pub(crate) service: &'a [u8],
+    /// The Fluent tag, kept as the resource attribute `fluent.tag` (Fluentd HTTP has none).
+    pub(crate) tag: Option<&'a [u8]>,
     /// What the scope columns name (`fluent-forward`, `fluentd-http`).
     pub(crate) scope: &'a [u8],
     /// Receive time, ns (observed time; also the event time when the sender gave none).
@@ -185,7 +188,7 @@ pub(crate) fn push_record<'a>(
     block.project_id.push(origin.project);
     match service.map(|i| fields[i].2) {
         Some(Head::Str(s)) => block.service_name.push(s),
-        _ => block.service_name.push(origin.tag),
+        _ => block.service_name.push(origin.service),
     }
     let time = if time_ns == 0 { origin.now } else { time_ns };
     block.time.push(crate::otlp::seconds(time));
@@ -276,10 +279,15 @@ pub(crate) fn push_record<'a>(
     block.dropped_attributes_count.push(0);
 
     let res = &mut block.resource_attributes;
-    put_bytes(&mut res.keys, b"fluent.tag");
-    put_bytes(&mut res.values, origin.tag);
-    res.types.push(ValueType::String as u8);
-    res.close_row(1);
+    match origin.tag {
+        Some(tag) => {
+            put_bytes(&mut res.keys, b"fluent.tag");
+            put_bytes(&mut res.values, tag);
+            res.types.push(ValueType::String as u8);
+            res.close_row(1);
+        }
+        None => res.close_row(0),
+    }
     block.resource_dropped_attributes_count.push(0);
     block.resource_schema_url.push(b"");
     block.scope_name.push(origin.scope);

@@ -229,7 +229,7 @@ fn give_up_error(error: &ClickHouseError) -> IngestError {
 }
 
 /// Exponential backoff with "equal jitter": half fixed, half random, capped at `max`.
-fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+pub(super) fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     let exp = base
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
         .min(max);

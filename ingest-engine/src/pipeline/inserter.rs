@@ -2,8 +2,6 @@
 //! each batch's origin the outcome (waiting requests, or the WAL's confirmations).
 
 use std::sync::Arc;
-use std::time::Duration;
-
 use tokio::sync::{Semaphore, mpsc};
 
 use super::delivery::{self, Delivered};
@@ -75,26 +73,5 @@ async fn insert_batch(batch: Batch, table: &'static str, query: &str, settings: 
         }
     }
     settings.memory.release(reserved);
-    match origin {
-        Origin::Wal {
-            log, first, last, ..
-        } => {
-            if result.is_ok() {
-                log.confirm(first, last);
-            }
-        }
-        Origin::Requests(acks) => {
-            for ack in acks {
-                let outcome = match &result {
-                    Ok(_) => Ok(()),
-                    Err(IngestError::Internal(_)) => Err(IngestError::Internal(String::new())),
-                    Err(_) => Err(IngestError::StorageUnavailable {
-                        retry_after: Duration::from_secs(5),
-                    }),
-                };
-                // The request may have gone away (client timeout); nothing to tell then.
-                let _ignored = ack.send(outcome);
-            }
-        }
-    }
+    origin.settle(result.as_ref().map(|_| ()));
 }

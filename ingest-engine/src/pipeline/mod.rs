@@ -11,6 +11,8 @@ mod batcher;
 mod dead_letter;
 mod delivery;
 mod inserter;
+mod publisher;
+mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -26,12 +28,12 @@ use crate::clickhouse::client::ClickHouse;
 use crate::clickhouse::compression::Compression;
 use crate::config::Config;
 use crate::error::IngestError;
-use crate::otlp::Signal;
 use crate::telemetry::{TableLabel, Telemetry};
 use crate::wal;
 
 use batcher::TableBatcher;
 pub(crate) use dead_letter::DeadLetter;
+pub(crate) use target::Target;
 
 /// The outcome a request waits for (WAL off).
 pub(crate) type AckSender = oneshot::Sender<Result<(), IngestError>>;
@@ -54,6 +56,35 @@ pub(crate) enum Origin {
         /// `insert_deduplication_token` (used where the server supports it).
         token: String,
     },
+}
+
+impl Origin {
+    /// Tells the origin how its batch ended: confirms the WAL range when stored (else it is
+    /// sent again), or answers the waiting requests.
+    pub(crate) fn settle(self, result: Result<(), &IngestError>) {
+        match self {
+            Origin::Wal {
+                log, first, last, ..
+            } => {
+                if result.is_ok() {
+                    log.confirm(first, last);
+                }
+            }
+            Origin::Requests(acks) => {
+                for ack in acks {
+                    let outcome = match result {
+                        Ok(()) => Ok(()),
+                        Err(IngestError::Internal(_)) => Err(IngestError::Internal(String::new())),
+                        Err(_) => Err(IngestError::StorageUnavailable {
+                            retry_after: Duration::from_secs(5),
+                        }),
+                    };
+                    // The request may have gone away (client timeout); nothing to tell then.
+                    let _ignored = ack.send(outcome);
+                }
+            }
+        }
+    }
 }
 
 /// One INSERT's worth of rows.
@@ -124,9 +155,10 @@ enum Sink {
     Wal(Arc<wal::Log>),
 }
 
-/// The batching and insert pipeline of all tables.
+/// The batching and delivery pipeline of every target.
 pub(crate) struct Pipeline {
-    sinks: [(Signal, Sink); 3],
+    /// Indexed by [`Target::index`]; `None` for the event streams when Redis is off.
+    sinks: Vec<Option<Sink>>,
     memory: Arc<MemoryBudget>,
     stop: CancellationToken,
     abandon: CancellationToken,
@@ -186,9 +218,19 @@ impl Pipeline {
         let budget = Arc::new(ByteBudget::new(config.wal.max_bytes));
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let mut sinks = Vec::with_capacity(3);
-        for signal in Signal::ALL {
-            let table = signal.table();
+        let publish = publisher::Settings::new(&config.redis, ch, telemetry.clone(), abandon.clone());
+        let mut sinks = Vec::with_capacity(Target::ALL.len());
+        for target in Target::ALL {
+            let table = target.name();
+            let publish = match (target.stream(), &publish) {
+                (None, _) => None,
+                (Some(stream), Some(publish)) => Some(publish.for_stream(stream)),
+                // Events are off (no Redis configured): the target has no sink.
+                (Some(_), None) => {
+                    sinks.push(None);
+                    continue;
+                }
+            };
             // Enough queued batches to keep every insert slot busy; bytes are bounded anyway.
             let (tx, rx) = mpsc::channel(ch.max_concurrent_inserts * 2);
             let sink = match &wal_id {
@@ -212,20 +254,23 @@ impl Pipeline {
                     Sink::Direct(batcher)
                 }
             };
-            tracker.spawn(inserter::run(
-                rx,
-                table,
-                crate::clickhouse::schema::insert_query(&ch.database, table),
-                settings.clone(),
-                ch.max_concurrent_inserts,
-            ));
-            sinks.push((signal, sink));
+            match publish {
+                Some(publish) => {
+                    tracker.spawn(publisher::run(rx, table, publish, settings.memory.clone()));
+                }
+                None => {
+                    tracker.spawn(inserter::run(
+                        rx,
+                        table,
+                        crate::clickhouse::schema::insert_query(&ch.database, table),
+                        settings.clone(),
+                        ch.max_concurrent_inserts,
+                    ));
+                }
+            }
+            sinks.push(Some(sink));
         }
         tracker.close();
-        let sinks: [(Signal, Sink); 3] = match sinks.try_into() {
-            Ok(sinks) => sinks,
-            Err(_) => unreachable!("one sink per signal"),
-        };
         Ok(Self {
             sinks,
             memory,
@@ -238,14 +283,16 @@ impl Pipeline {
         })
     }
 
-    fn sink(&self, signal: Signal) -> &Sink {
-        // `sinks` is built in `Signal::ALL` order.
-        let i = match signal {
-            Signal::Logs => 0,
-            Signal::Traces => 1,
-            Signal::Metrics => 2,
-        };
-        &self.sinks[i].1
+    fn sink(&self, target: Target) -> Result<&Sink, IngestError> {
+        self.sinks
+            .get(target.index())
+            .and_then(Option::as_ref)
+            .ok_or_else(|| IngestError::Internal(format!("no sink for {}", target.name())))
+    }
+
+    /// Whether `target` takes data (event streams do only when Redis is configured).
+    pub(crate) fn accepts(&self, target: Target) -> bool {
+        self.sink(target).is_ok()
     }
 
     /// Counts a request body of `bytes` against the memory budget while it is decoded, so
@@ -269,19 +316,19 @@ impl Pipeline {
 
     /// Whether acknowledgements come from the WAL (and ClickHouse outages are absorbed).
     pub(crate) fn has_wal(&self) -> bool {
-        matches!(self.sinks[0].1, Sink::Wal(_))
+        matches!(self.sinks.first(), Some(Some(Sink::Wal(_))))
     }
 
     /// Whether [`Pipeline::submit`] of `bytes` would find room now: `Err` is the back-pressure
     /// error it would give. A hint (another request may take the room first).
-    pub(crate) fn room_for(&self, signal: Signal, bytes: usize) -> Result<(), IngestError> {
+    pub(crate) fn room_for(&self, target: Target, bytes: usize) -> Result<(), IngestError> {
         let memory = &self.memory.bytes;
         if memory.used().saturating_add(bytes as u64) > memory.limit() {
             return Err(IngestError::Overloaded {
                 retry_after: Duration::from_secs(1),
             });
         }
-        match self.sink(signal) {
+        match self.sink(target)? {
             Sink::Wal(log) if !log.has_room(bytes) => Err(IngestError::WalFull {
                 retry_after: Duration::from_secs(5),
             }),
@@ -293,18 +340,19 @@ impl Pipeline {
     /// (see the module invariant).
     pub(crate) async fn submit(
         &self,
-        signal: Signal,
+        target: Target,
         framed: Vec<u8>,
         raw_len: usize,
         rows: u64,
     ) -> Result<(), IngestError> {
         let bytes = framed.len();
+        let sink = self.sink(target)?;
         if !self.memory.try_reserve(bytes) {
             return Err(IngestError::Overloaded {
                 retry_after: Duration::from_secs(1),
             });
         }
-        match self.sink(signal) {
+        match sink {
             Sink::Wal(log) => {
                 let result = log.append(framed, rows, raw_len).await;
                 self.memory.release(bytes);
@@ -330,11 +378,11 @@ impl Pipeline {
     /// the WAL gauges of `/metrics`.
     pub(crate) fn backlog(&self) -> Vec<(&'static str, wal::Backlog)> {
         let mut out = Vec::new();
-        for (signal, sink) in &self.sinks {
-            let Sink::Wal(log) = sink else { continue };
+        for (target, sink) in Target::ALL.iter().zip(&self.sinks) {
+            let Some(Sink::Wal(log)) = sink else { continue };
             let b = log.backlog();
             let label = TableLabel {
-                table: signal.table(),
+                table: target.name(),
             };
             let t = &self.telemetry;
             t.wal_bytes.get_or_create(&label).set(b.bytes as i64);
@@ -342,7 +390,7 @@ impl Pipeline {
             t.wal_oldest_unflushed_seconds
                 .get_or_create(&label)
                 .set(b.oldest_unflushed_seconds);
-            out.push((signal.table(), b));
+            out.push((target.name(), b));
         }
         out
     }
@@ -351,7 +399,7 @@ impl Pipeline {
     /// (WAL off: requests whose data could not be stored in time get 503).
     pub(crate) async fn close(&self, deadline: Duration) {
         self.stop.cancel();
-        for (_, sink) in &self.sinks {
+        for sink in self.sinks.iter().flatten() {
             match sink {
                 Sink::Wal(log) => log.close(),
                 Sink::Direct(batcher) => batcher.close().await,
@@ -367,7 +415,7 @@ impl Pipeline {
             );
         }
         self.abandon.cancel();
-        for (_, sink) in &self.sinks {
+        for sink in self.sinks.iter().flatten() {
             if let Sink::Wal(log) = sink {
                 let log = log.clone();
                 let joined = tokio::task::spawn_blocking(move || log.abandon_and_join()).await;

@@ -1,5 +1,5 @@
 //! OTLP/HTTP (`/v1/{logs,traces,metrics}`, also under `/otlp`) and the operational endpoints
-//! (`/metrics`, `/healthz`, `/readyz`).
+//! (`/metrics`, `/healthz`, `/readyz`); the other HTTP inputs are added from `inputs.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub(crate) fn router(engine: Arc<Engine>) -> Router {
                 post(|s, h, b| export(Signal::Metrics, s, h, b)),
             );
     }
-    router.with_state(engine)
+    super::inputs::routes(router).with_state(engine)
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
@@ -92,23 +92,28 @@ async fn readyz(State(engine): State<Arc<Engine>>) -> Response {
     r
 }
 
-fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
+/// The request's media type, lowercase, without parameters (`""` when absent).
+pub(super) fn media_type(headers: &HeaderMap) -> String {
     let raw = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let media = raw
-        .split(';')
+    raw.split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
+    let media = media_type(headers);
     match media.as_str() {
         "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
         "application/json" => Ok(Encoding::Json),
-        _ => Err(IngestError::UnsupportedMediaType(
-            media.chars().take(100).collect(),
-        )),
+        _ => Err(IngestError::UnsupportedMediaType {
+            media: media.chars().take(100).collect(),
+            accepted: "application/x-protobuf or application/json",
+        }),
     }
 }
 

@@ -1,0 +1,127 @@
+//! Events for the worker: what one server-agent report or one incoming request tells it, as
+//! named fields. An event is one WAL record (so it survives crashes and Redis outages like rows
+//! do) and one Redis stream entry; the field list is documented in ARCHITECTURE.md.
+//!
+//! Record format: a version byte, then per field a `u16` name length, the name, a `u32` value
+//! length and the value (big-endian lengths).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const VERSION: u8 = 1;
+
+/// Builds one event record.
+pub(crate) struct Event {
+    buf: Vec<u8>,
+}
+
+impl Event {
+    /// A new event with a fresh `event_id` (the worker's deduplication key: a record replayed
+    /// after a crash carries the same id) and its kind's common fields.
+    pub(crate) fn new(project_id: &str, monitor_id: &str, received_unix_nano: u64) -> Self {
+        let mut event = Self {
+            buf: vec![VERSION],
+        };
+        let mut id = [0u8; 16];
+        // Without randomness the id is still unique per process and time.
+        if getrandom::fill(&mut id).is_err() {
+            id[..8].copy_from_slice(&received_unix_nano.to_be_bytes());
+        }
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        event.field("event_id", hex.as_bytes());
+        event.field("project_id", project_id.as_bytes());
+        event.field("monitor_id", monitor_id.as_bytes());
+        event.field(
+            "received_at_unix_nano",
+            itoa::Buffer::new().format(received_unix_nano).as_bytes(),
+        );
+        event
+    }
+
+    /// Adds a field (values longer than `u32::MAX` are cut; callers bound them far below).
+    pub(crate) fn field(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        let value = &value[..value.len().min(u32::MAX as usize)];
+        let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
+        self.buf.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        self.buf.extend_from_slice(name);
+        self.buf.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        self.buf.extend_from_slice(value);
+        self
+    }
+
+    /// The encoded record.
+    pub(crate) fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// A record that is not an event of this version (a bug or a corrupt WAL record).
+#[derive(Debug, thiserror::Error)]
+#[error("malformed event record: {0}")]
+pub(crate) struct EventFormatError(&'static str);
+
+/// One `(name, value)` field of an event.
+pub(crate) type Field<'a> = (&'a [u8], &'a [u8]);
+
+/// The fields of an encoded event.
+pub(crate) fn fields(record: &[u8]) -> Result<Vec<Field<'_>>, EventFormatError> {
+    fn split(rest: &[u8], n: usize) -> Result<(&[u8], &[u8]), EventFormatError> {
+        rest.split_at_checked(n)
+            .ok_or(EventFormatError("truncated"))
+    }
+    let Some((&VERSION, mut rest)) = record.split_first() else {
+        return Err(EventFormatError("unknown version"));
+    };
+    let mut out = Vec::with_capacity(8);
+    while !rest.is_empty() {
+        let (len, tail) = split(rest, 2)?;
+        let (name, tail) = split(tail, usize::from(u16::from_be_bytes([len[0], len[1]])))?;
+        let (len, tail) = split(tail, 4)?;
+        let (value, tail) = split(tail, u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)?;
+        out.push((name, value));
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// Now, in ns since the epoch.
+pub(crate) fn now_unix_nano() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_and_truncation_is_refused() {
+        let mut e = Event::new("p1", "m1", 42);
+        e.field("method", b"POST").field("body", b"");
+        let record = e.finish();
+        let f = fields(&record).unwrap();
+        let names: Vec<&[u8]> = f.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                &b"event_id"[..],
+                b"project_id",
+                b"monitor_id",
+                b"received_at_unix_nano",
+                b"method",
+                b"body"
+            ]
+        );
+        assert_eq!(f[0].1.len(), 32);
+        assert_eq!(f[3].1, b"42");
+        assert_eq!(f[4].1, b"POST");
+        for cut in 1..record.len() {
+            if let Ok(f) = fields(&record[..cut]) {
+                // Only a cut at a field boundary parses, and it yields fewer fields.
+                assert!(f.len() < 6);
+            }
+        }
+        assert!(fields(b"").is_err());
+        assert!(fields(&[9]).is_err());
+    }
+}

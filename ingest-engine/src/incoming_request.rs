@@ -1,0 +1,116 @@
+//! Incoming requests (heartbeats, inbound webhooks) → one `incoming_requests` row and one event
+//! for the worker. Credentials a sender passes in headers are redacted before anything is
+//! stored; the key in the path never is stored.
+
+use std::net::SocketAddr;
+
+use http::HeaderMap;
+
+use crate::auth::MonitorRef;
+use crate::clickhouse::compression::Compression;
+use crate::clickhouse::tables::IncomingRequestsBlock;
+use crate::events::Event;
+
+/// Headers whose values are credentials: stored as `[redacted]`.
+const REDACTED: [&str; 8] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-vigil-token",
+    "x-oneuptime-token",
+    "x-oneuptime-service-token",
+    "x-oneuptime-ingestion-key",
+];
+
+/// What was received.
+pub(crate) struct Request<'a> {
+    /// `GET` or `POST` (HEAD arrives here as GET).
+    pub(crate) method: &'a str,
+    /// The path with the key masked, and the query string.
+    pub(crate) path: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    /// Decompressed, within `monitors.max_request_body_bytes`.
+    pub(crate) body: &'a [u8],
+    pub(crate) peer: Option<SocketAddr>,
+}
+
+/// One request's row (framed Native) and event.
+pub(crate) struct Encoded {
+    pub(crate) framed: Vec<u8>,
+    pub(crate) raw_len: usize,
+    pub(crate) event: Vec<u8>,
+}
+
+fn header_value<'h>(name: &str, value: &'h [u8]) -> &'h [u8] {
+    if REDACTED.contains(&name) {
+        b"[redacted]"
+    } else {
+        value
+    }
+}
+
+/// Encodes `request` for `monitor`, received at `now` (ns).
+pub(crate) fn encode(
+    request: &Request<'_>,
+    monitor: &MonitorRef,
+    now: u64,
+    compression: Compression,
+) -> Encoded {
+    let source = request.peer.map(|p| p.to_string()).unwrap_or_default();
+    let probe = ["x-vigil-probe-id", "oneuptime-probe-id"]
+        .into_iter()
+        .find_map(|name| request.headers.get(name))
+        .map_or(&b""[..], |v| v.as_bytes());
+    let mut b = IncomingRequestsBlock::default();
+    b.project_id.push(monitor.project.as_bytes());
+    b.monitor_id.push(monitor.monitor.as_bytes());
+    b.time.push(crate::otlp::seconds(now));
+    b.time_unix_nano.push(now);
+    b.method.push(request.method.as_bytes());
+    b.path.push(request.path.as_bytes());
+    b.source_addr.push(source.as_bytes());
+    b.probe_id.push(probe);
+    let mut headers = serde_json::Map::new();
+    for (name, value) in request.headers {
+        let value = header_value(name.as_str(), value.as_bytes());
+        crate::clickhouse::native::put_bytes(&mut b.header_names.values, name.as_str().as_bytes());
+        crate::clickhouse::native::put_bytes(&mut b.header_values.values, value);
+        let text = String::from_utf8_lossy(value).into_owned();
+        // Repeated headers are joined as HTTP allows.
+        headers
+            .entry(name.as_str())
+            .and_modify(|v| {
+                if let serde_json::Value::String(s) = v {
+                    s.push_str(", ");
+                    s.push_str(&text);
+                }
+            })
+            .or_insert(serde_json::Value::String(text.clone()));
+    }
+    let n = request.headers.len() as u64;
+    b.header_names.offsets.close_row(n);
+    b.header_values.offsets.close_row(n);
+    b.body.push(request.body);
+    b.rows = 1;
+    let mut raw = Vec::with_capacity(b.byte_len() + 256);
+    b.encode(&mut raw);
+    let mut framed = Vec::new();
+    crate::clickhouse::compression::frame(&raw, compression, &mut framed);
+
+    let mut event = Event::new(&monitor.project, &monitor.monitor, now);
+    event
+        .field("method", request.method.as_bytes())
+        .field("source_addr", source.as_bytes())
+        .field("probe_id", probe)
+        .field(
+            "headers",
+            serde_json::Value::Object(headers).to_string().as_bytes(),
+        )
+        .field("body", request.body);
+    Encoded {
+        framed,
+        raw_len: raw.len(),
+        event: event.finish(),
+    }
+}

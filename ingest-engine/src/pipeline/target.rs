@@ -1,0 +1,85 @@
+//! Where accepted data goes: the ClickHouse tables and the worker's Redis streams. Every target
+//! has its own write-ahead log (or, with the WAL off, in-memory batcher) and its own deliverer,
+//! so a slow or unreachable destination delays only its own data.
+
+use crate::otlp::Signal;
+
+/// One destination of accepted data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Target {
+    /// ClickHouse `logs` (OTLP, Forward, Fluentd HTTP).
+    Logs,
+    /// ClickHouse `spans`.
+    Spans,
+    /// ClickHouse `metrics`.
+    Metrics,
+    /// ClickHouse `server_metrics` (server-agent reports).
+    ServerMetrics,
+    /// ClickHouse `incoming_requests` (heartbeats).
+    IncomingRequests,
+    /// Redis stream of server-agent reports, for the worker.
+    ServerReportEvents,
+    /// Redis stream of incoming requests, for the worker.
+    IncomingRequestEvents,
+}
+
+impl Target {
+    /// Every target, in index order.
+    pub(crate) const ALL: [Target; 7] = [
+        Target::Logs,
+        Target::Spans,
+        Target::Metrics,
+        Target::ServerMetrics,
+        Target::IncomingRequests,
+        Target::ServerReportEvents,
+        Target::IncomingRequestEvents,
+    ];
+
+    /// The table name, or the WAL directory name of a stream; also the `table` metric label.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Target::Logs => "logs",
+            Target::Spans => "spans",
+            Target::Metrics => "metrics",
+            Target::ServerMetrics => "server_metrics",
+            Target::IncomingRequests => "incoming_requests",
+            Target::ServerReportEvents => "events-server_report",
+            Target::IncomingRequestEvents => "events-incoming_request",
+        }
+    }
+
+    /// The Redis stream name (after the configured prefix), for event targets.
+    pub(crate) fn stream(self) -> Option<&'static str> {
+        match self {
+            Target::ServerReportEvents => Some("server_report"),
+            Target::IncomingRequestEvents => Some("incoming_request"),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl From<Signal> for Target {
+    fn from(signal: Signal) -> Self {
+        match signal {
+            Signal::Logs => Target::Logs,
+            Signal::Traces => Target::Spans,
+            Signal::Metrics => Target::Metrics,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_order_matches_all() {
+        for (i, t) in Target::ALL.iter().enumerate() {
+            assert_eq!(t.index(), i);
+        }
+    }
+}
