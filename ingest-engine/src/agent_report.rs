@@ -180,7 +180,14 @@ enum Attr<'a> {
 }
 
 impl Writer<'_> {
-    fn row(&mut self, name: &str, subject: &str, value: Num, unit: &str, attrs: &[(&str, Attr<'_>)]) {
+    fn row(
+        &mut self,
+        name: &str,
+        subject: &str,
+        value: Num,
+        unit: &str,
+        attrs: &[(&str, Attr<'_>)],
+    ) {
         let Some(value) = value.filter(|v| v.is_finite()) else {
             return;
         };
@@ -244,9 +251,27 @@ impl Writer<'_> {
                 ("threads", Attr::Num(p.threads)),
                 ("create_time_ms", Attr::Num(p.create_time_ms)),
             ];
-            self.row("process.cpu_percent", &pid, p.cpu_percent, "percent", &attrs);
-            self.row("process.memory_bytes", &pid, p.memory_bytes, "bytes", &attrs);
-            self.row("process.memory_percent", &pid, p.memory_percent, "percent", &attrs);
+            self.row(
+                "process.cpu_percent",
+                &pid,
+                p.cpu_percent,
+                "percent",
+                &attrs,
+            );
+            self.row(
+                "process.memory_bytes",
+                &pid,
+                p.memory_bytes,
+                "bytes",
+                &attrs,
+            );
+            self.row(
+                "process.memory_percent",
+                &pid,
+                p.memory_percent,
+                "percent",
+                &attrs,
+            );
         }
     }
 
@@ -267,7 +292,13 @@ impl Writer<'_> {
         }
         self.row("cpu.cores", "", c.cores, "count", &[]);
         for (i, v) in c.per_core_percent.iter().flatten().enumerate() {
-            self.row("cpu.core.percent_used", &i.to_string(), Some(*v), "percent", &[]);
+            self.row(
+                "cpu.core.percent_used",
+                &i.to_string(),
+                Some(*v),
+                "percent",
+                &[],
+            );
         }
     }
 
@@ -293,7 +324,10 @@ impl Writer<'_> {
 
     fn disk(&mut self, d: &Disk) {
         let path = d.disk_path.as_deref().unwrap_or("");
-        let attrs = [("device", Attr::Str(&d.device)), ("fstype", Attr::Str(&d.fstype))];
+        let attrs = [
+            ("device", Attr::Str(&d.device)),
+            ("fstype", Attr::Str(&d.fstype)),
+        ];
         for (name, value, unit) in [
             ("disk.total_bytes", d.total, "bytes"),
             ("disk.free_bytes", d.free, "bytes"),
@@ -315,9 +349,17 @@ impl Writer<'_> {
         for (name, value, unit) in [
             ("network.bytes_received", n.total_bytes_received, "bytes"),
             ("network.bytes_sent", n.total_bytes_sent, "bytes"),
-            ("network.packets_received", n.total_packets_received, "count"),
+            (
+                "network.packets_received",
+                n.total_packets_received,
+                "count",
+            ),
             ("network.packets_sent", n.total_packets_sent, "count"),
-            ("network.connections_established", n.connections_established, "count"),
+            (
+                "network.connections_established",
+                n.connections_established,
+                "count",
+            ),
             ("network.connections_listen", n.connections_listen, "count"),
             ("network.connections_total", n.connections_total, "count"),
         ] {
@@ -355,7 +397,13 @@ impl Writer<'_> {
             ("boot_time", Attr::Num(h.boot_time)),
         ];
         // Host facts ride on the uptime row.
-        self.row("host.uptime_seconds", "", h.uptime_seconds, "seconds", &attrs);
+        self.row(
+            "host.uptime_seconds",
+            "",
+            h.uptime_seconds,
+            "seconds",
+            &attrs,
+        );
         self.row("host.processes", "", h.num_processes, "count", &[]);
     }
 }
@@ -380,7 +428,9 @@ pub(crate) fn decode(
         None => value,
     };
     let Value::Object(fields) = &mut inner else {
-        return Err(DecodeError::new("`serverMonitorResponse` must be an object"));
+        return Err(DecodeError::new(
+            "`serverMonitorResponse` must be an object",
+        ));
     };
     fields.remove("secretKey");
     if !fields.contains_key("basicInfrastructureMetrics") && !fields.contains_key("processes") {

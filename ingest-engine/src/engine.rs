@@ -180,7 +180,12 @@ impl Engine {
         }
         if decoded.rows > 0 {
             self.pipeline
-                .submit(signal.into(), decoded.native, decoded.native_len, decoded.rows)
+                .submit(
+                    signal.into(),
+                    decoded.native,
+                    decoded.native_len,
+                    decoded.rows,
+                )
                 .await?;
             self.telemetry
                 .accepted

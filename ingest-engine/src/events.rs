@@ -18,9 +18,7 @@ impl Event {
     /// A new event with a fresh `event_id` (the worker's deduplication key: a record replayed
     /// after a crash carries the same id) and its kind's common fields.
     pub(crate) fn new(project_id: &str, monitor_id: &str, received_unix_nano: u64) -> Self {
-        let mut event = Self {
-            buf: vec![VERSION],
-        };
+        let mut event = Self { buf: vec![VERSION] };
         let mut id = [0u8; 16];
         // Without randomness the id is still unique per process and time.
         if getrandom::fill(&mut id).is_err() {
@@ -41,9 +39,11 @@ impl Event {
     pub(crate) fn field(&mut self, name: &str, value: &[u8]) -> &mut Self {
         let value = &value[..value.len().min(u32::MAX as usize)];
         let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
-        self.buf.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        self.buf
+            .extend_from_slice(&(name.len() as u16).to_be_bytes());
         self.buf.extend_from_slice(name);
-        self.buf.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        self.buf
+            .extend_from_slice(&(value.len() as u32).to_be_bytes());
         self.buf.extend_from_slice(value);
         self
     }
@@ -76,7 +76,10 @@ pub(crate) fn fields(record: &[u8]) -> Result<Vec<Field<'_>>, EventFormatError> 
         let (len, tail) = split(rest, 2)?;
         let (name, tail) = split(tail, usize::from(u16::from_be_bytes([len[0], len[1]])))?;
         let (len, tail) = split(tail, 4)?;
-        let (value, tail) = split(tail, u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)?;
+        let (value, tail) = split(
+            tail,
+            u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize,
+        )?;
         out.push((name, value));
         rest = tail;
     }

@@ -34,7 +34,9 @@ impl BodyFormat {
     pub(crate) fn from_media_type(media: &str) -> Option<Self> {
         match media {
             "" | "application/json" => Some(Self::Json),
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl"
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
             | "application/x-jsonlines" => Some(Self::Ndjson),
             "text/plain" => Some(Self::Text),
             _ => None,
@@ -93,7 +95,7 @@ pub(crate) fn decode(
             record::push_record(
                 block,
                 &origin,
-                0,
+                now,
                 &packed[range],
                 &[],
                 &mut fields,
@@ -219,22 +221,35 @@ mod tests {
     use super::*;
 
     fn count(body: &str, format: BodyFormat) -> Result<u64, String> {
-        decode(body.as_bytes(), format, "p", "Fluentd", 1, Compression::None)
-            .map(|d| d.rows)
-            .map_err(|e| e.to_string())
+        decode(
+            body.as_bytes(),
+            format,
+            "p",
+            "Fluentd",
+            1,
+            Compression::None,
+        )
+        .map(|d| d.rows)
+        .map_err(|e| e.to_string())
     }
 
     #[test]
     fn oneuptime_shapes_normalise() {
         use BodyFormat::*;
         assert_eq!(count(r#"[{"message":"a"},{"log":"b"},"c"]"#, Json), Ok(3));
-        assert_eq!(count(r#"{"json":[{"message":"a"},{"message":"b"}]}"#, Json), Ok(2));
+        assert_eq!(
+            count(r#"{"json":[{"message":"a"},{"message":"b"}]}"#, Json),
+            Ok(2)
+        );
         assert_eq!(count(r#"{"entries":{"message":"a"}}"#, Json), Ok(1));
         // `json` next to other fields is an ordinary field.
         assert_eq!(count(r#"{"json":"x","level":"info"}"#, Json), Ok(1));
         assert_eq!(count(r#"{"message":"a","level":"warn"}"#, Json), Ok(1));
         assert_eq!(count("\"one\\ntwo\\n\\nthree\"", Json), Ok(3));
-        assert_eq!(count("{\"message\":\"a\"}\n{\"message\":\"b\"}\n", Json), Ok(2));
+        assert_eq!(
+            count("{\"message\":\"a\"}\n{\"message\":\"b\"}\n", Json),
+            Ok(2)
+        );
         assert_eq!(count("{\"message\":\"a\"}\n\n[1]\n", Ndjson), Ok(2));
         assert_eq!(count("line one\r\nline two\n", Text), Ok(2));
         for empty in ["[]", "{\"json\":[]}", "\"\"", "null"] {
@@ -251,6 +266,10 @@ mod tests {
     fn deep_nesting_is_refused() {
         let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
         let body = format!("{{\"message\":\"m\",\"deep\":{deep}}}");
-        assert!(count(&body, BodyFormat::Json).unwrap_err().contains("nested"));
+        assert!(
+            count(&body, BodyFormat::Json)
+                .unwrap_err()
+                .contains("nested")
+        );
     }
 }

@@ -7,17 +7,17 @@
 //! `INSERT … FORMAT Native`).
 //! See ARCHITECTURE.md for the invariants.
 
+mod agent_report;
 pub mod auth;
 mod budget;
 pub mod clickhouse;
 pub mod config;
 mod engine;
-mod agent_report;
+pub mod error;
 mod events;
 mod fluentd;
-mod incoming_request;
-pub mod error;
 pub mod forward;
+mod incoming_request;
 pub mod otlp;
 mod pipeline;
 mod server;
@@ -129,7 +129,8 @@ impl RunningEngine {
 /// confirmed), applies the schema — in the background while ClickHouse does not answer; exports
 /// are then taken into the WAL (or, with the WAL off, refused with 503) — and serves.
 pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine, StartError> {
-    let keys = auth::KeyStore::from_config(&config).map_err(|e| StartError::Config(e.to_string()))?;
+    let keys =
+        auth::KeyStore::from_config(&config).map_err(|e| StartError::Config(e.to_string()))?;
     let forward_keys =
         auth::ForwardKeys::parse(&config.forward.shared_keys.0, &config.forward.users.0)
             .map_err(|e| StartError::Config(e.to_string()))?;

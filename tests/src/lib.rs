@@ -35,6 +35,16 @@ pub const TOKEN_2: &str = "test-token-2";
 /// The project of [`TOKEN_2`].
 pub const PROJECT_2: &str = "project-two";
 
+/// The server-agent key every test engine knows, for monitor [`AGENT_MONITOR`] of [`PROJECT`].
+pub const AGENT_KEY: &str = "agent-secret-1";
+/// The monitor of [`AGENT_KEY`].
+pub const AGENT_MONITOR: &str = "server-monitor-1";
+/// The heartbeat key every test engine knows, for monitor [`HEARTBEAT_MONITOR`] of
+/// [`PROJECT_2`].
+pub const HEARTBEAT_KEY: &str = "beat-secret-1";
+/// The monitor of [`HEARTBEAT_KEY`].
+pub const HEARTBEAT_MONITOR: &str = "heartbeat-monitor-1";
+
 /// An environment variable the test command sets; panics with a clear message when missing.
 pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -47,6 +57,49 @@ pub fn required_env(name: &str) -> String {
 /// The ClickHouse HTTP URL of the test server.
 pub fn clickhouse_url() -> String {
     required_env("VIGIL_TEST_CLICKHOUSE_URL")
+}
+
+/// The Redis URL of the test server.
+pub fn redis_url() -> String {
+    required_env("VIGIL_TEST_REDIS_URL")
+}
+
+/// Every entry of the Redis stream `key` (`XRANGE key - +`), as field → value maps.
+pub async fn redis_stream(url: &str, key: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let client = redis::Client::open(url).expect("valid redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("redis at {url} is reachable: {e}"));
+    let reply: redis::Value = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .expect("XRANGE");
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("unexpected redis value {other:?}"),
+    };
+    let redis::Value::Array(entries) = reply else {
+        panic!("XRANGE answered {reply:?}");
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            let redis::Value::Array(parts) = entry else {
+                panic!("stream entry {entry:?}");
+            };
+            let redis::Value::Array(fields) = &parts[1] else {
+                panic!("stream fields {parts:?}");
+            };
+            fields
+                .chunks(2)
+                .map(|kv| (text(&kv[0]), text(&kv[1])))
+                .collect()
+        })
+        .collect()
 }
 
 /// The Python interpreter that has the real clients installed.
@@ -115,6 +168,8 @@ pub struct TestEngine {
     pub database: String,
     /// The engine's write-ahead log directory.
     pub wal_dir: PathBuf,
+    /// Prefix of this engine's Redis streams (unique per test).
+    pub stream_prefix: String,
     running: Option<RunningEngine>,
 }
 
@@ -157,7 +212,13 @@ impl TestEngine {
         config.otlp_http_addr = "127.0.0.1:0".parse().expect("valid address");
         config.wal.dir = wal_dir.to_owned();
         config.forward.addr = "127.0.0.1:0".parse().expect("valid address");
+        config.monitors.agent_keys = Secret(format!("{AGENT_KEY}={PROJECT}/{AGENT_MONITOR}"));
+        config.monitors.heartbeat_keys =
+            Secret(format!("{HEARTBEAT_KEY}={PROJECT_2}/{HEARTBEAT_MONITOR}"));
+        config.redis.url = redis_url();
+        config.redis.stream_prefix = format!("{database}:");
         tweak(&mut config);
+        let stream_prefix = config.redis.stream_prefix.clone();
         let listeners = Listeners::bind(&config).await.expect("bind test listeners");
         let (grpc, http) = listeners.addrs().expect("bound addresses");
         let forward = listeners.forward_addr();
@@ -170,6 +231,7 @@ impl TestEngine {
             forward,
             database,
             wal_dir: wal_dir.to_owned(),
+            stream_prefix,
             running: Some(running),
         }
     }
@@ -213,6 +275,8 @@ impl TestEngine {
                     ("logs", "logs"),
                     ("traces", "spans"),
                     ("metrics", "metrics"),
+                    ("server_metrics", "server_metrics"),
+                    ("incoming_requests", "incoming_requests"),
                 ]
                 .iter()
                 .all(|(signal, table)| {
@@ -250,6 +314,26 @@ impl TestEngine {
             .collect()
     }
 
+    /// The entries of this engine's Redis stream `stream` (`server_report`,
+    /// `incoming_request`) once there are at least `n` of them (waits up to 30 s).
+    pub async fn events(
+        &self,
+        stream: &str,
+        n: usize,
+    ) -> Vec<std::collections::HashMap<String, String>> {
+        let key = format!("{}{stream}", self.stream_prefix);
+        let url = redis_url();
+        wait_until(
+            Duration::from_secs(30),
+            &format!("{n} events in {key}"),
+            || async {
+                let entries = redis_stream(&url, &key).await;
+                (entries.len() >= n).then_some(entries)
+            },
+        )
+        .await
+    }
+
     /// Rows in `table`, once every acknowledged row is stored.
     pub async fn count(&self, table: &str) -> u64 {
         self.settle().await;
@@ -280,6 +364,27 @@ pub fn metric(metrics: &str, sample: &str) -> f64 {
                 .ok()
         })
         .unwrap_or(0.0)
+}
+
+/// Sends `method url` with `headers` and `body`; returns the status and the answer as JSON
+/// (a JSON string holding the text when the answer is not JSON).
+pub async fn request(
+    method: reqwest::Method,
+    url: String,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.body(body).send().await.expect("engine reachable");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// A free 127.0.0.1 port (bound and released; good enough for tests).

@@ -218,7 +218,8 @@ impl Pipeline {
         let budget = Arc::new(ByteBudget::new(config.wal.max_bytes));
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let publish = publisher::Settings::new(&config.redis, ch, telemetry.clone(), abandon.clone());
+        let publish =
+            publisher::Settings::new(&config.redis, ch, telemetry.clone(), abandon.clone());
         let mut sinks = Vec::with_capacity(Target::ALL.len());
         for target in Target::ALL {
             let table = target.name();

@@ -199,13 +199,10 @@ async fn try_publish(
     let conn = match connection {
         Some(conn) => conn,
         None => {
-            let conn = tokio::time::timeout(
-                s.timeout,
-                s.client.get_multiplexed_async_connection(),
-            )
-            .await
-            .map_err(|_| timed_out("connect"))?
-            .map_err(|e| e.to_string())?;
+            let conn = tokio::time::timeout(s.timeout, s.client.get_multiplexed_async_connection())
+                .await
+                .map_err(|_| timed_out("connect"))?
+                .map_err(|e| e.to_string())?;
             connection.insert(conn)
         }
     };

@@ -117,11 +117,12 @@ async fn fluentd_logs(
     let result = async {
         let project = engine.authenticate(&headers)?;
         let media = media_type(&headers);
-        let format =
-            BodyFormat::from_media_type(&media).ok_or_else(|| IngestError::UnsupportedMediaType {
+        let format = BodyFormat::from_media_type(&media).ok_or_else(|| {
+            IngestError::UnsupportedMediaType {
                 media: media.chars().take(100).collect(),
                 accepted: "application/json, application/x-ndjson or text/plain",
-            })?;
+            }
+        })?;
         let service = ["x-vigil-service-name", "x-oneuptime-service-name"]
             .into_iter()
             .find_map(|n| headers.get(n).and_then(|v| v.to_str().ok()))
@@ -136,8 +137,14 @@ async fn fluentd_logs(
         engine
             .ingest("logs", payload.len(), inline, move || {
                 let raw = body::decompress(encoding, payload, limit)?;
-                let decoded =
-                    fluentd::decode(&raw, format, &project, &service, now_unix_nano(), compression)?;
+                let decoded = fluentd::decode(
+                    &raw,
+                    format,
+                    &project,
+                    &service,
+                    now_unix_nano(),
+                    compression,
+                )?;
                 Ok(vec![Item {
                     target: Target::Logs,
                     data: decoded.native,
@@ -169,8 +176,13 @@ async fn agent_report(
         engine
             .ingest("server_metrics", payload.len(), inline, move || {
                 let raw = body::decompress(encoding, payload, limit)?;
-                let report =
-                    agent_report::decode(&raw, &monitor, now_unix_nano(), max_processes, compression)?;
+                let report = agent_report::decode(
+                    &raw,
+                    &monitor,
+                    now_unix_nano(),
+                    max_processes,
+                    compression,
+                )?;
                 Ok(vec![
                     Item {
                         target: Target::ServerMetrics,
@@ -229,28 +241,38 @@ async fn incoming(
             Some(q) => format!("{prefix}/***?{q}"),
             None => format!("{prefix}/***"),
         };
-        let method = if method == Method::POST { "POST" } else { "GET" };
+        let method = if method == Method::POST {
+            "POST"
+        } else {
+            "GET"
+        };
         engine
-            .ingest("incoming_requests", payload.len(), encoding == ContentEncoding::Identity, move || {
-                let raw = body::decompress(encoding, payload, limit)?;
-                let request = incoming_request::Request {
-                    method,
-                    path: &path,
-                    headers: &headers,
-                    body: &raw,
-                    peer,
-                };
-                let encoded = incoming_request::encode(&request, &monitor, now_unix_nano(), compression);
-                Ok(vec![
-                    Item {
-                        target: Target::IncomingRequests,
-                        data: encoded.framed,
-                        raw_len: encoded.raw_len,
-                        rows: 1,
-                    },
-                    event(Target::IncomingRequestEvents, encoded.event),
-                ])
-            })
+            .ingest(
+                "incoming_requests",
+                payload.len(),
+                encoding == ContentEncoding::Identity,
+                move || {
+                    let raw = body::decompress(encoding, payload, limit)?;
+                    let request = incoming_request::Request {
+                        method,
+                        path: &path,
+                        headers: &headers,
+                        body: &raw,
+                        peer,
+                    };
+                    let encoded =
+                        incoming_request::encode(&request, &monitor, now_unix_nano(), compression);
+                    Ok(vec![
+                        Item {
+                            target: Target::IncomingRequests,
+                            data: encoded.framed,
+                            raw_len: encoded.raw_len,
+                            rows: 1,
+                        },
+                        event(Target::IncomingRequestEvents, encoded.event),
+                    ])
+                },
+            )
             .await
     }
     .await;

@@ -10,17 +10,17 @@ mod inputs;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::http::Request;
 use axum::Router;
 use axum::extract::ConnectInfo;
-use ::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tower_service::Service as _;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower_service::Service as _;
 
 use crate::config::LimitsConfig;
 

@@ -6,7 +6,9 @@
 
 mod bad_input;
 mod durability;
+mod fluentd_http;
 mod forward;
+mod monitor_inputs;
 mod otlp_json;
 mod python_sdk;
 mod rows;
