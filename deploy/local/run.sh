@@ -16,13 +16,20 @@ source "$stack_dir/stack.env"
 
 cargo build --release --locked -p ingest-engine
 
-token_file="$repo/.vigil/ingest-token"
-if [ ! -s "$token_file" ]; then
-  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file"
-  chmod 600 "$token_file"
-fi
-token=$(cat "$token_file")
+# Development keys (the control plane will issue real ones), kept across runs.
+secret() { # file
+  if [ ! -s "$1" ]; then
+    head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"
+    chmod 600 "$1"
+  fi
+  cat "$1"
+}
+token=$(secret "$repo/.vigil/ingest-token")
+agent_key=$(secret "$repo/.vigil/agent-key")
+heartbeat_key=$(secret "$repo/.vigil/heartbeat-key")
 export VIGIL_INGEST_TOKENS="$token=default"
+export VIGIL_AGENT_KEYS="$agent_key=default/server-1"
+export VIGIL_HEARTBEAT_KEYS="$heartbeat_key=default/heartbeat-1"
 export VIGIL_OTLP_GRPC_ADDR=${VIGIL_OTLP_GRPC_ADDR:-127.0.0.1:4317}
 export VIGIL_OTLP_HTTP_ADDR=${VIGIL_OTLP_HTTP_ADDR:-127.0.0.1:4318}
 export VIGIL_WAL_DIR=${VIGIL_WAL_DIR:-$repo/.vigil/wal}
@@ -36,6 +43,10 @@ Vigil is starting. Send OpenTelemetry data to:
   OTLP/HTTP  http://$VIGIL_OTLP_HTTP_ADDR   (/v1/logs, /v1/traces, /v1/metrics)
   header     x-vigil-token: $token          (project "default"; also Authorization: Bearer …)
   Forward    $VIGIL_FORWARD_ADDR          (Fluent Bit / Fluentd, project "$VIGIL_FORWARD_PROJECT")
+  Fluentd    http://$VIGIL_OTLP_HTTP_ADDR/fluentd/v1/logs   (JSON, same token)
+  agent      http://$VIGIL_OTLP_HTTP_ADDR/server-monitor/response/ingest/$agent_key   (monitor "server-1")
+  heartbeat  http://$VIGIL_OTLP_HTTP_ADDR/heartbeat/$heartbeat_key   (GET or POST; monitor "heartbeat-1")
+  events     $VIGIL_REDIS_URL  streams vigil:events:server_report, vigil:events:incoming_request
   metrics    http://$VIGIL_OTLP_HTTP_ADDR/metrics   ready: /readyz
   ClickHouse $VIGIL_CLICKHOUSE_URL  (database "vigil")
   WAL        $VIGIL_WAL_DIR  (acknowledged data waits here for ClickHouse)

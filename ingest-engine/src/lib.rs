@@ -1,5 +1,6 @@
-//! Vigil's ingest engine: OpenTelemetry (OTLP/gRPC and OTLP/HTTP, protobuf and JSON) in,
-//! ClickHouse rows out.
+//! Vigil's ingest engine: OpenTelemetry (OTLP/gRPC and OTLP/HTTP, protobuf and JSON), Fluent
+//! Forward, Fluentd HTTP, server-agent reports and heartbeats in; ClickHouse rows and Redis
+//! Stream events for the worker out.
 //!
 //! Data path: `server` (listeners, limits) → `engine` (auth, decompress, decode) → `otlp`
 //! (wire walker writing straight into Native columns) → `pipeline` (byte budgets, the `wal`
