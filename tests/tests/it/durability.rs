@@ -1,5 +1,6 @@
 //! The write-ahead log's promises under concurrent load, with real servers: `kill -9`, a
-//! ClickHouse outage, a full WAL, a corrupt WAL tail, and a poison row.
+//! ClickHouse outage, a full WAL (also withholding Forward acks), a corrupt WAL tail, and a
+//! poison row.
 
 use std::time::Duration;
 
@@ -416,4 +417,108 @@ async fn poison_row_is_dead_lettered_and_its_batch_mates_stored() {
         1.0
     );
     engine.stop().await;
+}
+
+/// A Forward frame with a `chunk` gets no ack while the WAL is full (the client keeps it and
+/// resends), and the ack once there is room again; its record is then stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_acks_are_withheld_while_the_wal_is_full() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut ch = PrivateClickHouse::start().await;
+    let engine = engine_on(&ch, "fw_backpressure", |c| {
+        c.wal.segment_bytes = 64 << 10;
+        c.wal.max_bytes = 256 << 10;
+        c.forward.project = tests::PROJECT.into();
+    })
+    .await;
+    ch.stop().await;
+    // Fill the WAL with OTLP logs until it refuses.
+    let client = reqwest::Client::new();
+    let mut refused = false;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..2_000 {
+        // Bodies that compress poorly, so the WAL fills in a few requests.
+        let bodies: Vec<String> = (0..50)
+            .map(|j| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                format!("fill {i} {j} {x:x}{:x}", x.rotate_left(29))
+            })
+            .collect();
+        let r = client
+            .post(engine.http_url("/v1/logs"))
+            .header("content-type", "application/json")
+            .header("x-vigil-token", TOKEN)
+            .body(logs_json("fill", &bodies))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            refused = true;
+            break;
+        }
+        assert_eq!(r.status(), 200);
+    }
+    assert!(refused, "the WAL filled up");
+
+    // PackedForward, far larger than what is left in the WAL: 500 records of random text.
+    let mut entries = Vec::new();
+    for n in 0..500u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let body = format!(
+            "held back {n:03} {x:016x}{:016x}{:016x}",
+            x.rotate_left(11),
+            x.rotate_left(37)
+        );
+        entries.push(0x92);
+        entries.push(0xce);
+        entries.extend_from_slice(&1_700_000_000u32.to_be_bytes());
+        entries.extend_from_slice(&[0x81, 0xa7]);
+        entries.extend_from_slice(b"message");
+        entries.extend_from_slice(&[0xd9, body.len() as u8]);
+        entries.extend_from_slice(body.as_bytes());
+    }
+    let mut frame = vec![0x93, 0xa4];
+    frame.extend_from_slice(b"held");
+    frame.push(0xc6);
+    frame.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&entries);
+    frame.extend_from_slice(&[0x81, 0xa5]);
+    frame.extend_from_slice(b"chunk");
+    frame.push(0xa3);
+    frame.extend_from_slice(b"c-1");
+    let ack = [&[0x81, 0xa3][..], b"ack", &[0xa3], b"c-1"].concat();
+    let mut s = tokio::net::TcpStream::connect(engine.forward.expect("forward listener"))
+        .await
+        .unwrap();
+    s.write_all(&frame).await.unwrap();
+    let mut reply = vec![0u8; ack.len()];
+    let early = tokio::time::timeout(Duration::from_secs(3), s.read_exact(&mut reply)).await;
+    assert!(early.is_err(), "no ack while the WAL is full");
+
+    ch.resume().await;
+    tokio::time::timeout(Duration::from_secs(50), s.read_exact(&mut reply))
+        .await
+        .expect("the ack once the WAL has room")
+        .unwrap();
+    assert_eq!(reply, ack);
+    wait_until(
+        Duration::from_secs(30),
+        "the held records stored",
+        || async {
+            let n = ch
+                .query(&format!(
+                    "SELECT count() FROM {}.logs WHERE service_name = 'held'",
+                    engine.database
+                ))
+                .await;
+            (n.trim() == "500").then_some(())
+        },
+    )
+    .await;
+    engine.shutdown().await;
 }
