@@ -135,6 +135,16 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
     let forward_keys =
         auth::ForwardKeys::parse(&config.forward.shared_keys.0, &config.forward.users.0)
             .map_err(|e| StartError::Config(e.to_string()))?;
+    let forward_tls = match config.forward.tls() {
+        true => Some(
+            forward::tls::acceptor(
+                std::path::Path::new(config.forward.tls_cert_file.trim()),
+                std::path::Path::new(config.forward.tls_key_file.trim()),
+            )
+            .map_err(|e| StartError::Config(e.to_string()))?,
+        ),
+        false => None,
+    };
     if keys.is_empty() {
         tracing::warn!("no ingest tokens configured: every export will be refused with 401");
     }
@@ -201,6 +211,7 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
             engine.clone(),
             config.forward.clone(),
             forward_keys,
+            forward_tls,
             shutdown.clone(),
         ));
     }

@@ -54,6 +54,12 @@ impl Config {
         if let Some(hostname) = env("VIGIL_FORWARD_HOSTNAME") {
             fw.hostname = hostname;
         }
+        if let Some(file) = env("VIGIL_FORWARD_TLS_CERT_FILE") {
+            fw.tls_cert_file = file;
+        }
+        if let Some(file) = env("VIGIL_FORWARD_TLS_KEY_FILE") {
+            fw.tls_key_file = file;
+        }
         set(
             env,
             "VIGIL_FORWARD_MAX_FRAME_BYTES",

@@ -33,6 +33,11 @@ pub struct ForwardConfig {
     /// A connection silent this long is closed, ms (`VIGIL_FORWARD_IDLE_TIMEOUT_MS`,
     /// default 300000).
     pub idle_timeout_ms: u64,
+    /// PEM certificate chain (`VIGIL_FORWARD_TLS_CERT_FILE`); with `tls_key_file`, every TCP
+    /// connection must speak TLS.
+    pub tls_cert_file: String,
+    /// PEM private key of the certificate (`VIGIL_FORWARD_TLS_KEY_FILE`).
+    pub tls_key_file: String,
 }
 
 impl Default for ForwardConfig {
@@ -47,11 +52,18 @@ impl Default for ForwardConfig {
             max_decompressed_bytes: 64 << 20,
             max_connections: 1024,
             idle_timeout_ms: 300_000,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
         }
     }
 }
 
 impl ForwardConfig {
+    /// Whether connections must speak TLS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert_file.trim().is_empty() || !self.tls_key_file.trim().is_empty()
+    }
+
     /// Whether the listener runs.
     pub fn enabled(&self) -> bool {
         !self.project.trim().is_empty() || !self.shared_keys.0.trim().is_empty()

@@ -341,6 +341,13 @@ impl Config {
         if let Err(e) = crate::auth::KeyStore::from_config(self) {
             problems.push(e.to_string());
         }
+        let fw = &self.forward;
+        if fw.tls() && (fw.tls_cert_file.trim().is_empty() || fw.tls_key_file.trim().is_empty()) {
+            problems.push("forward.tls_cert_file and forward.tls_key_file go together".into());
+        }
+        if let Err(e) = crate::auth::ForwardKeys::parse(&fw.shared_keys.0, &fw.users.0) {
+            problems.push(e.to_string());
+        }
         let r = &self.redis;
         if r.enabled() && !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
             problems.push("redis.url: must start with redis:// or rediss:// (or be empty)".into());

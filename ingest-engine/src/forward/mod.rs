@@ -12,15 +12,17 @@ mod event;
 mod handshake;
 pub mod msgpack;
 pub(crate) mod record;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -35,6 +37,9 @@ use event::{Frame, FrameError};
 use handshake::Helo;
 use msgpack::Cutter;
 
+/// How long a client has to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a frame waits for room in the WAL or memory before the connection is closed
 /// unacknowledged (the client resends it).
 const MAX_BACKPRESSURE_WAIT: Duration = Duration::from_secs(60);
@@ -44,6 +49,7 @@ struct Listener {
     config: ForwardConfig,
     keys: ForwardKeys,
     project: Arc<str>,
+    tls: Option<TlsAcceptor>,
 }
 
 /// Serves Forward on `tcp` (and heartbeats on `udp`) until `shutdown`.
@@ -53,6 +59,7 @@ pub(crate) async fn serve(
     engine: Arc<Engine>,
     config: ForwardConfig,
     keys: ForwardKeys,
+    tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
 ) {
     let tasks = TaskTracker::new();
@@ -64,6 +71,7 @@ pub(crate) async fn serve(
         project: Arc::from(config.project.trim()),
         keys,
         config,
+        tls,
     });
     let slots = Arc::new(Semaphore::new(listener.config.max_connections));
     loop {
@@ -82,9 +90,22 @@ pub(crate) async fn serve(
             },
             _ = shutdown.cancelled() => break,
         };
+        let _nodelay = stream.set_nodelay(true);
         let (listener, shutdown) = (listener.clone(), shutdown.clone());
         tasks.spawn(async move {
-            if let Err(error) = listener.connection(stream, &shutdown).await {
+            let result = match &listener.tls {
+                None => listener.connection(stream, &shutdown).await,
+                Some(tls) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => listener.connection(stream, &shutdown).await,
+                        Ok(Err(e)) => Err(ConnectionError::Tls(e.to_string())),
+                        Err(_) => Err(ConnectionError::Tls(format!(
+                            "handshake not completed within {TLS_HANDSHAKE_TIMEOUT:?}"
+                        ))),
+                    }
+                }
+            };
+            if let Err(error) = result {
                 tracing::warn!(%peer, %error, "forward connection closed");
             }
             drop(permit);
@@ -114,6 +135,8 @@ async fn heartbeats(udp: UdpSocket, shutdown: CancellationToken) {
 enum ConnectionError {
     #[error("read failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error(transparent)]
     Frame(#[from] FrameError),
     #[error("frame larger than {0} bytes")]
@@ -147,11 +170,10 @@ enum Outcome {
 impl Listener {
     async fn connection(
         &self,
-        stream: TcpStream,
+        stream: impl AsyncRead + AsyncWrite + Unpin,
         shutdown: &CancellationToken,
     ) -> Result<(), ConnectionError> {
-        let _nodelay = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let idle = Duration::from_millis(self.config.idle_timeout_ms);
         let helo = if self.keys.handshake() {
             let helo = Helo::new(self.keys.user_auth())?;

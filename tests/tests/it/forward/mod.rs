@@ -11,6 +11,8 @@ use tests::{PROJECT, PROJECT_2, TestEngine, python, repo_root, unique_name, wait
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod tls;
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
