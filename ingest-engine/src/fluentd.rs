@@ -11,6 +11,7 @@
 use serde_json::Value;
 
 use crate::clickhouse::compression::Compression;
+use crate::forward::msgpack::Reader;
 use crate::forward::msgpack::{
     write_array_len, write_bool, write_f64, write_i64, write_map_len, write_nil, write_str,
     write_u64,
@@ -96,7 +97,7 @@ pub(crate) fn decode(
                 block,
                 &origin,
                 now,
-                &packed[range],
+                &mut Reader::new(&packed[range]),
                 &[],
                 &mut fields,
                 &mut scratch,

@@ -212,9 +212,8 @@ fn push_entries(
             return Err(FrameError::Invalid("an entry must be [time, record]"));
         }
         let time = r.value()?;
-        let record = r.value()?;
         let (ns, metadata) = event_time(time)?;
-        push_record(block, origin, ns, record, metadata, &mut fields, scratch)?;
+        push_record(block, origin, ns, r, metadata, &mut fields, scratch)?;
         read += 1;
     }
     Ok(())
@@ -235,7 +234,7 @@ pub(crate) fn push_events(
                 block,
                 origin,
                 ns,
-                record,
+                &mut Reader::new(record),
                 metadata,
                 &mut Vec::new(),
                 &mut scratch,

@@ -131,6 +131,18 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// Reads one whole value: its bytes and its head. Scalars, strings and binaries are read
+    /// once; containers are then skipped whole.
+    pub(crate) fn value_and_head(&mut self) -> Result<(&'a [u8], Head<'a>)> {
+        let start = self.pos;
+        let head = self.head()?;
+        if matches!(head, Head::Array(_) | Head::Map(_)) {
+            self.pos = start;
+            self.value()?;
+        }
+        Ok((&self.buf[start..self.pos], head))
+    }
+
     /// Reads an array head.
     pub(crate) fn array(&mut self, what: &'static str) -> Result<usize> {
         match self.head()? {

@@ -10,21 +10,46 @@ use crate::clickhouse::native::put_bytes;
 use crate::clickhouse::tables::LogsBlock;
 use crate::otlp::anyvalue::{ValueType, put_double};
 
-/// Fields that carry the body, best first.
-const BODY_KEYS: [&[u8]; 5] = [b"message", b"log", b"msg", b"body", b"text"];
-/// Fields that carry the severity, best first.
-const LEVEL_KEYS: [&[u8]; 7] = [
-    b"level",
-    b"severity",
-    b"loglevel",
-    b"log_level",
-    b"priority",
-    b"severityText",
-    b"severity_text",
-];
-const TRACE_KEYS: [&[u8]; 3] = [b"trace_id", b"traceId", b"traceid"];
-const SPAN_KEYS: [&[u8]; 3] = [b"span_id", b"spanId", b"spanid"];
-const SERVICE_KEYS: [&[u8]; 2] = [b"service.name", b"service_name"];
+/// What a field's key makes it, beyond an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Body,
+    Level,
+    Trace,
+    Span,
+    Service,
+}
+
+/// The role of a field key and its rank among that role's keys (0 = preferred): the body is
+/// the first of `message`, `log`, `msg`, `body`, `text`; the level of `level`, `severity`,
+/// `loglevel`, `log_level`, `priority`, `severityText`, `severity_text`. One match per field
+/// (the compiler switches on the length first), not a scan of every list.
+fn role(key: &[u8]) -> Option<(Role, u8)> {
+    use Role::*;
+    Some(match key {
+        b"message" => (Body, 0),
+        b"log" => (Body, 1),
+        b"msg" => (Body, 2),
+        b"body" => (Body, 3),
+        b"text" => (Body, 4),
+        b"level" => (Level, 0),
+        b"severity" => (Level, 1),
+        b"loglevel" => (Level, 2),
+        b"log_level" => (Level, 3),
+        b"priority" => (Level, 4),
+        b"severityText" => (Level, 5),
+        b"severity_text" => (Level, 6),
+        b"trace_id" => (Trace, 0),
+        b"traceId" => (Trace, 1),
+        b"traceid" => (Trace, 2),
+        b"span_id" => (Span, 0),
+        b"spanId" => (Span, 1),
+        b"spanid" => (Span, 2),
+        b"service.name" => (Service, 0),
+        b"service_name" => (Service, 1),
+        _ => return None,
+    })
+}
 
 /// Where a record came from.
 pub(crate) struct Origin<'a> {
@@ -55,18 +80,6 @@ pub(crate) fn severity_number(level: &[u8]) -> i32 {
 
 fn valid_hex_id(s: &[u8], len: usize) -> bool {
     s.len() == len && s.iter().all(u8::is_ascii_hexdigit)
-}
-
-fn best(
-    keys: &[&[u8]],
-    key: &[u8],
-    current: Option<(usize, usize)>,
-    at: usize,
-) -> Option<(usize, usize)> {
-    match keys.iter().position(|k| *k == key) {
-        Some(rank) if current.is_none_or(|(r, _)| rank < r) => Some((rank, at)),
-        _ => current,
-    }
 }
 
 /// Appends one value as an attribute value with its type.
@@ -133,50 +146,48 @@ fn push_lower_hex(col: &mut crate::clickhouse::native::StrCol, hex: &[u8]) {
     raw.extend(hex.iter().map(u8::to_ascii_lowercase));
 }
 
-/// Appends `record` (a msgpack map) as one row at `time_ns`, with Fluent Bit `metadata` (a map,
-/// or empty) kept as `fluent.metadata.*` attributes. `fields` is scratch reused across the
-/// records of a frame.
+/// Appends the record at `r` (a msgpack map, read past) as one row at `time_ns`, with Fluent
+/// Bit `metadata` (a map, or empty) kept as `fluent.metadata.*` attributes. `fields` is scratch
+/// reused across the records of a frame.
 pub(crate) fn push_record<'a>(
     block: &mut LogsBlock,
     origin: &Origin<'_>,
     time_ns: u64,
-    record: &'a [u8],
+    r: &mut Reader<'a>,
     metadata: &[u8],
     fields: &mut Vec<Field<'a>>,
     scratch: &mut Vec<u8>,
 ) -> Result<(), MsgpackError> {
-    let mut r = Reader::new(record);
     let Head::Map(n) = r.head()? else {
         return Err(MsgpackError::Invalid("a record must be a map"));
     };
     // First pass: which fields are the body, level, ids and service.
     fields.clear();
+    // (rank, field index) of the best field of each role.
     let (mut body, mut level, mut trace, mut span, mut service) = (None, None, None, None, None);
     for i in 0..n {
         let key = match r.head()? {
             Head::Str(k) | Head::Bin(k) => k,
             _ => return Err(MsgpackError::Invalid("record keys must be strings")),
         };
-        let value = r.value()?;
-        let head = Reader::new(value).head()?;
+        let (value, head) = r.value_and_head()?;
         fields.push((key, value, head));
-        body = best(&BODY_KEYS, key, body, i);
-        if matches!(head, Head::Str(_) | Head::Int(_) | Head::Uint(_)) {
-            level = best(&LEVEL_KEYS, key, level, i);
-        }
-        if let Head::Str(s) = head {
-            if valid_hex_id(s, 32) {
-                trace = best(&TRACE_KEYS, key, trace, i);
-            }
-            if valid_hex_id(s, 16) {
-                span = best(&SPAN_KEYS, key, span, i);
-            }
-            if !s.is_empty() {
-                service = best(&SERVICE_KEYS, key, service, i);
-            }
+        let Some((role, rank)) = role(key) else {
+            continue;
+        };
+        let slot: &mut Option<(u8, usize)> = match (role, head) {
+            (Role::Body, _) => &mut body,
+            (Role::Level, Head::Str(_) | Head::Int(_) | Head::Uint(_)) => &mut level,
+            (Role::Trace, Head::Str(s)) if valid_hex_id(s, 32) => &mut trace,
+            (Role::Span, Head::Str(s)) if valid_hex_id(s, 16) => &mut span,
+            (Role::Service, Head::Str(s)) if !s.is_empty() => &mut service,
+            _ => continue,
+        };
+        if slot.is_none_or(|(best, _)| rank < best) {
+            *slot = Some((rank, i));
         }
     }
-    let pick = |c: Option<(usize, usize)>| c.map(|(_, at)| at);
+    let pick = |c: Option<(u8, usize)>| c.map(|(_, at)| at);
     let (body, level, trace, span, service) = (
         pick(body),
         pick(level),
