@@ -66,7 +66,14 @@ pub(crate) struct Origin<'a> {
 
 /// OTel severity number of a level name (OneUptime's table), 0 when unknown.
 pub(crate) fn severity_number(level: &[u8]) -> i32 {
-    match level.to_ascii_lowercase().as_slice() {
+    // Lowercased on the stack: this runs once per record.
+    let mut lower = [0u8; 12];
+    let Some(lower) = lower.get_mut(..level.len()) else {
+        return 0;
+    };
+    lower.copy_from_slice(level);
+    lower.make_ascii_lowercase();
+    match &*lower {
         b"trace" => 1,
         b"debug" => 5,
         b"info" | b"information" | b"notice" => 9,
