@@ -250,7 +250,7 @@ async fn incoming(
             .ingest(
                 "incoming_requests",
                 payload.len(),
-                encoding == ContentEncoding::Identity,
+                payload.len() <= INLINE_DECODE_BYTES && encoding == ContentEncoding::Identity,
                 move || {
                     let raw = body::decompress(encoding, payload, limit)?;
                     let request = incoming_request::Request {
