@@ -22,6 +22,12 @@ use crate::telemetry::{SignalLabel, Telemetry};
 /// workers (decoding runs at roughly 1 GB/s, so this is well under 0.1 ms inline).
 pub(crate) const INLINE_DECODE_BYTES: usize = 64 << 10;
 
+/// Whether a request body of `len` bytes sent with `encoding` is decoded on its own task
+/// (small and uncompressed) rather than on the decoder pool.
+pub(crate) fn decodes_inline(len: usize, encoding: ContentEncoding) -> bool {
+    len <= INLINE_DECODE_BYTES && encoding == ContentEncoding::Identity
+}
+
 /// What a client is told about an accepted request.
 #[derive(Debug, Default)]
 pub struct ExportSummary {
@@ -151,8 +157,7 @@ impl Engine {
         let _held = self.pipeline.hold(payload.len())?;
         let limit = self.limits.max_body_bytes;
         let compression = self.compression;
-        let inline =
-            payload.len() <= INLINE_DECODE_BYTES && content_encoding == ContentEncoding::Identity;
+        let inline = decodes_inline(payload.len(), content_encoding);
         let work = move || -> Result<otlp::Decoded, IngestError> {
             let raw = body::decompress(content_encoding, payload, limit)?;
             let decoded = match encoding {

@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::body::{self, ContentEncoding, read_limited};
 use super::http::media_type;
-use crate::engine::{Engine, INLINE_DECODE_BYTES, Item};
+use crate::engine::{Engine, Item, decodes_inline};
 use crate::error::IngestError;
 use crate::events::now_unix_nano;
 use crate::fluentd::{self, BodyFormat};
@@ -133,7 +133,7 @@ async fn fluentd_logs(
         let limit = engine.limits.max_body_bytes;
         let (payload, encoding) = read_body(&engine, &headers, body, limit).await?;
         let compression = engine.compression;
-        let inline = payload.len() <= INLINE_DECODE_BYTES && encoding == ContentEncoding::Identity;
+        let inline = decodes_inline(payload.len(), encoding);
         engine
             .ingest("logs", payload.len(), inline, move || {
                 let raw = body::decompress(encoding, payload, limit)?;
@@ -172,7 +172,7 @@ async fn agent_report(
         let limit = engine.monitors.max_report_bytes;
         let (payload, encoding) = read_body(&engine, &headers, body, limit).await?;
         let (compression, max_processes) = (engine.compression, engine.monitors.max_processes);
-        let inline = payload.len() <= INLINE_DECODE_BYTES && encoding == ContentEncoding::Identity;
+        let inline = decodes_inline(payload.len(), encoding);
         engine
             .ingest("server_metrics", payload.len(), inline, move || {
                 let raw = body::decompress(encoding, payload, limit)?;
@@ -250,7 +250,7 @@ async fn incoming(
             .ingest(
                 "incoming_requests",
                 payload.len(),
-                payload.len() <= INLINE_DECODE_BYTES && encoding == ContentEncoding::Identity,
+                decodes_inline(payload.len(), encoding),
                 move || {
                     let raw = body::decompress(encoding, payload, limit)?;
                     let request = incoming_request::Request {
