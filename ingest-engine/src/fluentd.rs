@@ -91,7 +91,7 @@ pub(crate) fn decode(
         now,
     };
     otlp::encode_logs(compression, |block| {
-        let (mut fields, mut scratch) = (Vec::new(), Vec::new());
+        let (mut fields, mut scratch) = (record::Fields::default(), Vec::new());
         for range in bounds {
             record::push_record(
                 block,

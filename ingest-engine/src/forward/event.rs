@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use super::msgpack::{Head, MsgpackError, Reader};
-use super::record::{Origin, push_record};
+use super::record::{Fields, Origin, push_record};
 use crate::clickhouse::tables::LogsBlock;
 
 /// A frame the listener refuses; the connection is closed.
@@ -206,7 +206,7 @@ fn push_entries(
     scratch: &mut Vec<u8>,
 ) -> Result<(), FrameError> {
     let mut read = 0usize;
-    let mut fields = Vec::new();
+    let mut fields = Fields::default();
     while count.map_or(!r.is_empty(), |c| read < c) {
         if r.array("an entry must be [time, record]")? != 2 {
             return Err(FrameError::Invalid("an entry must be [time, record]"));
@@ -236,7 +236,7 @@ pub(crate) fn push_events(
                 ns,
                 &mut Reader::new(record),
                 metadata,
-                &mut Vec::new(),
+                &mut Fields::default(),
                 &mut scratch,
             )?;
         }

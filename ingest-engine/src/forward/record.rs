@@ -143,8 +143,18 @@ fn put_value(
     })
 }
 
-/// One field of a record: key, raw value, value head.
-pub(crate) type Field<'a> = (&'a [u8], &'a [u8], Head<'a>);
+/// One field of a record: key, raw value, value head, and its whole encoding (key and value).
+pub(crate) type Field<'a> = (&'a [u8], &'a [u8], Head<'a>, &'a [u8]);
+
+/// The fields of the record being read and of the one before it, reused across a frame's
+/// records. Log shippers repeat most fields record after record (host, service, pod…): a
+/// field whose bytes equal the previous record's field at the same position is taken from it
+/// without being parsed again.
+#[derive(Default)]
+pub(crate) struct Fields<'a> {
+    current: Vec<Field<'a>>,
+    previous: Vec<Field<'a>>,
+}
 
 /// Appends lowercase `hex` (already checked to be hex) to an id column.
 fn push_lower_hex(col: &mut crate::clickhouse::native::StrCol, hex: &[u8]) {
@@ -154,31 +164,45 @@ fn push_lower_hex(col: &mut crate::clickhouse::native::StrCol, hex: &[u8]) {
 }
 
 /// Appends the record at `r` (a msgpack map, read past) as one row at `time_ns`, with Fluent
-/// Bit `metadata` (a map, or empty) kept as `fluent.metadata.*` attributes. `fields` is scratch
-/// reused across the records of a frame.
+/// Bit `metadata` (a map, or empty) kept as `fluent.metadata.*` attributes. `fields` is kept
+/// across the records of a frame.
 pub(crate) fn push_record<'a>(
     block: &mut LogsBlock,
     origin: &Origin<'_>,
     time_ns: u64,
     r: &mut Reader<'a>,
     metadata: &[u8],
-    fields: &mut Vec<Field<'a>>,
+    fields: &mut Fields<'a>,
     scratch: &mut Vec<u8>,
 ) -> Result<(), MsgpackError> {
     let Head::Map(n) = r.head()? else {
         return Err(MsgpackError::Invalid("a record must be a map"));
     };
     // First pass: which fields are the body, level, ids and service.
-    fields.clear();
+    std::mem::swap(&mut fields.current, &mut fields.previous);
+    let Fields { current, previous } = fields;
+    current.clear();
     // (rank, field index) of the best field of each role.
     let (mut body, mut level, mut trace, mut span, mut service) = (None, None, None, None, None);
     for i in 0..n {
-        let key = match r.head()? {
-            Head::Str(k) | Head::Bin(k) => k,
-            _ => return Err(MsgpackError::Invalid("record keys must be strings")),
+        let (key, head) = match previous.get(i) {
+            Some(same) if r.rest().starts_with(same.3) => {
+                r.skip(same.3.len());
+                current.push(*same);
+                (same.0, same.2)
+            }
+            _ => {
+                let start = r.rest();
+                let key = match r.head()? {
+                    Head::Str(k) | Head::Bin(k) => k,
+                    _ => return Err(MsgpackError::Invalid("record keys must be strings")),
+                };
+                let (value, head) = r.value_and_head()?;
+                let whole = &start[..start.len() - r.rest().len()];
+                current.push((key, value, head, whole));
+                (key, head)
+            }
         };
-        let (value, head) = r.value_and_head()?;
-        fields.push((key, value, head));
         let Some((role, rank)) = role(key) else {
             continue;
         };
@@ -194,6 +218,7 @@ pub(crate) fn push_record<'a>(
             *slot = Some((rank, i));
         }
     }
+    let fields = &*current;
     let pick = |c: Option<(u8, usize)>| c.map(|(_, at)| at);
     let (body, level, trace, span, service) = (
         pick(body),
@@ -236,7 +261,7 @@ pub(crate) fn push_record<'a>(
     }
     match body {
         Some(i) => {
-            let (_, raw, head) = fields[i];
+            let (_, raw, head, _) = fields[i];
             let ty = put_value(head, raw, block.body.raw(), scratch)?;
             block.body_type.push(ty as u8);
         }
@@ -258,7 +283,7 @@ pub(crate) fn push_record<'a>(
 
     let mut count = 0u64;
     let attrs = &mut block.attributes;
-    for (i, (key, raw, head)) in fields.iter().enumerate() {
+    for (i, (key, raw, head, _)) in fields.iter().enumerate() {
         if Some(i) == body || Some(i) == level || Some(i) == trace || Some(i) == span {
             continue;
         }
@@ -315,4 +340,89 @@ pub(crate) fn push_record<'a>(
     block.scope_schema_url.push(b"");
     block.rows += 1;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::msgpack::{write_bool, write_map_len, write_str};
+
+    fn record(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_map_len(&mut out, fields.len() as u32);
+        for (k, v) in fields {
+            write_str(&mut out, k.as_bytes());
+            if *v == "true" {
+                write_bool(&mut out, true);
+            } else {
+                write_str(&mut out, v.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Fields taken over from the previous record give exactly the rows a fresh parse gives.
+    #[test]
+    fn repeated_fields_give_the_same_rows_as_a_fresh_parse() {
+        let records = [
+            record(&[
+                ("host", "h1"),
+                ("message", "a"),
+                ("level", "info"),
+                ("ok", "true"),
+            ]),
+            record(&[
+                ("host", "h1"),
+                ("message", "b"),
+                ("level", "info"),
+                ("ok", "true"),
+            ]),
+            record(&[("host", "h2"), ("message", "c"), ("level", "warn")]),
+            record(&[
+                ("message", "h2"),
+                ("host", "c"),
+                ("level", "warn"),
+                ("x", "y"),
+            ]),
+            record(&[
+                ("host", "h2"),
+                ("message", "c"),
+                ("level", "warn"),
+                ("ok", "true"),
+            ]),
+        ];
+        let stream = records.concat();
+        let origin = Origin {
+            project: b"p",
+            service: b"tag",
+            tag: Some(b"tag"),
+            scope: b"fluent-forward",
+            now: 7,
+        };
+        let encode = |shared: bool| {
+            let mut block = LogsBlock::default();
+            let (mut fields, mut scratch) = (Fields::default(), Vec::new());
+            let mut r = Reader::new(&stream);
+            for _ in &records {
+                if !shared {
+                    fields = Fields::default();
+                }
+                push_record(
+                    &mut block,
+                    &origin,
+                    1,
+                    &mut r,
+                    &[],
+                    &mut fields,
+                    &mut scratch,
+                )
+                .unwrap();
+            }
+            assert!(r.is_empty());
+            let mut out = Vec::new();
+            block.encode(&mut out);
+            out
+        };
+        assert_eq!(encode(true), encode(false));
+    }
 }
