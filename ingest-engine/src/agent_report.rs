@@ -452,8 +452,7 @@ pub(crate) fn decode(
     .report(&report, max_processes);
     let mut raw = Vec::with_capacity(block.byte_len() + 1024);
     block.encode(&mut raw);
-    let mut framed = Vec::new();
-    crate::clickhouse::compression::frame(&raw, compression, &mut framed);
+    let framed = crate::clickhouse::compression::framed(&raw, compression);
     let mut event = Event::new(&monitor.project, &monitor.monitor, now);
     event.field("hostname", hostname.as_bytes());
     event.field("report", &serde_json::to_vec(&inner).unwrap_or_default());

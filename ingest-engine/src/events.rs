@@ -5,8 +5,6 @@
 //! Record format: a version byte, then per field a `u16` name length, the name, a `u32` value
 //! length and the value (big-endian lengths).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 const VERSION: u8 = 1;
 
 /// Builds one event record.
@@ -84,13 +82,6 @@ pub(crate) fn fields(record: &[u8]) -> Result<Vec<Field<'_>>, EventFormatError> 
         rest = tail;
     }
     Ok(out)
-}
-
-/// Now, in ns since the epoch.
-pub(crate) fn now_unix_nano() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 #[cfg(test)]

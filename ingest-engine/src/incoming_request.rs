@@ -8,6 +8,7 @@ use http::HeaderMap;
 
 use crate::auth::MonitorRef;
 use crate::clickhouse::compression::Compression;
+use crate::clickhouse::native::put_bytes;
 use crate::clickhouse::tables::IncomingRequestsBlock;
 use crate::events::Event;
 
@@ -74,8 +75,8 @@ pub(crate) fn encode(
     let mut headers = serde_json::Map::new();
     for (name, value) in request.headers {
         let value = header_value(name.as_str(), value.as_bytes());
-        crate::clickhouse::native::put_bytes(&mut b.header_names.values, name.as_str().as_bytes());
-        crate::clickhouse::native::put_bytes(&mut b.header_values.values, value);
+        put_bytes(&mut b.header_names.values, name.as_str().as_bytes());
+        put_bytes(&mut b.header_values.values, value);
         let text = String::from_utf8_lossy(value).into_owned();
         // Repeated headers are joined as HTTP allows.
         headers
@@ -95,8 +96,7 @@ pub(crate) fn encode(
     b.rows = 1;
     let mut raw = Vec::with_capacity(b.byte_len() + 256);
     b.encode(&mut raw);
-    let mut framed = Vec::new();
-    crate::clickhouse::compression::frame(&raw, compression, &mut framed);
+    let framed = crate::clickhouse::compression::framed(&raw, compression);
 
     let mut event = Event::new(&monitor.project, &monitor.monitor, now);
     event

@@ -15,16 +15,17 @@ use prometheus_client::registry::Registry;
 /// Label set for per-signal counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SignalLabel {
-    /// `logs`, `traces` or `metrics`.
+    /// `logs`, `traces`, `metrics`, `server_metrics` or `incoming_requests`.
     pub signal: &'static str,
 }
 
 /// Label set for request outcomes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabel {
-    /// `logs`, `traces` or `metrics`.
+    /// `logs`, `traces` or `metrics`; for the other inputs `fluentd`, `server_agent`,
+    /// `server_agent_verify` or `incoming_request`.
     pub signal: &'static str,
-    /// `grpc` or `http`.
+    /// `grpc`, `http` or `forward`.
     pub protocol: &'static str,
     /// The HTTP status returned (gRPC requests use the equivalent HTTP status).
     pub status: u16,
@@ -33,7 +34,7 @@ pub struct RequestLabel {
 /// Label set for per-table counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TableLabel {
-    /// ClickHouse table.
+    /// ClickHouse table, or the WAL name of an event stream (`events-server_report`…).
     pub table: &'static str,
 }
 

@@ -34,6 +34,13 @@ thread_local! {
 /// Reused LZ4 buffers above this size are dropped after use.
 const MAX_KEPT_SCRATCH: usize = 8 << 20;
 
+/// `raw` framed for `?decompress=1`, in a buffer of its own (for blocks built one at a time).
+pub fn framed(raw: &[u8], compression: Compression) -> Vec<u8> {
+    let mut out = Vec::with_capacity(max_framed_len(raw.len(), 1));
+    frame(raw, compression, &mut out);
+    out
+}
+
 /// Frames `raw` for `?decompress=1`, appending to `out`. Frames are independent, so a batch
 /// may be framed block by block into one body.
 pub fn frame(raw: &[u8], compression: Compression, out: &mut Vec<u8>) {

@@ -16,7 +16,7 @@ pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -263,9 +263,7 @@ impl Listener {
                     let Some(project) = project else {
                         return Ok(Outcome::EventsBeforeHandshake);
                     };
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos() as u64);
+                    let now = otlp::now_unix_nano();
                     let origin = record::Origin {
                         project: project.as_bytes(),
                         service: events.tag,

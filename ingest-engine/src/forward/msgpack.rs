@@ -134,9 +134,8 @@ impl<'a> Reader<'a> {
 
     /// Skips one whole value (containers included) and returns its bytes.
     pub(crate) fn value(&mut self) -> Result<&'a [u8]> {
-        let rest = self.buf.get(self.pos..).unwrap_or(&[]);
         let len = Cutter::default()
-            .next(rest)?
+            .next(self.rest())?
             .ok_or(MsgpackError::Incomplete)?;
         self.take(len)
     }

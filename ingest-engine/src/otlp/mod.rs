@@ -193,9 +193,7 @@ fn decode_with(
     compression: Option<Compression>,
 ) -> Result<Decoded, DecodeError> {
     let mut decoded = Decoded::default();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let now = now_unix_nano();
     let project = project.as_bytes();
     match signal {
         Signal::Logs => with_block!(LOGS, LogsBlock, decoded, compression, |block| {
@@ -209,6 +207,13 @@ fn decode_with(
         })?,
     }
     Ok(decoded)
+}
+
+/// Now, in ns since the epoch: the receive time of every input.
+pub(crate) fn now_unix_nano() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Nanoseconds to the `DateTime` partition column (clamped to its range).

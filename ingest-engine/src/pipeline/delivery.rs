@@ -122,13 +122,9 @@ fn halve(piece: Piece, compression: compression::Compression) -> Result<(Piece, 
         let Some((l, r)) = split else {
             return Err(piece);
         };
-        let reframe = |raw: &[u8], rows: u64| {
-            let mut framed = Vec::with_capacity(compression::max_framed_len(raw.len(), 1));
-            compression::frame(raw, compression, &mut framed);
-            Block {
-                framed: Bytes::from(framed),
-                rows,
-            }
+        let reframe = |raw: &[u8], rows: u64| Block {
+            framed: Bytes::from(compression::framed(raw, compression)),
+            rows,
         };
         let right_rows = block.rows - at;
         return Ok((

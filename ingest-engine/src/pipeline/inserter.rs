@@ -2,12 +2,11 @@
 //! each batch's origin the outcome (waiting requests, or the WAL's confirmations).
 
 use std::sync::Arc;
+
 use tokio::sync::{Semaphore, mpsc};
 
 use super::delivery::{self, Delivered};
-use super::{Batch, InsertSettings, Origin};
-use crate::error::IngestError;
-use crate::telemetry::TableLabel;
+use super::{Batch, InsertSettings, Origin, conclude};
 
 pub(crate) async fn run(
     mut rx: mpsc::Receiver<Batch>,
@@ -35,16 +34,8 @@ pub(crate) async fn run(
 }
 
 async fn insert_batch(batch: Batch, table: &'static str, query: &str, settings: &InsertSettings) {
-    let Batch {
-        blocks,
-        rows,
-        reserved,
-        started,
-        origin,
-    } = batch;
-    let label = TableLabel { table };
-    let telemetry = &settings.telemetry;
-    let (token, patient) = match &origin {
+    let (blocks, done) = batch.split();
+    let (token, patient) = match &done.origin {
         Origin::Wal { token, .. } => (Some(token.as_str()), true),
         Origin::Requests(_) => (None, false),
     };
@@ -55,23 +46,8 @@ async fn insert_batch(batch: Batch, table: &'static str, query: &str, settings: 
         patient,
         settings,
     };
-    let result = delivery::deliver(&job, blocks).await;
-    match &result {
-        Ok(Delivered { stored, .. }) => {
-            telemetry.flushed.get_or_create(&label).inc_by(*stored);
-            telemetry
-                .batch_latency
-                .get_or_create(&label)
-                .observe(started.elapsed().as_secs_f64());
-        }
-        Err(IngestError::ShuttingDown) => {
-            tracing::info!(table, rows, "shutdown: batch left for the next start");
-        }
-        Err(e) => {
-            telemetry.failed.get_or_create(&label).inc();
-            tracing::error!(table, rows, error = %e, "batch not stored; its requests fail and will be retried by clients");
-        }
-    }
-    settings.memory.release(reserved);
-    origin.settle(result.as_ref().map(|_| ()));
+    let result = delivery::deliver(&job, blocks)
+        .await
+        .map(|Delivered { stored, .. }| stored);
+    conclude(done, table, result, &settings.memory, &settings.telemetry);
 }

@@ -7,6 +7,7 @@
 //! confirmed the INSERT that carried it. Every byte held is bounded: the append queue and
 //! `limits.max_buffered_bytes` (429), the WAL by `wal.max_bytes` (503), batches by `batch.*`.
 
+mod batch;
 mod batcher;
 mod dead_letter;
 mod delivery;
@@ -16,7 +17,7 @@ mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -31,71 +32,10 @@ use crate::error::IngestError;
 use crate::telemetry::{TableLabel, Telemetry};
 use crate::wal;
 
+pub(crate) use batch::{AckSender, Batch, Block, Origin, conclude};
 use batcher::TableBatcher;
 pub(crate) use dead_letter::DeadLetter;
 pub(crate) use target::Target;
-
-/// The outcome a request waits for (WAL off).
-pub(crate) type AckSender = oneshot::Sender<Result<(), IngestError>>;
-
-/// One request's rows as a framed Native block.
-pub(crate) struct Block {
-    pub(crate) framed: Bytes,
-    pub(crate) rows: u64,
-}
-
-/// Who is told when a batch is stored.
-pub(crate) enum Origin {
-    /// WAL off: the requests waiting for this INSERT.
-    Requests(Vec<AckSender>),
-    /// WAL on: a range of the table's log, confirmed once stored.
-    Wal {
-        log: Arc<wal::Shared>,
-        first: u64,
-        last: u64,
-        /// `insert_deduplication_token` (used where the server supports it).
-        token: String,
-    },
-}
-
-impl Origin {
-    /// Tells the origin how its batch ended: confirms the WAL range when stored (else it is
-    /// sent again), or answers the waiting requests.
-    pub(crate) fn settle(self, result: Result<(), &IngestError>) {
-        match self {
-            Origin::Wal {
-                log, first, last, ..
-            } => {
-                if result.is_ok() {
-                    log.confirm(first, last);
-                }
-            }
-            Origin::Requests(acks) => {
-                for ack in acks {
-                    let outcome = match result {
-                        Ok(()) => Ok(()),
-                        Err(IngestError::Internal(_)) => Err(IngestError::Internal(String::new())),
-                        Err(_) => Err(IngestError::StorageUnavailable {
-                            retry_after: Duration::from_secs(5),
-                        }),
-                    };
-                    // The request may have gone away (client timeout); nothing to tell then.
-                    let _ignored = ack.send(outcome);
-                }
-            }
-        }
-    }
-}
-
-/// One INSERT's worth of rows.
-pub(crate) struct Batch {
-    pub(crate) blocks: Vec<Block>,
-    pub(crate) rows: u64,
-    /// Memory-budget bytes to release once the batch is done (WAL off).
-    pub(crate) reserved: usize,
-    pub(crate) started: Instant,
-    pub(crate) origin: Origin,
-}
 
 /// Bytes of request bodies and encoded blocks held in memory, mirrored in the
 /// `buffered_bytes` gauge.

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::backoff;
-use super::{Batch, Block, MemoryBudget, Origin};
+use super::{Batch, Block, MemoryBudget, Origin, conclude};
 use crate::config::{ClickHouseConfig, RedisConfig};
 use crate::error::IngestError;
 use crate::events;
@@ -90,36 +90,11 @@ pub(crate) async fn run(
     memory: Arc<MemoryBudget>,
 ) {
     let mut connection = None;
-    let label = TableLabel { table };
-    let telemetry = stream.settings.telemetry.clone();
     while let Some(batch) = rx.recv().await {
-        let Batch {
-            blocks,
-            rows,
-            reserved,
-            started,
-            origin,
-        } = batch;
-        let patient = matches!(origin, Origin::Wal { .. });
+        let (blocks, done) = batch.split();
+        let patient = matches!(done.origin, Origin::Wal { .. });
         let result = publish(&stream, &mut connection, &blocks, patient, table).await;
-        match &result {
-            Ok(published) => {
-                telemetry.flushed.get_or_create(&label).inc_by(*published);
-                telemetry
-                    .batch_latency
-                    .get_or_create(&label)
-                    .observe(started.elapsed().as_secs_f64());
-            }
-            Err(IngestError::ShuttingDown) => {
-                tracing::info!(table, rows, "shutdown: events left for the next start");
-            }
-            Err(error) => {
-                telemetry.failed.get_or_create(&label).inc();
-                tracing::error!(table, rows, %error, "events not published");
-            }
-        }
-        memory.release(reserved);
-        origin.settle(result.as_ref().map(|_| ()));
+        conclude(done, table, result, &memory, &stream.settings.telemetry);
     }
 }
 
