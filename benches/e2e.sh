@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end CPU per record of vigil-ingest, the method of benches/README.md:
-#   benches/e2e.sh logs|traces|forward|forward-gzip [VAR=value ...]
+#   benches/e2e.sh logs|traces|forward|forward-gzip|logs-load [VAR=value ...]
 # Starts target/release/vigil-ingest pinned to CPU 1 (with the given VIGIL_* overrides, its own
 # database and WAL directory), sends 3000 gRPC requests of 1000 records with h2load pinned to
 # CPU 0, waits until ClickHouse holds every record (so the WAL read-back and the INSERTs are
 # inside the window), and prints the engine's CPU µs per record.
 # forward / forward-gzip send the same log content as PackedForward / CompressedPackedForward
-# frames with acks, from target/release/vigil-load (128 connections, one frame in flight each).
+# frames with acks, from target/release/vigil-load (128 connections, one frame in flight each);
+# logs-load sends the very OTLP/gRPC requests those frames are made from, from vigil-load with
+# the same concurrency (the same content on both paths, byte for byte before encoding).
 # Needs: VIGIL_CLICKHOUSE_URL (e.g. from deploy/local/stack.sh), h2load (nghttp2-client), the
 # payloads of shared/tools/gen_otlp.py in $PAYLOADS (default /tmp/payloads).
 set -euo pipefail
@@ -17,11 +19,11 @@ requests=${REQUESTS:-3000}
 case "$signal" in
   logs) table=logs; service=logs.v1.LogsService ;;
   traces) table=spans; service=trace.v1.TraceService ;;
-  forward|forward-gzip) table=logs ;;
-  *) echo "signal must be logs, traces, forward or forward-gzip" >&2; exit 2 ;;
+  forward|forward-gzip|logs-load) table=logs ;;
+  *) echo "signal must be logs, traces, forward, forward-gzip or logs-load" >&2; exit 2 ;;
 esac
 case "$signal" in
-  forward*) [ -x "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" ] || { echo "build vigil-load: cargo build --release -p benches" >&2; exit 1; } ;;
+  forward*|logs-load) [ -x "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" ] || { echo "build vigil-load: cargo build --release -p benches" >&2; exit 1; } ;;
   *) [ -f "$payloads/$signal.grpc" ] || { echo "missing $payloads/$signal.grpc: run shared/tools/gen_otlp.py $payloads 1000 7" >&2; exit 1; } ;;
 esac
 : "${VIGIL_CLICKHOUSE_URL:?set VIGIL_CLICKHOUSE_URL}"
@@ -43,9 +45,10 @@ count() { curl -s "$VIGIL_CLICKHOUSE_URL" --data-binary "SELECT count() FROM $db
 want=$((requests * 1000))
 a=$(cpu); start=$(date +%s.%N)
 case "$signal" in
-  forward*)
-    taskset -c 0 "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" --protocol "$signal" \
-      --target 127.0.0.1:$((port + 2)) --token unused --requests "$requests" --concurrency 128 \
+  forward*|logs-load)
+    if [ "$signal" = logs-load ]; then protocol=grpc target=$port; else protocol=$signal target=$((port + 2)); fi
+    taskset -c 0 "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" --protocol "$protocol" \
+      --target 127.0.0.1:$target --token tok --requests "$requests" --concurrency 128 \
       --duration 600 >"$work/h2load.out" 2>/dev/null
     grep -q "errors           none" "$work/h2load.out" || { cat "$work/h2load.out" >&2; exit 1; }
     echo "status codes: $(grep 'requests ok' "$work/h2load.out")" >"$work/h2load.out" ;;

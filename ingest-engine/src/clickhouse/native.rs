@@ -267,8 +267,19 @@ array_column!(
 );
 
 /// A position in [`AttrCols`] (see [`AttrCols::mark`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct AttrMark(usize, usize, usize);
+
+impl AttrMark {
+    /// This mark, within a run that was copied from `from` to `to`.
+    pub(crate) fn moved(self, from: AttrMark, to: AttrMark) -> AttrMark {
+        AttrMark(
+            to.0 + self.0.saturating_sub(from.0),
+            to.1 + self.1.saturating_sub(from.1),
+            to.2 + self.2.saturating_sub(from.2),
+        )
+    }
+}
 
 /// An attribute list as three parallel arrays: `<name>_keys Array(String)`,
 /// `<name>_values Array(String)` and `<name>_types Array(UInt8)` (the OTLP value type, see
@@ -301,6 +312,25 @@ impl AttrCols {
         self.keys.truncate(mark.0);
         self.values.truncate(mark.1);
         self.types.truncate(mark.2);
+    }
+
+    /// Appends again the attributes between two marks of this row or earlier ones (a run of
+    /// attributes repeated from the previous row); false, appending nothing, when the marks are
+    /// not such a range.
+    #[inline]
+    pub(crate) fn repeat(&mut self, from: AttrMark, to: AttrMark) -> bool {
+        let fits = from.0 <= to.0
+            && from.1 <= to.1
+            && from.2 <= to.2
+            && to.0 <= self.keys.len()
+            && to.1 <= self.values.len()
+            && to.2 <= self.types.len();
+        if fits {
+            self.keys.extend_from_within(from.0..to.0);
+            self.values.extend_from_within(from.1..to.1);
+            self.types.extend_from_within(from.2..to.2);
+        }
+        fits
     }
 
     /// Appends a whole prepared attribute list as one row (resource and scope attributes are

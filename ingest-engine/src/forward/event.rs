@@ -9,7 +9,7 @@ use crate::clickhouse::tables::LogsBlock;
 
 /// A frame the listener refuses; the connection is closed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     #[error(transparent)]
     Msgpack(#[from] MsgpackError),
     #[error("invalid forward frame: {0}")]

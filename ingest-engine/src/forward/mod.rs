@@ -9,6 +9,7 @@
 //! ack timeout); it never drops acknowledged data.
 
 mod event;
+mod fields;
 mod handshake;
 pub mod msgpack;
 pub(crate) mod record;
@@ -27,13 +28,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::ForwardKeys;
+use crate::clickhouse::compression::Compression;
 use crate::config::ForwardConfig;
 use crate::engine::{Engine, INLINE_DECODE_BYTES};
 use crate::error::IngestError;
 use crate::otlp;
 use crate::pipeline::Target;
 use crate::telemetry::RequestLabel;
-use event::{Frame, FrameError};
+use event::Frame;
+pub use event::FrameError;
 use handshake::Helo;
 use msgpack::Cutter;
 
@@ -43,6 +46,38 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a frame waits for room in the WAL or memory before the connection is closed
 /// unacknowledged (the client resends it).
 const MAX_BACKPRESSURE_WAIT: Duration = Duration::from_secs(60);
+
+/// The `logs` rows of one frame's events, framed for an INSERT.
+fn decode_events(
+    events: &event::Events<'_>,
+    project: &str,
+    compression: Compression,
+    max_decompressed: usize,
+) -> Result<otlp::Decoded, FrameError> {
+    let origin = record::Origin {
+        project: project.as_bytes(),
+        service: events.tag,
+        tag: Some(events.tag),
+        scope: b"fluent-forward",
+        now: otlp::now_unix_nano(),
+    };
+    otlp::encode_logs(compression, |block| {
+        event::push_events(events, &origin, max_decompressed, block)
+    })
+}
+
+/// Decodes one Forward frame carrying events as the listener does (for benchmarks): its `logs`
+/// rows framed for an INSERT, or `None` for a keep-alive or handshake frame.
+pub fn decode_frame(
+    frame: &[u8],
+    project: &str,
+    compression: Compression,
+) -> Result<Option<otlp::Decoded>, FrameError> {
+    match event::parse(frame)? {
+        Frame::Events(events) => decode_events(&events, project, compression, usize::MAX).map(Some),
+        Frame::KeepAlive | Frame::Ping(_) => Ok(None),
+    }
+}
 
 struct Listener {
     engine: Arc<Engine>,
@@ -263,19 +298,8 @@ impl Listener {
                     let Some(project) = project else {
                         return Ok(Outcome::EventsBeforeHandshake);
                     };
-                    let now = otlp::now_unix_nano();
-                    let origin = record::Origin {
-                        project: project.as_bytes(),
-                        service: events.tag,
-                        tag: Some(events.tag),
-                        scope: b"fluent-forward",
-                        now,
-                    };
-                    let decoded = otlp::encode_logs(compression, |block| {
-                        event::push_events(&events, &origin, max_decompressed, block)
-                    })?;
                     Ok(Outcome::Events {
-                        decoded,
+                        decoded: decode_events(&events, &project, compression, max_decompressed)?,
                         chunk: events.options.chunk.map(<[u8]>::to_vec),
                     })
                 }

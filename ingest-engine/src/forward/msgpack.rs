@@ -8,7 +8,7 @@
 
 /// Why a value could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum MsgpackError {
+pub enum MsgpackError {
     /// More bytes are needed (only an error once the stream has ended).
     #[error("msgpack value truncated")]
     Incomplete,
@@ -21,6 +21,9 @@ type Result<T> = std::result::Result<T, MsgpackError>;
 
 /// One value's head: scalars carry their value, containers their length.
 #[derive(Debug, Clone, Copy, PartialEq)]
+// A word-sized tag: with a byte tag, `Bool` and `Ext` put data in bytes 1..8, and every copy
+// of a head moved them as overlapping 4-byte stores that stalled the loads after them.
+#[repr(u64)]
 pub(crate) enum Head<'a> {
     Nil,
     Bool(bool),
@@ -91,7 +94,32 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the head of the next value (a container's items follow it).
+    #[inline]
     pub(crate) fn head(&mut self) -> Result<Head<'a>> {
+        // Inline, the heads of most record keys and values: short strings.
+        if let Some(&b) = self.buf.get(self.pos) {
+            let (start, len) = match b {
+                0xa0..=0xbf => (self.pos + 1, usize::from(b & 0x1f)),
+                0xd9 => match self.buf.get(self.pos + 1) {
+                    Some(&len) => (self.pos + 2, usize::from(len)),
+                    None => return Err(MsgpackError::Incomplete),
+                },
+                _ => return self.any_head(),
+            };
+            return match self.buf.get(start..start + len) {
+                Some(s) => {
+                    self.pos = start + len;
+                    Ok(Head::Str(s))
+                }
+                None => Err(MsgpackError::Incomplete),
+            };
+        }
+        self.any_head()
+    }
+
+    /// [`Reader::head`] for every kind of head.
+    #[inline(never)]
+    fn any_head(&mut self) -> Result<Head<'a>> {
         let b = self.byte()?;
         Ok(match b {
             0x00..=0x7f => Head::Uint(u64::from(b)),

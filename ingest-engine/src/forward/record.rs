@@ -1,55 +1,17 @@
 //! One Fluent record (a msgpack map) → one `logs` row, with OneUptime's field rules: the body is
 //! the first of `message`, `log`, `msg`, `body`, `text`; the severity comes from the usual level
 //! fields; `trace_id`/`span_id` (any common spelling) become the id columns when they are valid
-//! hex; every other field is kept as an attribute with its type.
+//! hex; every other field is kept as an attribute with its type, in the record's order (a
+//! field that held a role until a better-ranked key came after it follows the others).
 
 use base64::Engine as _;
 
+pub(crate) use super::fields::Fields;
+use super::fields::{Offer, Picks, role};
 use super::msgpack::{Head, MsgpackError, Reader, to_json};
-use crate::clickhouse::native::put_bytes;
+use crate::clickhouse::native::{AttrCols, put_bytes};
 use crate::clickhouse::tables::LogsBlock;
 use crate::otlp::anyvalue::{ValueType, put_double};
-
-/// What a field's key makes it, beyond an attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Body,
-    Level,
-    Trace,
-    Span,
-    Service,
-}
-
-/// The role of a field key and its rank among that role's keys (0 = preferred): the body is
-/// the first of `message`, `log`, `msg`, `body`, `text`; the level of `level`, `severity`,
-/// `loglevel`, `log_level`, `priority`, `severityText`, `severity_text`. One match per field
-/// (the compiler switches on the length first), not a scan of every list.
-fn role(key: &[u8]) -> Option<(Role, u8)> {
-    use Role::*;
-    Some(match key {
-        b"message" => (Body, 0),
-        b"log" => (Body, 1),
-        b"msg" => (Body, 2),
-        b"body" => (Body, 3),
-        b"text" => (Body, 4),
-        b"level" => (Level, 0),
-        b"severity" => (Level, 1),
-        b"loglevel" => (Level, 2),
-        b"log_level" => (Level, 3),
-        b"priority" => (Level, 4),
-        b"severityText" => (Level, 5),
-        b"severity_text" => (Level, 6),
-        b"trace_id" => (Trace, 0),
-        b"traceId" => (Trace, 1),
-        b"traceid" => (Trace, 2),
-        b"span_id" => (Span, 0),
-        b"spanId" => (Span, 1),
-        b"spanid" => (Span, 2),
-        b"service.name" => (Service, 0),
-        b"service_name" => (Service, 1),
-        _ => return None,
-    })
-}
 
 /// Where a record came from.
 pub(crate) struct Origin<'a> {
@@ -83,10 +45,6 @@ pub(crate) fn severity_number(level: &[u8]) -> i32 {
         b"fatal" | b"emerg" | b"emergency" | b"panic" => 23,
         _ => 0,
     }
-}
-
-fn valid_hex_id(s: &[u8], len: usize) -> bool {
-    s.len() == len && s.iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Appends one value as an attribute value with its type.
@@ -143,17 +101,18 @@ fn put_value(
     })
 }
 
-/// One field of a record: key, raw value, value head, and its whole encoding (key and value).
-pub(crate) type Field<'a> = (&'a [u8], &'a [u8], Head<'a>, &'a [u8]);
-
-/// The fields of the record being read and of the one before it, reused across a frame's
-/// records. Log shippers repeat most fields record after record (host, service, pod…): a
-/// field whose bytes equal the previous record's field at the same position is taken from it
-/// without being parsed again.
-#[derive(Default)]
-pub(crate) struct Fields<'a> {
-    current: Vec<Field<'a>>,
-    previous: Vec<Field<'a>>,
+/// Appends one field as an attribute; returns 1, the number of attributes appended.
+fn put_attribute(
+    attrs: &mut AttrCols,
+    key: &[u8],
+    head: Head<'_>,
+    value: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Result<u64, MsgpackError> {
+    put_bytes(&mut attrs.keys, key);
+    let ty = put_value(head, value, &mut attrs.values, scratch)?;
+    attrs.types.push(ty as u8);
+    Ok(1)
 }
 
 /// Appends lowercase `hex` (already checked to be hex) to an id column.
@@ -178,119 +137,48 @@ pub(crate) fn push_record<'a>(
     let Head::Map(n) = r.head()? else {
         return Err(MsgpackError::Invalid("a record must be a map"));
     };
-    // First pass: which fields are the body, level, ids and service.
-    std::mem::swap(&mut fields.current, &mut fields.previous);
-    let Fields { current, previous } = fields;
-    current.clear();
-    // (rank, field index) of the best field of each role.
-    let (mut body, mut level, mut trace, mut span, mut service) = (None, None, None, None, None);
-    for i in 0..n {
-        let (key, head) = match previous.get(i) {
-            Some(same) if r.rest().starts_with(same.3) => {
-                r.skip(same.3.len());
-                current.push(*same);
-                (same.0, same.2)
-            }
-            _ => {
-                let start = r.rest();
-                let key = match r.head()? {
-                    Head::Str(k) | Head::Bin(k) => k,
-                    _ => return Err(MsgpackError::Invalid("record keys must be strings")),
-                };
-                let (value, head) = r.value_and_head()?;
-                let whole = &start[..start.len() - r.rest().len()];
-                current.push((key, value, head, whole));
-                (key, head)
-            }
-        };
-        let Some((role, rank)) = role(key) else {
-            continue;
-        };
-        let slot: &mut Option<(u8, usize)> = match (role, head) {
-            (Role::Body, _) => &mut body,
-            (Role::Level, Head::Str(_) | Head::Int(_) | Head::Uint(_)) => &mut level,
-            (Role::Trace, Head::Str(s)) if valid_hex_id(s, 32) => &mut trace,
-            (Role::Span, Head::Str(s)) if valid_hex_id(s, 16) => &mut span,
-            (Role::Service, Head::Str(s)) if !s.is_empty() => &mut service,
-            _ => continue,
-        };
-        if slot.is_none_or(|(best, _)| rank < best) {
-            *slot = Some((rank, i));
-        }
-    }
-    let fields = &*current;
-    let pick = |c: Option<(u8, usize)>| c.map(|(_, at)| at);
-    let (body, level, trace, span, service) = (
-        pick(body),
-        pick(level),
-        pick(trace),
-        pick(span),
-        pick(service),
-    );
-
-    block.project_id.push(origin.project);
-    match service.map(|i| fields[i].2) {
-        Some(Head::Str(s)) => block.service_name.push(s),
-        _ => block.service_name.push(origin.service),
-    }
-    let time = if time_ns == 0 { origin.now } else { time_ns };
-    block.time.push(crate::otlp::seconds(time));
-    block.time_unix_nano.push(time_ns);
-    block.observed_time_unix_nano.push(origin.now);
-    match level.map(|i| fields[i].2) {
-        Some(Head::Str(s)) => {
-            block.severity_number.push(severity_number(s));
-            block.severity_text.push(s);
-        }
-        Some(Head::Int(v)) => {
-            block.severity_number.push(0);
-            block
-                .severity_text
-                .push(itoa::Buffer::new().format(v).as_bytes());
-        }
-        Some(Head::Uint(v)) => {
-            block.severity_number.push(0);
-            block
-                .severity_text
-                .push(itoa::Buffer::new().format(v).as_bytes());
-        }
-        _ => {
-            block.severity_number.push(0);
-            block.severity_text.push(b"");
-        }
-    }
-    match body {
-        Some(i) => {
-            let (_, raw, head, _) = fields[i];
-            let ty = put_value(head, raw, block.body.raw(), scratch)?;
-            block.body_type.push(ty as u8);
-        }
-        None => {
-            block.body.push(b"");
-            block.body_type.push(ValueType::Empty as u8);
-        }
-    }
-    match trace.map(|i| fields[i].2) {
-        Some(Head::Str(s)) => push_lower_hex(&mut block.trace_id, s),
-        _ => block.trace_id.push(b""),
-    }
-    match span.map(|i| fields[i].2) {
-        Some(Head::Str(s)) => push_lower_hex(&mut block.span_id, s),
-        _ => block.span_id.push(b""),
-    }
-    block.flags.push(0);
-    block.event_name.push(b"");
-
-    let mut count = 0u64;
     let attrs = &mut block.attributes;
-    for (i, (key, raw, head, _)) in fields.iter().enumerate() {
-        if Some(i) == body || Some(i) == level || Some(i) == trace || Some(i) == span {
-            continue;
+    let mut count = 0u64;
+    let mut picks = Picks::default();
+    // From which field on none has a role (a later record may take them over as a tail).
+    let mut plain_from = 0;
+    fields.start();
+    let record = r.rest();
+    for i in 0..n {
+        let at = record.len() - r.rest().len();
+        if let Some(tail) = fields.tail(r.rest(), n - i) {
+            let start = attrs.mark();
+            if attrs.repeat(tail.attributes.0, tail.attributes.1) {
+                r.skip(tail.len);
+                fields.take_tail(tail, at, start);
+                count += (n - i) as u64;
+                break;
+            }
         }
-        put_bytes(&mut attrs.keys, key);
-        let ty = put_value(*head, raw, &mut attrs.values, scratch)?;
-        attrs.types.push(ty as u8);
-        count += 1;
+        fields.place(at, attrs.mark());
+        let key = match r.head()? {
+            Head::Str(k) | Head::Bin(k) => k,
+            _ => return Err(MsgpackError::Invalid("record keys must be strings")),
+        };
+        let (value, head) = r.value_and_head()?;
+        let role = role(key);
+        if role.is_some() {
+            plain_from = i + 1;
+        }
+        match picks.offer(role, key, head, value) {
+            Offer::Attribute => count += put_attribute(attrs, key, head, value, scratch)?,
+            Offer::Held => {}
+            Offer::Displaced(held) => fields.displaced.push(held),
+        }
+    }
+    fields.finish(
+        &record[..record.len() - r.rest().len()],
+        attrs.mark(),
+        plain_from,
+    );
+    // Role fields that a better-ranked key displaced are attributes, after the others.
+    for held in &fields.displaced {
+        count += put_attribute(attrs, held.key, held.head, held.value, scratch)?;
     }
     if !metadata.is_empty() {
         let mut m = Reader::new(metadata);
@@ -319,6 +207,58 @@ pub(crate) fn push_record<'a>(
         }
     }
     attrs.close_row(count);
+
+    block.project_id.push(origin.project);
+    block
+        .service_name
+        .push(picks.service.map_or(origin.service, |(s, _)| s));
+    let time = if time_ns == 0 { origin.now } else { time_ns };
+    block.time.push(crate::otlp::seconds(time));
+    block.time_unix_nano.push(time_ns);
+    block.observed_time_unix_nano.push(origin.now);
+    match picks.level.map(|l| l.head) {
+        Some(Head::Str(s)) => {
+            block.severity_number.push(severity_number(s));
+            block.severity_text.push(s);
+        }
+        Some(Head::Int(v)) => {
+            block.severity_number.push(0);
+            block
+                .severity_text
+                .push(itoa::Buffer::new().format(v).as_bytes());
+        }
+        Some(Head::Uint(v)) => {
+            block.severity_number.push(0);
+            block
+                .severity_text
+                .push(itoa::Buffer::new().format(v).as_bytes());
+        }
+        _ => {
+            block.severity_number.push(0);
+            block.severity_text.push(b"");
+        }
+    }
+    match picks.body {
+        Some(body) => {
+            let ty = put_value(body.head, body.value, block.body.raw(), scratch)?;
+            block.body_type.push(ty as u8);
+        }
+        None => {
+            block.body.push(b"");
+            block.body_type.push(ValueType::Empty as u8);
+        }
+    }
+    match picks.trace.map(|t| t.head) {
+        Some(Head::Str(s)) => push_lower_hex(&mut block.trace_id, s),
+        _ => block.trace_id.push(b""),
+    }
+    match picks.span.map(|s| s.head) {
+        Some(Head::Str(s)) => push_lower_hex(&mut block.span_id, s),
+        _ => block.span_id.push(b""),
+    }
+    block.flags.push(0);
+    block.event_name.push(b"");
+
     block.dropped_attributes_count.push(0);
 
     let res = &mut block.resource_attributes;
@@ -361,36 +301,54 @@ mod tests {
         out
     }
 
-    /// Fields taken over from the previous record give exactly the rows a fresh parse gives.
+    /// Fields taken over from the previous record (one by one, or a whole tail with its
+    /// encoded attributes) give exactly the rows a fresh parse gives, also when optional fields
+    /// come and go, roles sit in the tail and Fluent Bit metadata follows.
     #[test]
     fn repeated_fields_give_the_same_rows_as_a_fresh_parse() {
-        let records = [
-            record(&[
-                ("host", "h1"),
-                ("message", "a"),
-                ("level", "info"),
-                ("ok", "true"),
-            ]),
-            record(&[
-                ("host", "h1"),
-                ("message", "b"),
-                ("level", "info"),
-                ("ok", "true"),
-            ]),
-            record(&[("host", "h2"), ("message", "c"), ("level", "warn")]),
-            record(&[
-                ("message", "h2"),
-                ("host", "c"),
-                ("level", "warn"),
-                ("x", "y"),
-            ]),
-            record(&[
-                ("host", "h2"),
-                ("message", "c"),
-                ("level", "warn"),
-                ("ok", "true"),
-            ]),
-        ];
+        let mut rng = 7u64;
+        let mut pick = |n: u64| {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) % n
+        };
+        let mut records = Vec::new();
+        let mut metadata = Vec::new();
+        for i in 0..400 {
+            let mut f: Vec<(&str, String)> = Vec::new();
+            if pick(6) == 0 {
+                // Displaced by `message` (better ranked) below: an attribute after all.
+                f.push(("log", "first".into()));
+            }
+            f.push(("message", format!("m{}", pick(3))));
+            if pick(2) == 0 {
+                f.push(("level", ["info", "warn"][pick(2) as usize].into()));
+            }
+            if pick(3) > 0 {
+                f.push(("trace_id", format!("{:032x}", pick(2))));
+                f.push(("span_id", format!("{:016x}", pick(2))));
+            }
+            for (k, values) in [("method", 2), ("status", 3), ("ok", 1)] {
+                if pick(4) > 0 {
+                    f.push((k, pick(values).to_string()));
+                }
+            }
+            if pick(5) == 0 {
+                // A role in the tail: the tail cannot be taken over as a run.
+                f.push(("log", "tail".into()));
+            }
+            f.push(("service.name", ["cart", "pay"][pick(2) as usize].into()));
+            f.push(("host", if pick(10) == 0 { "h2" } else { "h1" }.into()));
+            f.push(("region", "eu".into()));
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            records.push(record(&pairs));
+            metadata.push(if i % 3 == 0 {
+                record(&[("source", "fb")])
+            } else {
+                vec![]
+            });
+        }
         let stream = records.concat();
         let origin = Origin {
             project: b"p",
@@ -403,7 +361,7 @@ mod tests {
             let mut block = LogsBlock::default();
             let (mut fields, mut scratch) = (Fields::default(), Vec::new());
             let mut r = Reader::new(&stream);
-            for _ in &records {
+            for metadata in &metadata {
                 if !shared {
                     fields = Fields::default();
                 }
@@ -412,7 +370,7 @@ mod tests {
                     &origin,
                     1,
                     &mut r,
-                    &[],
+                    metadata,
                     &mut fields,
                     &mut scratch,
                 )
