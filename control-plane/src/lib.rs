@@ -1,6 +1,42 @@
-//! Vigil's control plane (not built yet).
-//!
-//! This crate will hold the `vigil` binary (`serve`, `worker`, `migrate`): the axum REST API and
-//! operator UI over PostgreSQL, and the worker that drains the ingest engine's Redis Streams,
-//! evaluates monitor criteria and opens incidents (DESIGN.md §3, issue 5). Until then it ships
-//! no binary and no endpoint, so nothing can mistake it for a working service.
+//! Vigil's control plane: the `vigil` binary's REST API under `/api/v1` over PostgreSQL —
+//! accounts, sessions, projects, members and roles, API keys and ingestion keys — and its
+//! migrations (DESIGN.md §3). Monitors, probes, incidents, notifications and the worker are
+//! still to come (issue 5).
+
+mod access;
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod error;
+mod login_limit;
+mod password;
+mod secret;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: config::Config,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool).await?;
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    let app = api::router(api::AppState::new(pool, config)).layer(
+        tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ),
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}

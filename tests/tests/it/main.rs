@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod bad_input;
+mod control_plane;
 mod durability;
 mod fluentd_http;
 mod forward;

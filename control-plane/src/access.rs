@@ -1,0 +1,214 @@
+//! Who is calling and what they may do: a session cookie (with its CSRF token on writes) or an
+//! API key, and the caller's role in a project. Every project-scoped query goes through
+//! [`Caller::role_in`]; a project the caller cannot see is answered 404, like one that does
+//! not exist.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::AppState;
+use crate::error::ApiError;
+use crate::secret;
+
+/// The session cookie (HttpOnly) and the CSRF cookie (readable by the page's scripts).
+pub(crate) const SESSION_COOKIE: &str = "vigil_session";
+pub(crate) const CSRF_COOKIE: &str = "vigil_csrf";
+/// The header a cookie-authenticated write must carry, equal to the session's CSRF token.
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A member's role in a project, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Role {
+    /// Reads everything in the project.
+    Viewer,
+    /// Also works with monitors and incidents.
+    Member,
+    /// Also manages members (not owners), API keys and ingestion keys.
+    Admin,
+    /// Everything, including owners and deleting the project.
+    Owner,
+}
+
+impl Role {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Role, ApiError> {
+        Ok(match s {
+            "viewer" => Role::Viewer,
+            "member" => Role::Member,
+            "admin" => Role::Admin,
+            "owner" => Role::Owner,
+            other => return Err(ApiError::Internal(format!("unknown role {other:?}"))),
+        })
+    }
+
+    /// Refuses unless this role is at least `needed`.
+    pub(crate) fn require(self, needed: Role) -> Result<(), ApiError> {
+        if self >= needed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(match needed {
+                Role::Viewer => "this needs the viewer role",
+                Role::Member => "this needs the member role",
+                Role::Admin => "this needs the admin role",
+                Role::Owner => "this needs the owner role",
+            }))
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// A person, by session cookie.
+    User {
+        id: Uuid,
+        is_admin: bool,
+        session_digest: String,
+    },
+    /// An API key: one project, one role.
+    ApiKey { project: Uuid, role: Role },
+}
+
+impl Caller {
+    /// The caller's role in `project`; 404 when the caller cannot see it.
+    pub(crate) async fn role_in(&self, pool: &PgPool, project: Uuid) -> Result<Role, ApiError> {
+        match self {
+            Caller::ApiKey { project: own, role } if *own == project => Ok(*role),
+            Caller::ApiKey { .. } => Err(ApiError::NotFound("project")),
+            Caller::User { id, is_admin, .. } => {
+                let row: Option<(Option<String>,)> = sqlx::query_as(
+                    "SELECT m.role FROM projects p \
+                     LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2 \
+                     WHERE p.id = $1",
+                )
+                .bind(project)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+                match row {
+                    Some((Some(role),)) => Role::parse(&role),
+                    // Instance admins act as owners of every project.
+                    Some((None,)) if *is_admin => Ok(Role::Owner),
+                    _ => Err(ApiError::NotFound("project")),
+                }
+            }
+        }
+    }
+
+    /// The user behind the request; API keys are refused (account-level calls).
+    pub(crate) fn user(&self) -> Result<Uuid, ApiError> {
+        match self {
+            Caller::User { id, .. } => Ok(*id),
+            Caller::ApiKey { .. } => Err(ApiError::Forbidden(
+                "API keys cannot do this: it needs a signed-in user",
+            )),
+        }
+    }
+}
+
+/// The value of cookie `name` in the request.
+pub(crate) fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Compares secrets without an early exit.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Some(key) = bearer {
+            let row: Option<(Uuid, String)> = sqlx::query_as(
+                "SELECT project_id, role FROM api_keys WHERE digest = $1 \
+                 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+            )
+            .bind(secret::digest(key.trim()))
+            .fetch_optional(&state.pool)
+            .await?;
+            let (project, role) = row.ok_or(ApiError::Unauthenticated)?;
+            return Ok(Caller::ApiKey {
+                project,
+                role: Role::parse(&role)?,
+            });
+        }
+        let token = cookie(parts, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
+        let session_digest = secret::digest(token);
+        let row: Option<(Uuid, bool, String)> = sqlx::query_as(
+            "SELECT u.id, u.is_admin, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_digest = $1 AND s.expires_at > now()",
+        )
+        .bind(&session_digest)
+        .fetch_optional(&state.pool)
+        .await?;
+        let (id, is_admin, csrf) = row.ok_or(ApiError::Unauthenticated)?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if !same_secret(sent, csrf.as_bytes()) {
+                return Err(ApiError::Csrf);
+            }
+        }
+        Ok(Caller::User {
+            id,
+            is_admin,
+            session_digest,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(Role::Owner > Role::Admin && Role::Admin > Role::Member);
+        assert!(Role::Member > Role::Viewer);
+        assert!(Role::Admin.require(Role::Member).is_ok());
+        assert!(Role::Viewer.require(Role::Member).is_err());
+        for role in [Role::Viewer, Role::Member, Role::Admin, Role::Owner] {
+            assert_eq!(Role::parse(role.as_str()).unwrap(), role);
+        }
+    }
+
+    #[test]
+    fn secrets_compare_by_content() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"ab"));
+    }
+}

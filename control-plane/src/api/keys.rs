@@ -1,0 +1,305 @@
+//! Keys of a project: API keys (a project and a role, for programs calling this API) and
+//! ingestion keys (for telemetry sent to the ingest engine). A key's secret is shown once, at
+//! creation; only its SHA-256 and a short hint are stored. Revoking sets `revoked_at`; the
+//! ingest engine is told through PostgreSQL's NOTIFY.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{AppState, Body, Page, PageQuery, check_name};
+use crate::access::{Caller, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::secret;
+
+/// An API key (without its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    /// The secret's first characters, to tell keys apart.
+    pub hint: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new API key. Its role can be no stronger than the creator's, and never owner.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewApiKey {
+    pub name: String,
+    pub role: Role,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A key just created, with its secret: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedKey<K> {
+    pub key: K,
+    /// Send as `Authorization: Bearer <secret>` (API keys) or as an ingestion token.
+    pub secret: String,
+}
+
+/// An ingestion key (without its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IngestionKey {
+    pub id: Uuid,
+    pub name: String,
+    pub hint: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new ingestion key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewIngestionKey {
+    pub name: String,
+}
+
+type ApiKeyRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+fn api_key(
+    (id, name, role, hint, created_at, expires_at, revoked_at): ApiKeyRow,
+) -> Result<ApiKey, ApiError> {
+    Ok(ApiKey {
+        id,
+        name,
+        role: Role::parse(&role)?,
+        hint,
+        created_at,
+        expires_at,
+        revoked_at,
+    })
+}
+
+/// Creates an API key (admins).
+#[utoipa::path(post, path = "/api/v1/projects/{project_id}/api-keys", tag = "keys",
+    params(("project_id" = Uuid, Path)), request_body = NewApiKey,
+    responses((status = 201, body = CreatedKey<ApiKey>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Body(new): Body<NewApiKey>,
+) -> Result<(StatusCode, Json<CreatedKey<ApiKey>>), ApiError> {
+    let role = caller.role_in(&state.pool, project_id).await?;
+    role.require(Role::Admin)?;
+    let name = check_name(&new.name)?;
+    if new.role == Role::Owner || new.role > role {
+        return Err(ApiError::BadRequest(
+            "an API key's role is admin, member or viewer, and no stronger than yours".into(),
+        ));
+    }
+    if new.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::BadRequest("expires_at is in the past".into()));
+    }
+    let secret = secret::generate(secret::API_KEY)?;
+    let created_by = caller.user().ok();
+    let row: ApiKeyRow = sqlx::query_as(
+        "INSERT INTO api_keys (id, project_id, name, role, digest, hint, created_by, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING id, name, role, hint, created_at, expires_at, revoked_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(project_id)
+    .bind(name)
+    .bind(new.role.as_str())
+    .bind(secret::digest(&secret))
+    .bind(secret::hint(&secret))
+    .bind(created_by)
+    .bind(new.expires_at)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: api_key(row)?,
+            secret,
+        }),
+    ))
+}
+
+/// The project's API keys, revoked ones included (admins).
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/api-keys", tag = "keys",
+    params(("project_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<ApiKey>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<ApiKey>>, ApiError> {
+    let bounds = page.bounds()?;
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Admin)?;
+    let rows: Vec<ApiKeyRow> = sqlx::query_as(
+        "SELECT id, name, role, hint, created_at, expires_at, revoked_at FROM api_keys \
+         WHERE project_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+    )
+    .bind(project_id)
+    .bind(bounds.0 + 1)
+    .bind(bounds.1)
+    .fetch_all(&state.pool)
+    .await?;
+    let items = rows.into_iter().map(api_key).collect::<Result<_, _>>()?;
+    Ok(Json(Page::from_rows(items, bounds)))
+}
+
+/// Revokes a key of `table` in the project; 404 when there is no such key.
+async fn revoke(
+    state: &AppState,
+    table: &str,
+    project_id: Uuid,
+    key_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    let done = sqlx::query(&format!(
+        "UPDATE {table} SET revoked_at = coalesce(revoked_at, now()) \
+         WHERE project_id = $1 AND id = $2"
+    ))
+    .bind(project_id)
+    .bind(key_id)
+    .execute(&state.pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::NotFound("key"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes an API key at once (admins).
+#[utoipa::path(delete, path = "/api/v1/projects/{project_id}/api-keys/{key_id}", tag = "keys",
+    params(("project_id" = Uuid, Path), ("key_id" = Uuid, Path)),
+    responses((status = 204, description = "revoked"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn revoke_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, key_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Admin)?;
+    revoke(&state, "api_keys", project_id, key_id).await
+}
+
+type IngestionKeyRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
+fn ingestion_key((id, name, hint, created_at, revoked_at): IngestionKeyRow) -> IngestionKey {
+    IngestionKey {
+        id,
+        name,
+        hint,
+        created_at,
+        revoked_at,
+    }
+}
+
+/// Creates an ingestion key (admins).
+#[utoipa::path(post, path = "/api/v1/projects/{project_id}/ingestion-keys", tag = "keys",
+    params(("project_id" = Uuid, Path)), request_body = NewIngestionKey,
+    responses((status = 201, body = CreatedKey<IngestionKey>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn create_ingestion_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Body(new): Body<NewIngestionKey>,
+) -> Result<(StatusCode, Json<CreatedKey<IngestionKey>>), ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Admin)?;
+    let name = check_name(&new.name)?;
+    let secret = secret::generate(secret::INGESTION_KEY)?;
+    let row: IngestionKeyRow = sqlx::query_as(
+        "INSERT INTO ingestion_keys (id, project_id, name, digest, hint, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, name, hint, created_at, revoked_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(project_id)
+    .bind(name)
+    .bind(secret::digest(&secret))
+    .bind(secret::hint(&secret))
+    .bind(caller.user().ok())
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: ingestion_key(row),
+            secret,
+        }),
+    ))
+}
+
+/// The project's ingestion keys, revoked ones included (members).
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/ingestion-keys", tag = "keys",
+    params(("project_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<IngestionKey>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_ingestion_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<IngestionKey>>, ApiError> {
+    let bounds = page.bounds()?;
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Member)?;
+    let rows: Vec<IngestionKeyRow> = sqlx::query_as(
+        "SELECT id, name, hint, created_at, revoked_at FROM ingestion_keys \
+         WHERE project_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+    )
+    .bind(project_id)
+    .bind(bounds.0 + 1)
+    .bind(bounds.1)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(Page::from_rows(
+        rows.into_iter().map(ingestion_key).collect(),
+        bounds,
+    )))
+}
+
+/// Revokes an ingestion key (admins); the ingest engine refuses it within seconds.
+#[utoipa::path(delete, path = "/api/v1/projects/{project_id}/ingestion-keys/{key_id}",
+    tag = "keys", params(("project_id" = Uuid, Path), ("key_id" = Uuid, Path)),
+    responses((status = 204, description = "revoked"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn revoke_ingestion_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, key_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Admin)?;
+    revoke(&state, "ingestion_keys", project_id, key_id).await
+}

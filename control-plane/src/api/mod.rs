@@ -1,0 +1,208 @@
+//! The REST API under `/api/v1`: the router, its shared state, the JSON body extractor with
+//! errors in the API's shape, pagination, and the OpenAPI document generated from the handlers.
+
+mod accounts;
+mod keys;
+mod projects;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+use crate::config::Config;
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::login_limit::LoginLimiter;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) pool: PgPool,
+    pub(crate) config: Arc<Config>,
+    pub(crate) limiter: Arc<LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Config) -> Self {
+        let limiter = LoginLimiter::new(
+            config.login_max_failures,
+            Duration::from_secs(config.login_window_secs),
+        );
+        Self {
+            pool,
+            config: Arc::new(config),
+            limiter: Arc::new(limiter),
+        }
+    }
+}
+
+/// A JSON request body; a malformed one is a 400 in the API's error shape.
+pub(crate) struct Body<T>(pub(crate) T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// `?limit=&offset=` of a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0)]
+    offset: Option<i64>,
+}
+
+impl PageQuery {
+    /// `(limit, offset)`, checked; the query asks one more row to know whether a page follows.
+    pub(crate) fn bounds(&self) -> Result<(i64, i64), ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        let offset = self.offset.unwrap_or(0);
+        if !(1..=200).contains(&limit) || offset < 0 {
+            return Err(ApiError::BadRequest(
+                "limit must be 1 to 200 and offset 0 or more".into(),
+            ));
+        }
+        Ok((limit, offset))
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The offset of the next page; absent on the last.
+    pub next_offset: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// A page from rows fetched with `LIMIT limit + 1 OFFSET offset`.
+    pub(crate) fn from_rows(mut rows: Vec<T>, (limit, offset): (i64, i64)) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        Page {
+            items: rows,
+            next_offset: more.then_some(offset + limit),
+        }
+    }
+}
+
+/// Names and lengths of things people type.
+pub(crate) fn check_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "a name needs 1 to 100 characters, none of them control characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::access::SESSION_COOKIE,
+            ))),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vigil API", description = "Accounts, projects and keys of a Vigil instance."),
+    paths(
+        accounts::signup, accounts::login, accounts::logout, accounts::me, accounts::create_user,
+        projects::create, projects::list, projects::get_one, projects::delete_one,
+        projects::members, projects::add_member, projects::change_member, projects::remove_member,
+        keys::create_api_key, keys::list_api_keys, keys::revoke_api_key,
+        keys::create_ingestion_key, keys::list_ingestion_keys, keys::revoke_ingestion_key,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, crate::access::Role)),
+    modifiers(&Security),
+    security(("session" = []), ("api_key" = [])),
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/auth/signup", post(accounts::signup))
+        .route("/api/v1/auth/login", post(accounts::login))
+        .route("/api/v1/auth/logout", post(accounts::logout))
+        .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/users", post(accounts::create_user))
+        .route(
+            "/api/v1/projects",
+            post(projects::create).get(projects::list),
+        )
+        .route(
+            "/api/v1/projects/{project_id}",
+            get(projects::get_one).delete(projects::delete_one),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/members",
+            get(projects::members).post(projects::add_member),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/members/{user_id}",
+            patch(projects::change_member).delete(projects::remove_member),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/api-keys",
+            post(keys::create_api_key).get(keys::list_api_keys),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/api-keys/{key_id}",
+            delete(keys::revoke_api_key),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/ingestion-keys",
+            post(keys::create_ingestion_key).get(keys::list_ingestion_keys),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/ingestion-keys/{key_id}",
+            delete(keys::revoke_ingestion_key),
+        )
+        .fallback(|| async { ApiError::NotFound("route") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}

@@ -1,0 +1,86 @@
+//! `vigil`: the control plane. `vigil migrate` applies the PostgreSQL migrations; `vigil serve`
+//! applies them too and serves the API until SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use control_plane::config::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Vigil's control plane.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML configuration file; `VIGIL_*` environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves the REST API (applying pending migrations first).
+    Serve,
+    /// Applies pending PostgreSQL migrations and exits.
+    Migrate,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let config = Config::load(args.config.as_deref())?;
+    let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vigil")
+        .build()
+        .context("building the tokio runtime")?;
+    runtime.block_on(async move {
+        match args.command {
+            Command::Migrate => {
+                let pool = control_plane::db::connect(&config)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                control_plane::db::migrate(&pool)
+                    .await
+                    .context("applying migrations")?;
+                tracing::info!("migrations applied");
+                Ok(())
+            }
+            Command::Serve => {
+                tracing::info!(?config, "starting vigil serve");
+                let listener = tokio::net::TcpListener::bind(config.addr)
+                    .await
+                    .with_context(|| format!("binding {}", config.addr))?;
+                tracing::info!(addr = %listener.local_addr()?, "vigil API listening");
+                control_plane::serve(config, listener, shutdown_signal()).await
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

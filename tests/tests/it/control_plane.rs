@@ -1,0 +1,530 @@
+//! The control plane's API against a real PostgreSQL: accounts, sessions and CSRF, failed-login
+//! limits, projects and their isolation, roles, API keys and ingestion keys, the OpenAPI
+//! document.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tests::{required_env, unique_name};
+
+/// A control plane serving a fresh database of its own.
+struct ControlPlane {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl ControlPlane {
+    async fn start(tweak: impl FnOnce(&mut control_plane::config::Config)) -> Self {
+        let admin_url = required_env("VIGIL_TEST_DATABASE_URL");
+        let database = unique_name("cp");
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("the test PostgreSQL answers");
+        sqlx::query(&format!("CREATE DATABASE {database}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let (server, _) = admin_url.rsplit_once('/').unwrap();
+        let mut config = control_plane::config::Config {
+            database_url: format!("{server}/{database}"),
+            ..Default::default()
+        };
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            control_plane::serve(config, listener, std::future::pending())
+                .await
+                .expect("the control plane serves");
+        });
+        let http = reqwest::Client::new();
+        tests::wait_until(
+            std::time::Duration::from_secs(20),
+            "the API answers",
+            || {
+                let request = http.get(format!("{base}/api/v1/openapi.json"));
+                async move {
+                    request
+                        .send()
+                        .await
+                        .ok()
+                        .filter(|r| r.status().is_success())
+                }
+            },
+        )
+        .await;
+        Self { base, http }
+    }
+
+    /// One request with optional session or bearer credentials; the status and the JSON body
+    /// (`null` when empty).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        match auth {
+            Auth::None => {}
+            Auth::Session { cookie, csrf } => {
+                request = request.header("cookie", cookie.as_str());
+                if let Some(csrf) = csrf {
+                    request = request.header("x-csrf-token", csrf.as_str());
+                }
+            }
+            Auth::Bearer(key) => request = request.bearer_auth(key),
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, json, headers)
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Auth {
+        let (status, body, headers) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                &Auth::None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cookies: Vec<&str> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        let session = cookies
+            .iter()
+            .find(|c| c.starts_with("vigil_session="))
+            .expect("a session cookie");
+        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
+        let cookie = session.split(';').next().unwrap().to_owned();
+        Auth::Session {
+            cookie,
+            csrf: Some(body["csrf_token"].as_str().unwrap().to_owned()),
+        }
+    }
+
+    async fn ok(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Value {
+        let (status, body, _) = self.call(method, path, auth, body).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+}
+
+enum Auth {
+    None,
+    Session {
+        cookie: String,
+        csrf: Option<String>,
+    },
+    Bearer(String),
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Signs up the instance admin and makes `others` accounts; returns the admin's session.
+async fn accounts(cp: &ControlPlane, others: &[&str]) -> Auth {
+    cp.ok(
+        Method::POST,
+        "/api/v1/auth/signup",
+        &Auth::None,
+        Some(json!({"email": "admin@vigil.test", "name": "Admin", "password": PASSWORD})),
+    )
+    .await;
+    let admin = cp.login("admin@vigil.test", PASSWORD).await;
+    for name in others {
+        cp.ok(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(
+                json!({"email": format!("{name}@vigil.test"), "name": name, "password": PASSWORD}),
+            ),
+        )
+        .await;
+    }
+    admin
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_sessions_csrf_and_failed_login_limits() {
+    let cp = ControlPlane::start(|c| c.login_max_failures = 3).await;
+    let (status, first, _) = cp
+        .call(
+            Method::POST,
+            "/api/v1/auth/signup",
+            &Auth::None,
+            Some(json!({"email": " Admin@Vigil.TEST ", "name": "Admin", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(first["email"], "admin@vigil.test");
+    assert_eq!(first["is_admin"], true);
+    // Sign-up is closed once an account exists; bad input is refused with the error shape.
+    let (status, body, _) = cp
+        .call(
+            Method::POST,
+            "/api/v1/auth/signup",
+            &Auth::None,
+            Some(json!({"email": "b@vigil.test", "name": "B", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, body, _) = cp
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            &Auth::None,
+            Some(json!({"email": "admin@vigil.test"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "bad_request");
+
+    let admin = cp.login("admin@vigil.test", PASSWORD).await;
+    let me = cp.ok(Method::GET, "/api/v1/me", &admin, None).await;
+    assert_eq!(me["id"], first["id"]);
+    let Auth::Session { cookie, .. } = &admin else {
+        unreachable!()
+    };
+    // A cookie-authenticated write without the CSRF token changes nothing.
+    let no_csrf = Auth::Session {
+        cookie: cookie.clone(),
+        csrf: None,
+    };
+    let (status, body, _) = cp
+        .call(
+            Method::POST,
+            "/api/v1/projects",
+            &no_csrf,
+            Some(json!({"name": "p"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "csrf");
+    let projects = cp.ok(Method::GET, "/api/v1/projects", &admin, None).await;
+    assert_eq!(projects["items"], json!([]));
+
+    // Accounts by the admin; a duplicate email is a conflict; short passwords are refused.
+    let new = json!({"email": "bob@vigil.test", "name": "Bob", "password": PASSWORD});
+    cp.ok(Method::POST, "/api/v1/users", &admin, Some(new.clone()))
+        .await;
+    let (status, _, _) = cp
+        .call(Method::POST, "/api/v1/users", &admin, Some(new))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _, _) = cp
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "c@vigil.test", "name": "C", "password": "short"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Only admins make accounts.
+    let bob = cp.login("bob@vigil.test", PASSWORD).await;
+    let (status, _, _) = cp
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            &bob,
+            Some(json!({"email": "d@vigil.test", "name": "D", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Sign-out ends the session on the server.
+    let (status, _, _) = cp
+        .call(Method::POST, "/api/v1/auth/logout", &admin, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body, _) = cp.call(Method::GET, "/api/v1/me", &admin, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+
+    // Failed logins: three wrong passwords, then even the right one waits.
+    for _ in 0..3 {
+        let (status, body, _) = cp
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                &Auth::None,
+                Some(json!({"email": "bob@vigil.test", "password": "wrong password!"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "bad_credentials");
+    }
+    let (status, body, headers) = cp
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            &Auth::None,
+            Some(json!({"email": "bob@vigil.test", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() {
+    let cp = ControlPlane::start(|_| {}).await;
+    accounts(&cp, &["bob", "carol"]).await;
+    let bob = cp.login("bob@vigil.test", PASSWORD).await;
+    let carol = cp.login("carol@vigil.test", PASSWORD).await;
+    let project = cp
+        .ok(
+            Method::POST,
+            "/api/v1/projects",
+            &bob,
+            Some(json!({"name": "Shop"})),
+        )
+        .await;
+    assert_eq!(project["role"], "owner");
+    let p = project["id"].as_str().unwrap().to_owned();
+    let other = cp
+        .ok(
+            Method::POST,
+            "/api/v1/projects",
+            &carol,
+            Some(json!({"name": "Carol's"})),
+        )
+        .await;
+    let q = other["id"].as_str().unwrap().to_owned();
+
+    // Another project's objects are 404, like missing ones.
+    for (path, method) in [
+        (format!("/api/v1/projects/{p}"), Method::GET),
+        (format!("/api/v1/projects/{p}/members"), Method::GET),
+        (format!("/api/v1/projects/{p}/ingestion-keys"), Method::GET),
+        (format!("/api/v1/projects/{p}"), Method::DELETE),
+    ] {
+        let (status, body, _) = cp.call(method, &path, &carol, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let listed = cp.ok(Method::GET, "/api/v1/projects", &carol, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["id"], q.as_str());
+
+    // Carol joins as a viewer: she reads, she does not manage.
+    let added = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/members"),
+            &bob,
+            Some(json!({"email": "carol@vigil.test", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(added["role"], "viewer");
+    let seen = cp
+        .ok(Method::GET, &format!("/api/v1/projects/{p}"), &carol, None)
+        .await;
+    assert_eq!(seen["role"], "viewer");
+    let members = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/members?limit=1"),
+            &carol,
+            None,
+        )
+        .await;
+    assert_eq!(members["items"].as_array().unwrap().len(), 1);
+    assert_eq!(members["next_offset"], 1);
+    let (status, body, _) = cp
+        .call(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/ingestion-keys"),
+            &carol,
+            Some(json!({"name": "k"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The last owner stays an owner.
+    let bob_id = cp.ok(Method::GET, "/api/v1/me", &bob, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = cp
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/projects/{p}/members/{bob_id}"),
+            &bob,
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // An admin cannot make owners.
+    let carol_id = added["user_id"].as_str().unwrap().to_owned();
+    cp.ok(
+        Method::PATCH,
+        &format!("/api/v1/projects/{p}/members/{carol_id}"),
+        &bob,
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    let (status, _, _) = cp
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/projects/{p}/members/{carol_id}"),
+            &carol,
+            Some(json!({"role": "owner"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An API key: its project only, its role only, until revoked.
+    let created = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/api-keys"),
+            &bob,
+            Some(json!({"name": "ci", "role": "member"})),
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("vak_"));
+    assert_eq!(created["key"]["hint"], &secret[..12]);
+    let key = Auth::Bearer(secret.clone());
+    let listed = cp.ok(Method::GET, "/api/v1/projects", &key, None).await;
+    assert_eq!(listed["items"][0]["id"], p.as_str());
+    assert_eq!(listed["items"][0]["role"], "member");
+    let (status, _, _) = cp
+        .call(Method::GET, &format!("/api/v1/projects/{q}"), &key, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = cp
+        .call(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/api-keys"),
+            &key,
+            Some(json!({"name": "more", "role": "member"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = cp.call(Method::GET, "/api/v1/me", &key, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let keys = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/api-keys"),
+            &bob,
+            None,
+        )
+        .await;
+    assert!(
+        !keys.to_string().contains(&secret),
+        "secrets are never listed"
+    );
+    let key_id = created["key"]["id"].as_str().unwrap();
+    let (status, _, _) = cp
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/projects/{p}/api-keys/{key_id}"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = cp.call(Method::GET, "/api/v1/projects", &key, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Ingestion keys: created with their secret once, listed without it, revoked.
+    let created = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/ingestion-keys"),
+            &bob,
+            Some(json!({"name": "collector"})),
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap();
+    assert!(secret.starts_with("vik_"));
+    let id = created["key"]["id"].as_str().unwrap();
+    let listed = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/ingestion-keys"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(listed["items"][0]["id"], id);
+    assert_eq!(listed["items"][0]["revoked_at"], Value::Null);
+    assert!(!listed.to_string().contains(secret));
+    // Revoking it through another project is a 404 and changes nothing.
+    let (status, _, _) = cp
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/projects/{q}/ingestion-keys/{id}"),
+            &carol,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    cp.ok(
+        Method::DELETE,
+        &format!("/api/v1/projects/{p}/ingestion-keys/{id}"),
+        &bob,
+        None,
+    )
+    .await;
+    let listed = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/ingestion-keys"),
+            &bob,
+            None,
+        )
+        .await;
+    assert!(listed["items"][0]["revoked_at"].is_string());
+
+    // Owners delete projects; nobody sees them afterwards.
+    cp.ok(Method::DELETE, &format!("/api/v1/projects/{p}"), &bob, None)
+        .await;
+    let (status, _, _) = cp
+        .call(Method::GET, &format!("/api/v1/projects/{p}"), &carol, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_every_route() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let doc = cp
+        .ok(Method::GET, "/api/v1/openapi.json", &Auth::None, None)
+        .await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/auth/signup",
+        "/api/v1/auth/login",
+        "/api/v1/me",
+        "/api/v1/projects/{project_id}/members/{user_id}",
+        "/api/v1/projects/{project_id}/api-keys/{key_id}",
+        "/api/v1/projects/{project_id}/ingestion-keys",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    let (status, body, _) = cp
+        .call(Method::GET, "/api/v1/nothing-here", &Auth::None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+}
