@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole Vigil stack locally: PostgreSQL, Redis and ClickHouse (installed if missing,
-# data under .vigil/stack, non-default 127.0.0.1 ports), then vigil-ingest against them.
+# data under .vigil/stack, non-default 127.0.0.1 ports), then vigil-ingest and the control
+# plane (`vigil serve`) against them.
 # Prints where to send data and a ready token. Ctrl-C stops everything cleanly.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -14,7 +15,13 @@ trap 'deploy/local/stack.sh stop "$stack_dir"' EXIT
 # shellcheck disable=SC1091
 source "$stack_dir/stack.env"
 
-cargo build --release --locked -p ingest-engine
+cargo build --release --locked -p ingest-engine -p control-plane
+
+# The control plane keeps its tables in a database of its own.
+psql "$VIGIL_DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'vigil'" | grep -q 1 ||
+  psql "$VIGIL_DATABASE_URL" -qc "CREATE DATABASE vigil"
+export VIGIL_DATABASE_URL=${VIGIL_DATABASE_URL%/*}/vigil
+export VIGIL_CONTROL_ADDR=${VIGIL_CONTROL_ADDR:-127.0.0.1:8080}
 
 # Development keys (the control plane will issue real ones), kept across runs.
 secret() { # file
@@ -50,16 +57,21 @@ Vigil is starting. Send OpenTelemetry data to:
   metrics    http://$VIGIL_OTLP_HTTP_ADDR/metrics   ready: /readyz
   ClickHouse $VIGIL_CLICKHOUSE_URL  (database "vigil")
   WAL        $VIGIL_WAL_DIR  (acknowledged data waits here for ClickHouse)
+  API        http://$VIGIL_CONTROL_ADDR/api/v1   (OpenAPI: /api/v1/openapi.json; the first
+             POST /api/v1/auth/signup creates the instance admin)
 
 Try:  curl -s http://$VIGIL_OTLP_HTTP_ADDR/v1/logs -H 'content-type: application/json' \\
         -H 'x-vigil-token: $token' -d '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hello"}}]}]}]}'
 Ctrl-C stops Vigil and the servers.
 
 MSG
-# Not exec: the EXIT trap must run after vigil-ingest has flushed and exited.
+# Not exec: the EXIT trap must run after both have exited (vigil-ingest flushes first).
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
+"$target_dir/release/vigil" serve &
+control=$!
 "$target_dir/release/vigil-ingest" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null || true' INT TERM
+trap 'kill -TERM $pid $control 2>/dev/null || true' INT TERM
 wait $pid || true
-wait $pid 2>/dev/null || true
+kill -TERM $control 2>/dev/null || true
+wait $pid $control 2>/dev/null || true
