@@ -37,7 +37,8 @@ fn logs_by_protocol(c: &mut Criterion) {
     });
     group.bench_function("forward", |b| {
         b.iter(|| {
-            ingest_engine::forward::decode_frame(&frame, "project", none).map(|d| d.map(|d| d.rows))
+            ingest_engine::forward::decode_frame(&frame, "project", none, 64 << 20)
+                .map(|d| d.map(|d| d.rows))
         })
     });
     group.finish();

@@ -1,7 +1,8 @@
 //! Keys of a project: API keys (a project and a role, for programs calling this API) and
 //! ingestion keys (for telemetry sent to the ingest engine). A key's secret is shown once, at
-//! creation; only its SHA-256 and a short hint are stored. Revoking sets `revoked_at`; the
-//! ingest engine is told through PostgreSQL's NOTIFY.
+//! creation; only its SHA-256 and a short hint are stored. Revoking sets `revoked_at`, and a
+//! trigger sends NOTIFY `vigil_keys` for the ingest engine's cache (the engine does not listen
+//! yet: it still takes its tokens from its configuration).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{AppState, Body, Page, PageQuery, check_name};
+use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::secret;
@@ -148,22 +149,20 @@ pub(crate) async fn list_api_keys(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
-    let bounds = page.bounds()?;
     caller
         .role_in(&state.pool, project_id)
         .await?
         .require(Role::Admin)?;
-    let rows: Vec<ApiKeyRow> = sqlx::query_as(
+    let page = project_page(
+        &state.pool,
         "SELECT id, name, role, hint, created_at, expires_at, revoked_at FROM api_keys \
          WHERE project_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+        project_id,
+        &page,
+        api_key,
     )
-    .bind(project_id)
-    .bind(bounds.0 + 1)
-    .bind(bounds.1)
-    .fetch_all(&state.pool)
     .await?;
-    let items = rows.into_iter().map(api_key).collect::<Result<_, _>>()?;
-    Ok(Json(Page::from_rows(items, bounds)))
+    Ok(Json(page))
 }
 
 /// Revokes a key of `table` in the project; 404 when there is no such key.
@@ -267,27 +266,23 @@ pub(crate) async fn list_ingestion_keys(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<IngestionKey>>, ApiError> {
-    let bounds = page.bounds()?;
     caller
         .role_in(&state.pool, project_id)
         .await?
         .require(Role::Member)?;
-    let rows: Vec<IngestionKeyRow> = sqlx::query_as(
+    let page = project_page(
+        &state.pool,
         "SELECT id, name, hint, created_at, revoked_at FROM ingestion_keys \
          WHERE project_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+        project_id,
+        &page,
+        |row| Ok(ingestion_key(row)),
     )
-    .bind(project_id)
-    .bind(bounds.0 + 1)
-    .bind(bounds.1)
-    .fetch_all(&state.pool)
     .await?;
-    Ok(Json(Page::from_rows(
-        rows.into_iter().map(ingestion_key).collect(),
-        bounds,
-    )))
+    Ok(Json(page))
 }
 
-/// Revokes an ingestion key (admins); the ingest engine refuses it within seconds.
+/// Revokes an ingestion key (admins).
 #[utoipa::path(delete, path = "/api/v1/projects/{project_id}/ingestion-keys/{key_id}",
     tag = "keys", params(("project_id" = Uuid, Path), ("key_id" = Uuid, Path)),
     responses((status = 204, description = "revoked"), (status = 401, body = ErrorBody),

@@ -106,6 +106,29 @@ impl<T> Page<T> {
     }
 }
 
+/// One page of a project's objects: `sql` selects with `$1` the project and ends with
+/// `LIMIT $2 OFFSET $3`; each row becomes an item through `item`.
+pub(crate) async fn project_page<R, T>(
+    pool: &PgPool,
+    sql: &str,
+    project_id: uuid::Uuid,
+    page: &PageQuery,
+    item: impl Fn(R) -> Result<T, ApiError>,
+) -> Result<Page<T>, ApiError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let bounds = page.bounds()?;
+    let rows: Vec<R> = sqlx::query_as(sql)
+        .bind(project_id)
+        .bind(bounds.0 + 1)
+        .bind(bounds.1)
+        .fetch_all(pool)
+        .await?;
+    let items = rows.into_iter().map(item).collect::<Result<_, _>>()?;
+    Ok(Page::from_rows(items, bounds))
+}
+
 /// Names and lengths of things people type.
 pub(crate) fn check_name(name: &str) -> Result<&str, ApiError> {
     let name = name.trim();

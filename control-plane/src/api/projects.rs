@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{AppState, Body, Page, PageQuery, check_name};
+use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
 
@@ -210,18 +210,19 @@ pub(crate) async fn members(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Member>>, ApiError> {
-    let bounds = page.bounds()?;
     caller.role_in(&state.pool, project_id).await?;
-    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
-        "{MEMBER_SELECT} WHERE m.project_id = $1 ORDER BY m.created_at, u.id LIMIT $2 OFFSET $3"
-    ))
-    .bind(project_id)
-    .bind(bounds.0 + 1)
-    .bind(bounds.1)
-    .fetch_all(&state.pool)
+    let page = project_page(
+        &state.pool,
+        &format!(
+            "{MEMBER_SELECT} WHERE m.project_id = $1 ORDER BY m.created_at, u.id \
+             LIMIT $2 OFFSET $3"
+        ),
+        project_id,
+        &page,
+        member,
+    )
     .await?;
-    let items = rows.into_iter().map(member).collect::<Result<_, _>>()?;
-    Ok(Json(Page::from_rows(items, bounds)))
+    Ok(Json(page))
 }
 
 /// Refuses a change that only an owner may make: making, changing or removing an owner.

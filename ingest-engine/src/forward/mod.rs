@@ -67,14 +67,18 @@ fn decode_events(
 }
 
 /// Decodes one Forward frame carrying events as the listener does (for benchmarks): its `logs`
-/// rows framed for an INSERT, or `None` for a keep-alive or handshake frame.
+/// rows framed for an INSERT, or `None` for a keep-alive or handshake frame. Compressed
+/// entries may inflate to `max_decompressed` bytes.
 pub fn decode_frame(
     frame: &[u8],
     project: &str,
     compression: Compression,
+    max_decompressed: usize,
 ) -> Result<Option<otlp::Decoded>, FrameError> {
     match event::parse(frame)? {
-        Frame::Events(events) => decode_events(&events, project, compression, usize::MAX).map(Some),
+        Frame::Events(events) => {
+            decode_events(&events, project, compression, max_decompressed).map(Some)
+        }
         Frame::KeepAlive | Frame::Ping(_) => Ok(None),
     }
 }

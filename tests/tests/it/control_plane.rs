@@ -117,6 +117,20 @@ impl ControlPlane {
         }
     }
 
+    /// A request that must be answered `want`; its JSON body.
+    async fn answer(
+        &self,
+        want: StatusCode,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, body, _) = self.call(method, path, auth, body).await;
+        assert_eq!(status, want, "{path}: {body}");
+        body
+    }
+
     async fn ok(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Value {
         let (status, body, _) = self.call(method, path, auth, body).await;
         assert!(status.is_success(), "{path}: {status} {body}");
@@ -162,37 +176,37 @@ async fn accounts(cp: &ControlPlane, others: &[&str]) -> Auth {
 #[tokio::test(flavor = "multi_thread")]
 async fn accounts_sessions_csrf_and_failed_login_limits() {
     let cp = ControlPlane::start(|c| c.login_max_failures = 3).await;
-    let (status, first, _) = cp
-        .call(
+    let first = cp
+        .answer(
+            StatusCode::CREATED,
             Method::POST,
             "/api/v1/auth/signup",
             &Auth::None,
             Some(json!({"email": " Admin@Vigil.TEST ", "name": "Admin", "password": PASSWORD})),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
     assert_eq!(first["email"], "admin@vigil.test");
     assert_eq!(first["is_admin"], true);
     // Sign-up is closed once an account exists; bad input is refused with the error shape.
-    let (status, body, _) = cp
-        .call(
+    let body = cp
+        .answer(
+            StatusCode::FORBIDDEN,
             Method::POST,
             "/api/v1/auth/signup",
             &Auth::None,
             Some(json!({"email": "b@vigil.test", "name": "B", "password": PASSWORD})),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "forbidden");
-    let (status, body, _) = cp
-        .call(
+    let body = cp
+        .answer(
+            StatusCode::BAD_REQUEST,
             Method::POST,
             "/api/v1/auth/login",
             &Auth::None,
             Some(json!({"email": "admin@vigil.test"})),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "bad_request");
 
     let admin = cp.login("admin@vigil.test", PASSWORD).await;
@@ -206,15 +220,15 @@ async fn accounts_sessions_csrf_and_failed_login_limits() {
         cookie: cookie.clone(),
         csrf: None,
     };
-    let (status, body, _) = cp
-        .call(
+    let body = cp
+        .answer(
+            StatusCode::FORBIDDEN,
             Method::POST,
             "/api/v1/projects",
             &no_csrf,
             Some(json!({"name": "p"})),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "csrf");
     let projects = cp.ok(Method::GET, "/api/v1/projects", &admin, None).await;
     assert_eq!(projects["items"], json!([]));
@@ -223,51 +237,64 @@ async fn accounts_sessions_csrf_and_failed_login_limits() {
     let new = json!({"email": "bob@vigil.test", "name": "Bob", "password": PASSWORD});
     cp.ok(Method::POST, "/api/v1/users", &admin, Some(new.clone()))
         .await;
-    let (status, _, _) = cp
-        .call(Method::POST, "/api/v1/users", &admin, Some(new))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _, _) = cp
-        .call(
-            Method::POST,
-            "/api/v1/users",
-            &admin,
-            Some(json!({"email": "c@vigil.test", "name": "C", "password": "short"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    cp.answer(
+        StatusCode::CONFLICT,
+        Method::POST,
+        "/api/v1/users",
+        &admin,
+        Some(new),
+    )
+    .await;
+    cp.answer(
+        StatusCode::BAD_REQUEST,
+        Method::POST,
+        "/api/v1/users",
+        &admin,
+        Some(json!({"email": "c@vigil.test", "name": "C", "password": "short"})),
+    )
+    .await;
     // Only admins make accounts.
     let bob = cp.login("bob@vigil.test", PASSWORD).await;
-    let (status, _, _) = cp
-        .call(
-            Method::POST,
-            "/api/v1/users",
-            &bob,
-            Some(json!({"email": "d@vigil.test", "name": "D", "password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    cp.answer(
+        StatusCode::FORBIDDEN,
+        Method::POST,
+        "/api/v1/users",
+        &bob,
+        Some(json!({"email": "d@vigil.test", "name": "D", "password": PASSWORD})),
+    )
+    .await;
 
     // Sign-out ends the session on the server.
-    let (status, _, _) = cp
-        .call(Method::POST, "/api/v1/auth/logout", &admin, None)
+    cp.answer(
+        StatusCode::NO_CONTENT,
+        Method::POST,
+        "/api/v1/auth/logout",
+        &admin,
+        None,
+    )
+    .await;
+    let body = cp
+        .answer(
+            StatusCode::UNAUTHORIZED,
+            Method::GET,
+            "/api/v1/me",
+            &admin,
+            None,
+        )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body, _) = cp.call(Method::GET, "/api/v1/me", &admin, None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthenticated");
 
     // Failed logins: three wrong passwords, then even the right one waits.
     for _ in 0..3 {
-        let (status, body, _) = cp
-            .call(
+        let body = cp
+            .answer(
+                StatusCode::UNAUTHORIZED,
                 Method::POST,
                 "/api/v1/auth/login",
                 &Auth::None,
                 Some(json!({"email": "bob@vigil.test", "password": "wrong password!"})),
             )
             .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["error"]["code"], "bad_credentials");
     }
     let (status, body, headers) = cp
@@ -316,8 +343,8 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
         (format!("/api/v1/projects/{p}/ingestion-keys"), Method::GET),
         (format!("/api/v1/projects/{p}"), Method::DELETE),
     ] {
-        let (status, body, _) = cp.call(method, &path, &carol, None).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        cp.answer(StatusCode::NOT_FOUND, method, &path, &carol, None)
+            .await;
     }
     let listed = cp.ok(Method::GET, "/api/v1/projects", &carol, None).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
@@ -347,29 +374,27 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
         .await;
     assert_eq!(members["items"].as_array().unwrap().len(), 1);
     assert_eq!(members["next_offset"], 1);
-    let (status, body, _) = cp
-        .call(
-            Method::POST,
-            &format!("/api/v1/projects/{p}/ingestion-keys"),
-            &carol,
-            Some(json!({"name": "k"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    cp.answer(
+        StatusCode::FORBIDDEN,
+        Method::POST,
+        &format!("/api/v1/projects/{p}/ingestion-keys"),
+        &carol,
+        Some(json!({"name": "k"})),
+    )
+    .await;
     // The last owner stays an owner.
     let bob_id = cp.ok(Method::GET, "/api/v1/me", &bob, None).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _, _) = cp
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/projects/{p}/members/{bob_id}"),
-            &bob,
-            Some(json!({"role": "admin"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    cp.answer(
+        StatusCode::CONFLICT,
+        Method::PATCH,
+        &format!("/api/v1/projects/{p}/members/{bob_id}"),
+        &bob,
+        Some(json!({"role": "admin"})),
+    )
+    .await;
     // An admin cannot make owners.
     let carol_id = added["user_id"].as_str().unwrap().to_owned();
     cp.ok(
@@ -379,15 +404,14 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
         Some(json!({"role": "admin"})),
     )
     .await;
-    let (status, _, _) = cp
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/projects/{p}/members/{carol_id}"),
-            &carol,
-            Some(json!({"role": "owner"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    cp.answer(
+        StatusCode::FORBIDDEN,
+        Method::PATCH,
+        &format!("/api/v1/projects/{p}/members/{carol_id}"),
+        &carol,
+        Some(json!({"role": "owner"})),
+    )
+    .await;
 
     // An API key: its project only, its role only, until revoked.
     let created = cp
@@ -405,21 +429,24 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
     let listed = cp.ok(Method::GET, "/api/v1/projects", &key, None).await;
     assert_eq!(listed["items"][0]["id"], p.as_str());
     assert_eq!(listed["items"][0]["role"], "member");
-    let (status, _, _) = cp
-        .call(Method::GET, &format!("/api/v1/projects/{q}"), &key, None)
+    cp.answer(
+        StatusCode::NOT_FOUND,
+        Method::GET,
+        &format!("/api/v1/projects/{q}"),
+        &key,
+        None,
+    )
+    .await;
+    cp.answer(
+        StatusCode::FORBIDDEN,
+        Method::POST,
+        &format!("/api/v1/projects/{p}/api-keys"),
+        &key,
+        Some(json!({"name": "more", "role": "member"})),
+    )
+    .await;
+    cp.answer(StatusCode::FORBIDDEN, Method::GET, "/api/v1/me", &key, None)
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = cp
-        .call(
-            Method::POST,
-            &format!("/api/v1/projects/{p}/api-keys"),
-            &key,
-            Some(json!({"name": "more", "role": "member"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = cp.call(Method::GET, "/api/v1/me", &key, None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
     let keys = cp
         .ok(
             Method::GET,
@@ -433,17 +460,22 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
         "secrets are never listed"
     );
     let key_id = created["key"]["id"].as_str().unwrap();
-    let (status, _, _) = cp
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/projects/{p}/api-keys/{key_id}"),
-            &bob,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = cp.call(Method::GET, "/api/v1/projects", &key, None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    cp.answer(
+        StatusCode::NO_CONTENT,
+        Method::DELETE,
+        &format!("/api/v1/projects/{p}/api-keys/{key_id}"),
+        &bob,
+        None,
+    )
+    .await;
+    cp.answer(
+        StatusCode::UNAUTHORIZED,
+        Method::GET,
+        "/api/v1/projects",
+        &key,
+        None,
+    )
+    .await;
 
     // Ingestion keys: created with their secret once, listed without it, revoked.
     let created = cp
@@ -469,15 +501,14 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
     assert_eq!(listed["items"][0]["revoked_at"], Value::Null);
     assert!(!listed.to_string().contains(secret));
     // Revoking it through another project is a 404 and changes nothing.
-    let (status, _, _) = cp
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/projects/{q}/ingestion-keys/{id}"),
-            &carol,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    cp.answer(
+        StatusCode::NOT_FOUND,
+        Method::DELETE,
+        &format!("/api/v1/projects/{q}/ingestion-keys/{id}"),
+        &carol,
+        None,
+    )
+    .await;
     cp.ok(
         Method::DELETE,
         &format!("/api/v1/projects/{p}/ingestion-keys/{id}"),
@@ -498,10 +529,14 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
     // Owners delete projects; nobody sees them afterwards.
     cp.ok(Method::DELETE, &format!("/api/v1/projects/{p}"), &bob, None)
         .await;
-    let (status, _, _) = cp
-        .call(Method::GET, &format!("/api/v1/projects/{p}"), &carol, None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    cp.answer(
+        StatusCode::NOT_FOUND,
+        Method::GET,
+        &format!("/api/v1/projects/{p}"),
+        &carol,
+        None,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -522,9 +557,14 @@ async fn the_openapi_document_describes_every_route() {
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
-    let (status, body, _) = cp
-        .call(Method::GET, "/api/v1/nothing-here", &Auth::None, None)
+    let body = cp
+        .answer(
+            StatusCode::NOT_FOUND,
+            Method::GET,
+            "/api/v1/nothing-here",
+            &Auth::None,
+            None,
+        )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
 }
