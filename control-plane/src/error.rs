@@ -69,6 +69,12 @@ impl From<sqlx::Error> for ApiError {
                 ApiError::Unavailable
             }
             sqlx::Error::RowNotFound => ApiError::NotFound("object"),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                ApiError::Conflict("an object with this name or key exists".into())
+            }
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                ApiError::Conflict("the object is in use or refers to one that is gone".into())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

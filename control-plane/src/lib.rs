@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod login_limit;
+pub mod monitor;
 mod password;
 mod secret;
 

@@ -64,9 +64,21 @@ pub(crate) struct Engine {
 impl Engine {
     /// The project named by the request's token.
     pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<str>, IngestError> {
+        self.keys_loaded()?;
         self.keys
             .project_for(headers)
             .ok_or(IngestError::Unauthenticated)
+    }
+
+    /// Refuses (503) while the key store waits for its first load: an unknown key cannot be
+    /// told from one not read yet.
+    pub(crate) fn keys_loaded(&self) -> Result<(), IngestError> {
+        match self.keys.is_loaded() {
+            true => Ok(()),
+            false => Err(IngestError::KeysUnavailable {
+                retry_after: Duration::from_secs(2),
+            }),
+        }
     }
 
     /// Whether the engine takes exports now: with the WAL, while it has room (a ClickHouse

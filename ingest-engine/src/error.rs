@@ -13,6 +13,12 @@ pub enum IngestError {
     /// No token, or a token the key store does not know.
     #[error("missing or unknown ingestion token")]
     Unauthenticated,
+    /// Keys come from the control plane's database, and it has not been read yet.
+    #[error("ingestion keys are not loaded yet; retry after {}s", retry_after.as_secs())]
+    KeysUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
     /// A server-agent or heartbeat key no monitor has.
     #[error("unknown {0} key")]
     UnknownKey(&'static str),
@@ -120,7 +126,10 @@ impl IngestError {
             IngestError::BodyTimeout(_) => (408, G::DeadlineExceeded, None),
             IngestError::Overloaded { retry_after } => (429, G::Unavailable, Some(*retry_after)),
             IngestError::StorageUnavailable { retry_after }
-            | IngestError::WalFull { retry_after } => (503, G::Unavailable, Some(*retry_after)),
+            | IngestError::WalFull { retry_after }
+            | IngestError::KeysUnavailable { retry_after } => {
+                (503, G::Unavailable, Some(*retry_after))
+            }
             IngestError::ShuttingDown => (503, G::Unavailable, Some(Duration::from_secs(1))),
             IngestError::Internal(_) => (500, G::Internal, None),
         };

@@ -130,8 +130,11 @@ impl RunningEngine {
 /// confirmed), applies the schema — in the background while ClickHouse does not answer; exports
 /// are then taken into the WAL (or, with the WAL off, refused with 503) — and serves.
 pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine, StartError> {
-    let keys =
-        auth::KeyStore::from_config(&config).map_err(|e| StartError::Config(e.to_string()))?;
+    let static_keys =
+        auth::Keys::from_config(&config).map_err(|e| StartError::Config(e.to_string()))?;
+    let from_database = config.keys.from_database();
+    // With a database, requests wait (503) for its first load rather than meet a partial store.
+    let keys = auth::KeyStore::new(static_keys.clone(), !from_database);
     let forward_keys =
         auth::ForwardKeys::parse(&config.forward.shared_keys.0, &config.forward.users.0)
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -145,7 +148,7 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
         ),
         false => None,
     };
-    if keys.is_empty() {
+    if !from_database && keys.is_empty() {
         tracing::warn!("no ingest tokens configured: every export will be refused with 401");
     }
     let client = ClickHouse::new(&config.clickhouse)?;
@@ -166,6 +169,15 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
     });
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+
+    if from_database {
+        tasks.spawn(auth::key_sync::run(
+            engine.keys.clone(),
+            config.keys.clone(),
+            static_keys,
+            shutdown.clone(),
+        ));
+    }
 
     let database = config.clickhouse.database.clone();
     let retention = config.clickhouse.retention_days;

@@ -13,6 +13,7 @@
     clippy::field_reassign_with_default
 )]
 
+pub mod control;
 pub mod load;
 pub mod process;
 pub mod server;

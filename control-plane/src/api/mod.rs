@@ -3,7 +3,9 @@
 
 mod accounts;
 mod keys;
+mod monitors;
 mod projects;
+mod statuses;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,6 +169,9 @@ impl Modify for Security {
         projects::members, projects::add_member, projects::change_member, projects::remove_member,
         keys::create_api_key, keys::list_api_keys, keys::revoke_api_key,
         keys::create_ingestion_key, keys::list_ingestion_keys, keys::revoke_ingestion_key,
+        monitors::create, monitors::list, monitors::get_one, monitors::change,
+        monitors::delete_one, monitors::rotate_key, monitors::timeline,
+        statuses::list, statuses::create, statuses::change, statuses::delete_one,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::access::Role)),
     modifiers(&Security),
@@ -224,6 +229,32 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/projects/{project_id}/ingestion-keys/{key_id}",
             delete(keys::revoke_ingestion_key),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/monitors",
+            post(monitors::create).get(monitors::list),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/monitors/{monitor_id}",
+            get(monitors::get_one)
+                .patch(monitors::change)
+                .delete(monitors::delete_one),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/monitors/{monitor_id}/key",
+            post(monitors::rotate_key),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/monitors/{monitor_id}/timeline",
+            get(monitors::timeline),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/monitor-statuses",
+            get(statuses::list).post(statuses::create),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/monitor-statuses/{status_id}",
+            patch(statuses::change).delete(statuses::delete_one),
         )
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(max_body))

@@ -89,6 +89,11 @@ pub(crate) async fn create(
         .bind(user)
         .execute(&mut *tx)
         .await?;
+    // Default monitor statuses, incident states and severities (defined in the migration).
+    sqlx::query("SELECT vigil_seed_project($1)")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -253,6 +253,17 @@ impl Config {
             &mut m.max_processes,
             problems,
         );
+        let k = &mut self.keys;
+        if let Some(url) = env("VIGIL_DATABASE_URL") {
+            k.database_url = Secret(url);
+        }
+        set(
+            env,
+            "VIGIL_KEYS_REFRESH_SECS",
+            &mut k.refresh_secs,
+            problems,
+        );
+        set(env, "VIGIL_KEYS_TIMEOUT_MS", &mut k.timeout_ms, problems);
         let r = &mut self.redis;
         if let Some(url) = env("VIGIL_REDIS_URL") {
             r.url = url;

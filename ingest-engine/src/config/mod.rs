@@ -5,10 +5,12 @@
 
 mod env;
 mod forward;
+mod keys;
 mod monitors;
 mod redis;
 
 pub use forward::ForwardConfig;
+pub use keys::KeysConfig;
 pub use monitors::MonitorsConfig;
 pub use redis::RedisConfig;
 
@@ -44,9 +46,11 @@ pub struct Config {
     /// A second HTTP listener for the non-OTLP endpoints (`VIGIL_HTTP_ADDR`); unset or equal
     /// to `otlp_http_addr` means they share the OTLP/HTTP listener.
     pub http_addr: Option<SocketAddr>,
-    /// Static ingestion tokens, `token=project,…` (`VIGIL_INGEST_TOKENS`); a development key
-    /// store until the control plane serves keys.
+    /// Static ingestion tokens, `token=project,…` (`VIGIL_INGEST_TOKENS`): a development
+    /// option, merged with the control plane's keys when `keys.database_url` is set.
     pub ingest_tokens: Secret,
+    /// The control plane's keys (ingestion keys, monitor push keys) in PostgreSQL.
+    pub keys: KeysConfig,
     /// Log output: `text` or `json` (`VIGIL_LOG_FORMAT`).
     pub log_format: LogFormat,
     /// ClickHouse connection and insert behaviour.
@@ -224,6 +228,7 @@ impl Default for Config {
             otlp_http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
             http_addr: None,
             ingest_tokens: Secret::default(),
+            keys: KeysConfig::default(),
             log_format: LogFormat::Text,
             clickhouse: ClickHouseConfig::default(),
             batch: BatchConfig::default(),

@@ -8,8 +8,8 @@ use super::Secret;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorsConfig {
-    /// Server-agent secret keys, `key=project/monitor,…` (`VIGIL_AGENT_KEYS`); a development
-    /// key store until the control plane serves monitor keys.
+    /// Server-agent secret keys, `key=project/monitor,…` (`VIGIL_AGENT_KEYS`): a development
+    /// option besides the server monitors' keys in the database (`keys.database_url`).
     pub agent_keys: Secret,
     /// Incoming-request (heartbeat) secret keys, `key=project/monitor,…`
     /// (`VIGIL_HEARTBEAT_KEYS`).

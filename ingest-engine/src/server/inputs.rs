@@ -165,6 +165,7 @@ async fn agent_report(
     body: Body,
 ) -> Response {
     let result = async {
+        engine.keys_loaded()?;
         let monitor = engine
             .keys
             .agent(&key)
@@ -209,10 +210,12 @@ fn event(target: Target, record: Vec<u8>) -> Item {
 }
 
 async fn agent_verify(State(engine): State<Arc<Engine>>, Path(key): Path<String>) -> Response {
-    let result = match engine.keys.agent(&key) {
-        Some(_) => Ok(()),
-        None => Err(IngestError::UnknownKey("server-agent")),
-    };
+    let result = engine
+        .keys_loaded()
+        .and_then(|()| match engine.keys.agent(&key) {
+            Some(_) => Ok(()),
+            None => Err(IngestError::UnknownKey("server-agent")),
+        });
     answer(&engine, "server_agent_verify", result)
 }
 
@@ -228,6 +231,7 @@ async fn incoming(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(p)| *p);
     let result = async {
+        engine.keys_loaded()?;
         let monitor = engine
             .keys
             .heartbeat(&key)

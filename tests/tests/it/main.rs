@@ -10,6 +10,7 @@ mod durability;
 mod fluentd_http;
 mod forward;
 mod monitor_inputs;
+mod monitors;
 mod otlp_json;
 mod python_sdk;
 mod rows;

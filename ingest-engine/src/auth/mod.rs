@@ -1,21 +1,26 @@
 //! Secret keys: which project (and monitor) a request writes to.
 //!
 //! One key store serves every input: ingestion tokens (OTLP, Fluentd HTTP), server-agent keys
-//! and incoming-request (heartbeat) keys. Until the control plane serves keys (issue 5), it is
-//! filled from config. Keys are held only as SHA-256 digests, and are never logged or echoed
-//! back. (Forward shared keys are the exception: the protocol needs the key itself; see
-//! [`ForwardKeys`].)
+//! and incoming-request (heartbeat) keys. With a database configured, [`key_sync`] fills it from
+//! the control plane's PostgreSQL and keeps it current (LISTEN `vigil_keys`, plus a periodic
+//! reload); the static lists of the configuration are a development option, merged in. Keys
+//! are held only as SHA-256 digests, and are never logged or echoed back. (Forward shared keys
+//! are the exception: the protocol needs the key itself; see [`ForwardKeys`].)
+
+pub mod key_sync;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use arc_swap::ArcSwap;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 
-type KeyDigest = [u8; 32];
+pub(crate) type KeyDigest = [u8; 32];
 
 fn digest(key: &str) -> KeyDigest {
     Sha256::digest(key.trim().as_bytes()).into()
@@ -30,22 +35,50 @@ pub struct MonitorRef {
     pub monitor: Arc<str>,
 }
 
-/// Resolves secret keys to projects and monitors.
+/// One generation of keys, by digest; replaced whole when keys change.
 #[derive(Clone, Default)]
+pub struct Keys {
+    tokens: HashMap<KeyDigest, Arc<str>>,
+    agents: HashMap<KeyDigest, MonitorRef>,
+    heartbeats: HashMap<KeyDigest, MonitorRef>,
+}
+
+impl Keys {
+    /// Adds the keys of `other` (the static development keys to those of the database).
+    pub(crate) fn merge(&mut self, other: &Keys) {
+        self.tokens
+            .extend(other.tokens.iter().map(|(k, v)| (*k, v.clone())));
+        self.agents
+            .extend(other.agents.iter().map(|(k, v)| (*k, v.clone())));
+        self.heartbeats
+            .extend(other.heartbeats.iter().map(|(k, v)| (*k, v.clone())));
+    }
+}
+
+/// Resolves secret keys to projects and monitors. Clones share one store; [`KeyStore::replace`]
+/// swaps in a new generation without blocking readers.
+#[derive(Clone)]
 pub struct KeyStore {
-    tokens: Arc<HashMap<KeyDigest, Arc<str>>>,
-    agents: Arc<HashMap<KeyDigest, MonitorRef>>,
-    heartbeats: Arc<HashMap<KeyDigest, MonitorRef>>,
+    keys: Arc<ArcSwap<Keys>>,
+    /// False until the first load from the database (requests then get 503, not 401).
+    loaded: Arc<AtomicBool>,
+}
+
+impl Default for KeyStore {
+    fn default() -> Self {
+        Self::new(Keys::default(), true)
+    }
 }
 
 impl fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self.keys.load();
         write!(
             f,
             "KeyStore({} tokens, {} agent keys, {} heartbeat keys)",
-            self.tokens.len(),
-            self.agents.len(),
-            self.heartbeats.len()
+            keys.tokens.len(),
+            keys.agents.len(),
+            keys.heartbeats.len()
         )
     }
 }
@@ -101,37 +134,80 @@ fn monitor_keys(
         .collect()
 }
 
-impl KeyStore {
-    /// The development key store of `config`: `ingest_tokens`, `monitors.agent_keys` and
+impl Keys {
+    /// The development keys of `config`: `ingest_tokens`, `monitors.agent_keys` and
     /// `monitors.heartbeat_keys`.
     pub fn from_config(config: &Config) -> Result<Self, TokenListError> {
         Ok(Self {
-            agents: Arc::new(monitor_keys(
-                &config.monitors.agent_keys.0,
-                "monitors.agent_keys",
-            )?),
-            heartbeats: Arc::new(monitor_keys(
-                &config.monitors.heartbeat_keys.0,
-                "monitors.heartbeat_keys",
-            )?),
+            agents: monitor_keys(&config.monitors.agent_keys.0, "monitors.agent_keys")?,
+            heartbeats: monitor_keys(&config.monitors.heartbeat_keys.0, "monitors.heartbeat_keys")?,
             ..Self::parse(&config.ingest_tokens.0)?
         })
     }
 
-    /// A store of ingestion tokens only, from `token=project,token2=project2`.
+    /// Ingestion tokens only, from `token=project,token2=project2`.
     pub fn parse(list: &str) -> Result<Self, TokenListError> {
         let tokens = entries(list, "ingest_tokens", "token=project")
             .map(|entry| entry.map(|(token, project)| (digest(token), Arc::from(project))))
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            tokens: Arc::new(tokens),
+            tokens,
             ..Self::default()
         })
     }
 
+    pub(crate) fn insert_token(&mut self, digest: KeyDigest, project: Arc<str>) {
+        self.tokens.insert(digest, project);
+    }
+
+    pub(crate) fn insert_agent(&mut self, digest: KeyDigest, monitor: MonitorRef) {
+        self.agents.insert(digest, monitor);
+    }
+
+    pub(crate) fn insert_heartbeat(&mut self, digest: KeyDigest, monitor: MonitorRef) {
+        self.heartbeats.insert(digest, monitor);
+    }
+
+    /// How many keys of each kind: tokens, agent keys, heartbeat keys.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.tokens.len(), self.agents.len(), self.heartbeats.len())
+    }
+}
+
+impl KeyStore {
+    /// A store holding `keys`; `loaded` is false when they are only a start until the first
+    /// load from the database.
+    pub fn new(keys: Keys, loaded: bool) -> Self {
+        Self {
+            keys: Arc::new(ArcSwap::from_pointee(keys)),
+            loaded: Arc::new(AtomicBool::new(loaded)),
+        }
+    }
+
+    /// The development key store of `config` (static lists only).
+    pub fn from_config(config: &Config) -> Result<Self, TokenListError> {
+        Ok(Self::new(Keys::from_config(config)?, true))
+    }
+
+    /// A store of ingestion tokens only, from `token=project,token2=project2`.
+    pub fn parse(list: &str) -> Result<Self, TokenListError> {
+        Ok(Self::new(Keys::parse(list)?, true))
+    }
+
+    /// Puts a new generation of keys in place; readers see it at once.
+    pub fn replace(&self, keys: Keys) {
+        self.keys.store(Arc::new(keys));
+        self.loaded.store(true, Ordering::Release);
+    }
+
+    /// Whether the keys are known (false while the first database load is outstanding).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
     /// Whether no ingestion token is known (every telemetry request will be refused).
     pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty()
+        self.keys.load().tokens.is_empty()
     }
 
     /// The project of the ingestion token carried by `headers`, if the token is known.
@@ -157,17 +233,17 @@ impl KeyStore {
             .into_iter()
             .find_map(|name| headers.get(name).and_then(|v| v.to_str().ok()))
         })?;
-        self.tokens.get(&digest(token)).cloned()
+        self.keys.load().tokens.get(&digest(token)).cloned()
     }
 
     /// The server monitor of an agent's secret key.
     pub fn agent(&self, key: &str) -> Option<MonitorRef> {
-        self.agents.get(&digest(key)).cloned()
+        self.keys.load().agents.get(&digest(key)).cloned()
     }
 
     /// The incoming-request monitor of a heartbeat key.
     pub fn heartbeat(&self, key: &str) -> Option<MonitorRef> {
-        self.heartbeats.get(&digest(key)).cloned()
+        self.keys.load().heartbeats.get(&digest(key)).cloned()
     }
 }
 
@@ -213,7 +289,8 @@ mod tests {
         let e = KeyStore::from_config(&config).unwrap_err().to_string();
         assert!(e.contains("monitors.agent_keys"), "{e}");
         // Keys are held as digests only.
-        assert!(!format!("{:?}", store.agents).contains("a1"));
+        assert!(!format!("{store:?}").contains("a1"));
+        assert!(!format!("{:?}", store.keys.load().agents).contains("a1"));
     }
 }
 

@@ -1,0 +1,183 @@
+//! The control plane in a test: `vigil serve` in-process on a fresh PostgreSQL database, and
+//! an API client with session or API-key credentials.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{required_env, unique_name};
+
+/// A control plane serving a fresh database of its own, in this process.
+pub struct ControlPlane {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The control plane's database (for the ingest engine and the worker).
+    pub database_url: String,
+    http: reqwest::Client,
+}
+
+impl ControlPlane {
+    pub async fn start(tweak: impl FnOnce(&mut control_plane::config::Config)) -> Self {
+        let admin_url = required_env("VIGIL_TEST_DATABASE_URL");
+        let database = unique_name("cp");
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("the test PostgreSQL answers");
+        sqlx::query(&format!("CREATE DATABASE {database}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let (server, _) = admin_url.rsplit_once('/').unwrap();
+        let mut config = control_plane::config::Config {
+            database_url: format!("{server}/{database}"),
+            ..Default::default()
+        };
+        tweak(&mut config);
+        let database_url = config.database_url.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            control_plane::serve(config, listener, std::future::pending())
+                .await
+                .expect("the control plane serves");
+        });
+        let http = reqwest::Client::new();
+        crate::wait_until(
+            std::time::Duration::from_secs(20),
+            "the API answers",
+            || {
+                let request = http.get(format!("{base}/api/v1/openapi.json"));
+                async move {
+                    request
+                        .send()
+                        .await
+                        .ok()
+                        .filter(|r| r.status().is_success())
+                }
+            },
+        )
+        .await;
+        Self {
+            base,
+            database_url,
+            http,
+        }
+    }
+
+    /// One request with optional session or bearer credentials; the status and the JSON body
+    /// (`null` when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        match auth {
+            Auth::None => {}
+            Auth::Session { cookie, csrf } => {
+                request = request.header("cookie", cookie.as_str());
+                if let Some(csrf) = csrf {
+                    request = request.header("x-csrf-token", csrf.as_str());
+                }
+            }
+            Auth::Bearer(key) => request = request.bearer_auth(key),
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, json, headers)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Auth {
+        let (status, body, headers) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                &Auth::None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cookies: Vec<&str> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        let session = cookies
+            .iter()
+            .find(|c| c.starts_with("vigil_session="))
+            .expect("a session cookie");
+        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
+        let cookie = session.split(';').next().unwrap().to_owned();
+        Auth::Session {
+            cookie,
+            csrf: Some(body["csrf_token"].as_str().unwrap().to_owned()),
+        }
+    }
+
+    /// A request that must be answered `want`; its JSON body.
+    pub async fn answer(
+        &self,
+        want: StatusCode,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, body, _) = self.call(method, path, auth, body).await;
+        assert_eq!(status, want, "{path}: {body}");
+        body
+    }
+
+    pub async fn ok(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Value {
+        let (status, body, _) = self.call(method, path, auth, body).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+}
+
+/// How a request authenticates.
+pub enum Auth {
+    None,
+    Session {
+        cookie: String,
+        csrf: Option<String>,
+    },
+    Bearer(String),
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Signs up the instance admin and makes `others` accounts; returns the admin's session.
+pub async fn accounts(cp: &ControlPlane, others: &[&str]) -> Auth {
+    cp.ok(
+        Method::POST,
+        "/api/v1/auth/signup",
+        &Auth::None,
+        Some(json!({"email": "admin@vigil.test", "name": "Admin", "password": PASSWORD})),
+    )
+    .await;
+    let admin = cp.login("admin@vigil.test", PASSWORD).await;
+    for name in others {
+        cp.ok(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(
+                json!({"email": format!("{name}@vigil.test"), "name": name, "password": PASSWORD}),
+            ),
+        )
+        .await;
+    }
+    admin
+}
