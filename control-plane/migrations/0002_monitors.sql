@@ -1,6 +1,6 @@
 -- Monitoring: statuses, monitors (with their criteria and push keys), the status timeline,
--- probes and their assignments, incidents, notification channels and their outbox,
--- maintenance windows, and the worker's record of processed events.
+-- probes and their assignments, incidents, notification channels and their outbox, and
+-- maintenance windows.
 
 -- A project's monitor statuses; every project starts with Operational, Degraded and Offline.
 CREATE TABLE monitor_statuses (
@@ -31,6 +31,8 @@ CREATE TABLE monitors (
     default_status_id  uuid NOT NULL REFERENCES monitor_statuses (id),
     current_status_id  uuid NOT NULL REFERENCES monitor_statuses (id),
     status_since       timestamptz NOT NULL DEFAULT now(),
+    -- The criterion (by name) the last evaluated result met; NULL: none (the default status).
+    current_criterion  text,
     enabled            boolean NOT NULL DEFAULT true,
     -- Heartbeat and server monitors: the SHA-256 of the key pushes are sent with.
     key_digest         text UNIQUE,
@@ -200,13 +202,6 @@ CREATE TABLE maintenance_windows (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX maintenance_windows_project ON maintenance_windows (project_id, ends_at);
-
--- Stream entries whose effects are committed: an entry delivered twice changes nothing twice.
-CREATE TABLE processed_events (
-    event_id     text PRIMARY KEY,
-    processed_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX processed_events_age ON processed_events (processed_at);
 
 -- Per-project incident numbers.
 ALTER TABLE projects ADD COLUMN incident_counter bigint NOT NULL DEFAULT 0;

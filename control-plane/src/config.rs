@@ -21,7 +21,7 @@ pub enum ConfigError {
     Env { name: &'static str, message: String },
 }
 
-/// What `vigil serve` and `vigil migrate` need.
+/// What `vigil serve`, `vigil worker` and `vigil migrate` need.
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -47,6 +47,97 @@ pub struct Config {
     pub login_window_secs: u64,
     /// How long a request may take before it is answered 503, ms.
     pub request_timeout_ms: u64,
+    /// `vigil worker`'s settings (the `[worker]` table).
+    pub worker: WorkerConfig,
+}
+
+/// The worker: where events come from (Redis Streams), where results go (ClickHouse), and the
+/// bounds of its loops.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// `VIGIL_REDIS_URL`.
+    pub redis_url: String,
+    /// Prefix of the stream names, as the ingest engine's (`VIGIL_REDIS_STREAM_PREFIX`).
+    pub stream_prefix: String,
+    /// The consumer group every worker joins.
+    pub group: String,
+    /// This worker's name in the group (`VIGIL_WORKER_NAME`; default host name and process id).
+    pub consumer: String,
+    /// Entries read per batch.
+    pub batch_size: usize,
+    /// How long a read waits for entries, ms.
+    pub block_ms: u64,
+    /// An entry another worker took this long ago without acknowledging it is taken over, ms
+    /// (`VIGIL_WORKER_RECLAIM_IDLE_MS`).
+    pub reclaim_idle_ms: u64,
+    /// An entry delivered this many times without success goes to the dead-letter stream.
+    pub max_deliveries: usize,
+    /// Timeout of each Redis call besides the blocking read, ms.
+    pub redis_timeout_ms: u64,
+    /// ClickHouse, for `monitor_results` and retention (`VIGIL_CLICKHOUSE_URL`, `…_DATABASE`,
+    /// `…_USER`, `…_PASSWORD`).
+    pub clickhouse_url: String,
+    pub clickhouse_database: String,
+    pub clickhouse_user: String,
+    pub clickhouse_password: String,
+    pub clickhouse_timeout_ms: u64,
+    /// Days of telemetry kept; older daily partitions are dropped. 0 keeps everything
+    /// (`VIGIL_RETENTION_DAYS`).
+    pub retention_days: u32,
+    /// Seconds between runs of the periodic jobs (missing pushes, offline probes, retention).
+    pub jobs_interval_secs: u64,
+    /// A probe not heard from for this long is offline, seconds.
+    pub probe_offline_secs: u64,
+    /// Attempts of a notification before it is marked failed.
+    pub notify_max_attempts: i32,
+    /// Timeout of one notification delivery (HTTP or SMTP), ms.
+    pub notify_timeout_ms: u64,
+    /// Notifications sent at once.
+    pub notify_batch: i64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: "redis://127.0.0.1:6379".into(),
+            stream_prefix: "vigil:events:".into(),
+            group: "vigil-worker".into(),
+            consumer: String::new(),
+            batch_size: 1_000,
+            block_ms: 1_000,
+            reclaim_idle_ms: 30_000,
+            max_deliveries: 5,
+            redis_timeout_ms: 5_000,
+            clickhouse_url: "http://127.0.0.1:8123".into(),
+            clickhouse_database: "vigil".into(),
+            clickhouse_user: "default".into(),
+            clickhouse_password: String::new(),
+            clickhouse_timeout_ms: 30_000,
+            retention_days: 0,
+            jobs_interval_secs: 10,
+            probe_offline_secs: 180,
+            notify_max_attempts: 8,
+            notify_timeout_ms: 10_000,
+            notify_batch: 20,
+        }
+    }
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    // URLs and the ClickHouse password may carry secrets: never logged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("stream_prefix", &self.stream_prefix)
+            .field("group", &self.group)
+            .field("consumer", &self.consumer)
+            .field("batch_size", &self.batch_size)
+            .field("reclaim_idle_ms", &self.reclaim_idle_ms)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("clickhouse_database", &self.clickhouse_database)
+            .field("retention_days", &self.retention_days)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -62,6 +153,7 @@ impl Default for Config {
             login_max_failures: 10,
             login_window_secs: 15 * 60,
             request_timeout_ms: 30_000,
+            worker: WorkerConfig::default(),
         }
     }
 }
@@ -76,6 +168,7 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("login_max_failures", &self.login_max_failures)
+            .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +211,20 @@ impl Config {
         env("VIGIL_SESSION_TTL_HOURS", &mut config.session_ttl_hours)?;
         env("VIGIL_SECURE_COOKIES", &mut config.secure_cookies)?;
         env("VIGIL_LOGIN_MAX_FAILURES", &mut config.login_max_failures)?;
+        let w = &mut config.worker;
+        env("VIGIL_REDIS_URL", &mut w.redis_url)?;
+        env("VIGIL_REDIS_STREAM_PREFIX", &mut w.stream_prefix)?;
+        env("VIGIL_WORKER_NAME", &mut w.consumer)?;
+        env("VIGIL_WORKER_RECLAIM_IDLE_MS", &mut w.reclaim_idle_ms)?;
+        env("VIGIL_CLICKHOUSE_URL", &mut w.clickhouse_url)?;
+        env("VIGIL_CLICKHOUSE_DATABASE", &mut w.clickhouse_database)?;
+        env("VIGIL_CLICKHOUSE_USER", &mut w.clickhouse_user)?;
+        env("VIGIL_CLICKHOUSE_PASSWORD", &mut w.clickhouse_password)?;
+        env("VIGIL_RETENTION_DAYS", &mut w.retention_days)?;
+        if w.consumer.trim().is_empty() {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+            w.consumer = format!("{}-{}", host.trim(), std::process::id());
+        }
         Ok(config)
     }
 

@@ -1,17 +1,20 @@
-//! Vigil's control plane: the `vigil` binary's REST API under `/api/v1` over PostgreSQL —
-//! accounts, sessions, projects, members and roles, API keys and ingestion keys — and its
-//! migrations (DESIGN.md §3). Monitors, probes, incidents, notifications and the worker are
-//! still to come (issue 5).
+//! Vigil's control plane (DESIGN.md §3): the `vigil` binary — the REST API under `/api/v1` over
+//! PostgreSQL (accounts, projects, keys, monitors, probes, incidents, notification channels),
+//! its migrations, and the worker that turns monitor results into statuses, incidents and
+//! notifications.
 
 mod access;
 pub mod api;
 pub mod config;
 pub mod db;
 pub mod error;
+mod incident;
 mod login_limit;
 pub mod monitor;
+pub mod notification;
 mod password;
 mod secret;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! `vigil`: the control plane. `vigil migrate` applies the PostgreSQL migrations; `vigil serve`
-//! applies them too and serves the API until SIGTERM or Ctrl-C.
+//! applies them too and serves the API, and `vigil worker` runs the worker, until SIGTERM or
+//! Ctrl-C.
 
 use std::path::PathBuf;
 
@@ -23,6 +24,8 @@ struct Args {
 enum Command {
     /// Serves the REST API (applying pending migrations first).
     Serve,
+    /// Runs the worker: monitor streams, criteria, incidents, notifications, periodic jobs.
+    Worker,
     /// Applies pending PostgreSQL migrations and exits.
     Migrate,
 }
@@ -48,6 +51,10 @@ fn main() -> anyhow::Result<()> {
                     .context("applying migrations")?;
                 tracing::info!("migrations applied");
                 Ok(())
+            }
+            Command::Worker => {
+                tracing::info!(?config, "starting vigil worker");
+                control_plane::worker::run(config, shutdown_signal()).await
             }
             Command::Serve => {
                 tracing::info!(?config, "starting vigil serve");

@@ -181,3 +181,65 @@ pub async fn accounts(cp: &ControlPlane, others: &[&str]) -> Auth {
     }
     admin
 }
+
+/// A `vigil worker` running in this process.
+pub struct TestWorker {
+    /// The Redis stream prefix it reads (unique per test).
+    pub stream_prefix: String,
+    /// Its ClickHouse database.
+    pub clickhouse_database: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestWorker {
+    /// Starts a worker on the control plane's database with its own stream prefix and
+    /// ClickHouse database, after `tweak`.
+    pub async fn start(
+        cp: &ControlPlane,
+        label: &str,
+        tweak: impl FnOnce(&mut control_plane::config::WorkerConfig),
+    ) -> Self {
+        let name = unique_name(label);
+        let mut config = control_plane::config::Config {
+            database_url: cp.database_url.clone(),
+            ..Default::default()
+        };
+        let w = &mut config.worker;
+        w.redis_url = crate::redis_url();
+        w.stream_prefix = format!("{name}:");
+        w.clickhouse_url = crate::clickhouse_url();
+        w.clickhouse_database = name.clone();
+        w.consumer = format!("{name}-worker");
+        w.block_ms = 200;
+        w.jobs_interval_secs = 1;
+        w.notify_timeout_ms = 5_000;
+        tweak(w);
+        let (stream_prefix, clickhouse_database) =
+            (w.stream_prefix.clone(), w.clickhouse_database.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            control_plane::worker::run(config, async move {
+                let _ignored = stopped.await;
+            })
+            .await
+            .expect("the worker runs");
+        });
+        Self {
+            stream_prefix,
+            clickhouse_database,
+            stop: Some(stop),
+            done: Some(done),
+        }
+    }
+
+    /// Stops the worker and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ignored = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            let _ignored = done.await;
+        }
+    }
+}

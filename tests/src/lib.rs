@@ -16,6 +16,7 @@
 pub mod control;
 pub mod load;
 pub mod process;
+pub mod receiver;
 pub mod server;
 
 use std::net::SocketAddr;

@@ -2,6 +2,8 @@
 //! errors in the API's shape, pagination, and the OpenAPI document generated from the handlers.
 
 mod accounts;
+mod channels;
+mod incidents;
 mod keys;
 mod monitors;
 mod projects;
@@ -162,7 +164,7 @@ impl Modify for Security {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Vigil API", description = "Accounts, projects and keys of a Vigil instance."),
+    info(title = "Vigil API", description = "Accounts, projects, keys, monitors, incidents and notifications of a Vigil instance."),
     paths(
         accounts::signup, accounts::login, accounts::logout, accounts::me, accounts::create_user,
         projects::create, projects::list, projects::get_one, projects::delete_one,
@@ -172,6 +174,11 @@ impl Modify for Security {
         monitors::create, monitors::list, monitors::get_one, monitors::change,
         monitors::delete_one, monitors::rotate_key, monitors::timeline,
         statuses::list, statuses::create, statuses::change, statuses::delete_one,
+        incidents::list, incidents::get_one, incidents::create, incidents::acknowledge,
+        incidents::resolve, incidents::move_state, incidents::add_note, incidents::states,
+        incidents::add_state, incidents::severities, incidents::add_severity,
+        channels::create, channels::list, channels::change, channels::delete_one,
+        channels::deliveries,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::access::Role)),
     modifiers(&Security),
@@ -255,6 +262,50 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/projects/{project_id}/monitor-statuses/{status_id}",
             patch(statuses::change).delete(statuses::delete_one),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incidents",
+            get(incidents::list).post(incidents::create),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incidents/{incident_id}",
+            get(incidents::get_one),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incidents/{incident_id}/acknowledge",
+            post(incidents::acknowledge),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incidents/{incident_id}/resolve",
+            post(incidents::resolve),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incidents/{incident_id}/state",
+            post(incidents::move_state),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incidents/{incident_id}/notes",
+            post(incidents::add_note),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incident-states",
+            get(incidents::states).post(incidents::add_state),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/incident-severities",
+            get(incidents::severities).post(incidents::add_severity),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/notification-channels",
+            get(channels::list).post(channels::create),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/notification-channels/{channel_id}",
+            patch(channels::change).delete(channels::delete_one),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/notification-channels/{channel_id}/deliveries",
+            get(channels::deliveries),
         )
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(max_body))

@@ -178,7 +178,7 @@ async fn fetch(
 
 /// Refuses ids that are not `table` rows of the project (another project's too: 400, so
 /// nothing is learnt of them).
-async fn check_owned(
+pub(super) async fn check_owned(
     db: &mut PgConnection,
     table: &'static str,
     project_id: Uuid,

@@ -258,6 +258,17 @@ impl ClickHouse {
             .map(|_| ())
     }
 
+    /// Sends `insert_query` (an `INSERT … FORMAT <text format>`) with `rows` as its data.
+    pub async fn insert_text(
+        &self,
+        insert_query: &str,
+        rows: Bytes,
+    ) -> Result<(), ClickHouseError> {
+        self.post(&[("query", insert_query)], rows)
+            .await
+            .map(|_| ())
+    }
+
     /// The server's version as `(major, minor)`.
     pub async fn version(&self) -> Result<(u32, u32), ClickHouseError> {
         let text = self.query("SELECT version()").await?;

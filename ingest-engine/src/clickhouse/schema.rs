@@ -9,6 +9,7 @@
 use super::client::{ClickHouse, ClickHouseError};
 use super::tables::{
     IncomingRequestsBlock, LogsBlock, MetricsBlock, ServerMetricsBlock, SpansBlock,
+    monitor_results_columns,
 };
 
 /// What the connected server can do, from its version.
@@ -47,15 +48,18 @@ struct TableSpec {
     columns: fn() -> Vec<(String, &'static str)>,
     order_by: &'static str,
     trace_index: bool,
+    /// `MergeTree`, or `ReplacingMergeTree` where replays must merge away.
+    engine: &'static str,
 }
 
-const TABLES: [TableSpec; 5] = [
+const TABLES: [TableSpec; 6] = [
     TableSpec {
         name: "logs",
         since: 1,
         columns: LogsBlock::columns,
         order_by: "project_id, service_name, time, time_unix_nano",
         trace_index: true,
+        engine: "MergeTree",
     },
     TableSpec {
         name: "spans",
@@ -63,6 +67,7 @@ const TABLES: [TableSpec; 5] = [
         columns: SpansBlock::columns,
         order_by: "project_id, service_name, time, start_time_unix_nano",
         trace_index: true,
+        engine: "MergeTree",
     },
     TableSpec {
         name: "metrics",
@@ -70,6 +75,7 @@ const TABLES: [TableSpec; 5] = [
         columns: MetricsBlock::columns,
         order_by: "project_id, service_name, name, time, time_unix_nano",
         trace_index: false,
+        engine: "MergeTree",
     },
     TableSpec {
         name: "server_metrics",
@@ -77,6 +83,7 @@ const TABLES: [TableSpec; 5] = [
         columns: ServerMetricsBlock::columns,
         order_by: "project_id, monitor_id, name, time, time_unix_nano",
         trace_index: false,
+        engine: "MergeTree",
     },
     TableSpec {
         name: "incoming_requests",
@@ -84,11 +91,20 @@ const TABLES: [TableSpec; 5] = [
         columns: IncomingRequestsBlock::columns,
         order_by: "project_id, monitor_id, time, time_unix_nano",
         trace_index: false,
+        engine: "MergeTree",
+    },
+    TableSpec {
+        name: "monitor_results",
+        since: 3,
+        columns: monitor_results_columns,
+        order_by: "project_id, monitor_id, time, event_id",
+        trace_index: false,
+        engine: "ReplacingMergeTree",
     },
 ];
 
 /// The current schema version; bump it with a new entry in [`migration`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 fn codec_for(name: &str, ty: &str) -> &'static str {
     if name == "time" || name.ends_with("_unix_nano") {
@@ -120,8 +136,8 @@ fn create_table(
     }
     sql.push_str(&lines.join(",\n"));
     sql.push_str(&format!(
-        "\n) ENGINE = MergeTree\nPARTITION BY toDate(time)\nORDER BY ({})",
-        spec.order_by
+        "\n) ENGINE = {}\nPARTITION BY toDate(time)\nORDER BY ({})",
+        spec.engine, spec.order_by
     ));
     if caps.ttl && retention_days > 0 {
         sql.push_str(&format!("\nTTL time + toIntervalDay({retention_days})"));
@@ -135,7 +151,7 @@ fn create_table(
 }
 
 /// The statements of migration `version` for a server with `caps`: 1 creates the telemetry
-/// tables, 2 the server-agent and incoming-request tables.
+/// tables, 2 the server-agent and incoming-request tables, 3 `monitor_results`.
 fn migration(version: u32, database: &str, caps: &ServerCaps, retention_days: u32) -> Vec<String> {
     TABLES
         .iter()
@@ -229,11 +245,7 @@ mod tests {
             new.iter()
                 .any(|s| s.contains("TTL time + toIntervalDay(30)"))
         );
-        for s in old
-            .iter()
-            .chain(&new)
-            .filter(|s| s.contains("ENGINE = MergeTree\n"))
-        {
+        for s in old.iter().chain(&new).filter(|s| s.contains("MergeTree\n")) {
             assert!(s.contains("project_id String"), "{s}");
             assert!(s.contains("ORDER BY (project_id"), "{s}");
         }

@@ -194,3 +194,36 @@ native_block!(
         body: StrCol,
     }
 );
+
+/// The columns of `monitor_results`: one row per monitor result the worker evaluated (a
+/// probe's check, a heartbeat, an agent report, or a push found missing). The worker writes
+/// them (JSONEachRow), so there is no Native encoder; a result replayed after a crash carries
+/// the same `event_id` and is merged away (ReplacingMergeTree).
+pub(crate) fn monitor_results_columns() -> Vec<(String, &'static str)> {
+    [
+        ("project_id", "String"),
+        ("monitor_id", "String"),
+        // When the result was taken: seconds, and nanoseconds.
+        ("time", "DateTime"),
+        ("time_unix_nano", "UInt64"),
+        // The stream entry's `event_id` (for a missing push: monitor and time).
+        ("event_id", "String"),
+        // `probe`, `heartbeat`, `server` or `missing`.
+        ("source", "String"),
+        ("probe_id", "String"),
+        ("is_online", "UInt8"),
+        ("is_timeout", "UInt8"),
+        ("response_time_ms", "Nullable(Float64)"),
+        // HTTP status, 0 when none.
+        ("status_code", "UInt32"),
+        ("error", "String"),
+        // The status the criteria gave, and the criterion (empty: none matched).
+        ("status_id", "String"),
+        ("criterion", "String"),
+        // The whole result as JSON.
+        ("result", "String"),
+    ]
+    .into_iter()
+    .map(|(n, t)| (n.to_owned(), t))
+    .collect()
+}

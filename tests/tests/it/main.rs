@@ -16,3 +16,4 @@ mod python_sdk;
 mod rows;
 mod rust_sdk;
 mod schema_modern;
+mod worker;

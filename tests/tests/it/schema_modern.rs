@@ -126,6 +126,6 @@ async fn modern_ddl_and_native_batches_load_in_current_clickhouse() {
     );
     assert_eq!(metrics[3]["quantile_values"], json!([2]));
     assert_eq!(results[3][0]["type"], "String");
-    assert_eq!(results[4], json!([{"tables": 5}]));
+    assert_eq!(results[4], json!([{"tables": 6}]));
     std::fs::remove_dir_all(&dir).unwrap();
 }

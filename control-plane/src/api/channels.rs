@@ -1,0 +1,293 @@
+//! Notification channels of a project (webhook, email, Slack) and their delivery log. Admins
+//! manage channels; members read them. Secrets (a webhook's signing key, an SMTP password) are
+//! never shown back; a generated signing key is shown once, at creation.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{AppState, Body, Page, PageQuery, check_name, project_page};
+use crate::access::{Caller, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::notification::{ChannelKind, check_settings, shown_settings};
+
+/// A notification channel (secrets left out of `settings`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Channel {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: ChannelKind,
+    /// `webhook` `{url, secret}`; `slack` `{url}`; `email` `{host, port, security:
+    /// none|starttls|tls, username, password, from, to: [..]}`.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new channel.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewChannel {
+    pub name: String,
+    pub kind: ChannelKind,
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    pub enabled: Option<bool>,
+}
+
+/// Changes to a channel; absent fields stay. New `settings` replace the old ones whole.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChannelChange {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    pub enabled: Option<bool>,
+}
+
+/// A channel just created; a webhook's generated signing key is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedChannel {
+    pub channel: Channel,
+    /// Verify `x-vigil-signature: sha256=<hex HMAC-SHA256 of "<x-vigil-timestamp>.<body>">`.
+    pub secret: Option<String>,
+}
+
+/// One notification sent (or being sent) through a channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Delivery {
+    pub id: Uuid,
+    /// `incident.opened`, `incident.acknowledged`, `incident.resolved`,
+    /// `monitor.status_changed`.
+    pub event: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+type ChannelRow = (Uuid, String, String, serde_json::Value, bool, DateTime<Utc>);
+
+fn channel(
+    (id, name, kind, settings, enabled, created_at): ChannelRow,
+) -> Result<Channel, ApiError> {
+    Ok(Channel {
+        id,
+        name,
+        kind: ChannelKind::parse(&kind)
+            .ok_or_else(|| ApiError::Internal(format!("unknown channel kind {kind:?}")))?,
+        settings: shown_settings(settings),
+        enabled,
+        created_at,
+    })
+}
+
+const COLUMNS: &str = "id, name, kind, settings, enabled, created_at";
+
+/// Adds a channel (admins).
+#[utoipa::path(post, path = "/api/v1/projects/{project_id}/notification-channels",
+    tag = "notifications", params(("project_id" = Uuid, Path)), request_body = NewChannel,
+    responses((status = 201, body = CreatedChannel), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Body(new): Body<NewChannel>,
+) -> Result<(StatusCode, Json<CreatedChannel>), ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Admin)?;
+    let name = check_name(&new.name)?;
+    let (settings, secret) =
+        check_settings(new.kind, new.settings).map_err(ApiError::BadRequest)?;
+    let row: ChannelRow = sqlx::query_as(&format!(
+        "INSERT INTO notification_channels (id, project_id, name, kind, settings, enabled) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(project_id)
+    .bind(name)
+    .bind(new.kind.as_str())
+    .bind(settings)
+    .bind(new.enabled.unwrap_or(true))
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedChannel {
+            channel: channel(row)?,
+            secret,
+        }),
+    ))
+}
+
+/// The project's channels.
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/notification-channels",
+    tag = "notifications", params(("project_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Channel>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<Channel>>, ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Member)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM notification_channels WHERE project_id = $1 \
+         ORDER BY created_at, id LIMIT $2 OFFSET $3"
+    );
+    Ok(Json(
+        project_page(&state.pool, &sql, project_id, &page, channel).await?,
+    ))
+}
+
+/// Changes a channel (admins).
+#[utoipa::path(patch, path = "/api/v1/projects/{project_id}/notification-channels/{channel_id}",
+    tag = "notifications", params(("project_id" = Uuid, Path), ("channel_id" = Uuid, Path)),
+    request_body = ChannelChange,
+    responses((status = 200, body = Channel), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
+    Body(change): Body<ChannelChange>,
+) -> Result<Json<Channel>, ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Admin)?;
+    let name = change.name.as_deref().map(check_name).transpose()?;
+    let mut tx = state.pool.begin().await?;
+    let kind: Option<(String,)> = sqlx::query_as(
+        "SELECT kind FROM notification_channels WHERE project_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(project_id)
+    .bind(channel_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let kind = kind
+        .and_then(|(k,)| ChannelKind::parse(&k))
+        .ok_or(ApiError::NotFound("channel"))?;
+    let settings = match change.settings {
+        Some(s) => Some(check_settings(kind, s).map_err(ApiError::BadRequest)?.0),
+        None => None,
+    };
+    let row: ChannelRow = sqlx::query_as(&format!(
+        "UPDATE notification_channels SET name = COALESCE($3, name), \
+         settings = COALESCE($4, settings), enabled = COALESCE($5, enabled) \
+         WHERE project_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(project_id)
+    .bind(channel_id)
+    .bind(name)
+    .bind(settings)
+    .bind(change.enabled)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    channel(row).map(Json)
+}
+
+/// Deletes a channel and its pending notifications (admins).
+#[utoipa::path(delete, path = "/api/v1/projects/{project_id}/notification-channels/{channel_id}",
+    tag = "notifications", params(("project_id" = Uuid, Path), ("channel_id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Admin)?;
+    let done = sqlx::query("DELETE FROM notification_channels WHERE project_id = $1 AND id = $2")
+        .bind(project_id)
+        .bind(channel_id)
+        .execute(&state.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::NotFound("channel"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a channel sent, newest first.
+#[utoipa::path(get,
+    path = "/api/v1/projects/{project_id}/notification-channels/{channel_id}/deliveries",
+    tag = "notifications",
+    params(("project_id" = Uuid, Path), ("channel_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Delivery>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<Delivery>>, ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Member)?;
+    let bounds = page.bounds()?;
+    sqlx::query("SELECT 1 FROM notification_channels WHERE project_id = $1 AND id = $2")
+        .bind(project_id)
+        .bind(channel_id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(ApiError::NotFound("channel"))?;
+    type Row = (
+        Uuid,
+        String,
+        String,
+        i32,
+        Option<String>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, event, state, attempts, last_error, created_at, sent_at FROM notifications \
+         WHERE project_id = $1 AND channel_id = $2 ORDER BY created_at DESC, id \
+         LIMIT $3 OFFSET $4",
+    )
+    .bind(project_id)
+    .bind(channel_id)
+    .bind(bounds.0 + 1)
+    .bind(bounds.1)
+    .fetch_all(&state.pool)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(id, event, state, attempts, last_error, created_at, sent_at)| Delivery {
+                id,
+                event,
+                state,
+                attempts,
+                last_error,
+                created_at,
+                sent_at,
+            },
+        )
+        .collect();
+    Ok(Json(Page::from_rows(items, bounds)))
+}

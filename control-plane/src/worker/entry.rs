@@ -1,0 +1,257 @@
+//! Stream entries as monitor results: the fields the ingest engine (and, for probe results,
+//! the probe protocol) puts in each Redis stream entry, read into one [`MonitorResult`].
+//! ARCHITECTURE.md lists the fields of each stream.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use redis::Value;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::monitor::observation::Observation;
+
+/// The streams the worker reads (after the configured prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamKind {
+    /// Checks run by probes.
+    ProbeResult,
+    /// Heartbeats (incoming requests).
+    IncomingRequest,
+    /// Server-agent reports.
+    ServerReport,
+}
+
+impl StreamKind {
+    pub(crate) const ALL: [StreamKind; 3] = [
+        StreamKind::ProbeResult,
+        StreamKind::IncomingRequest,
+        StreamKind::ServerReport,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StreamKind::ProbeResult => "probe_result",
+            StreamKind::IncomingRequest => "incoming_request",
+            StreamKind::ServerReport => "server_report",
+        }
+    }
+}
+
+/// Where a result came from (the `source` column of `monitor_results`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Probe,
+    Heartbeat,
+    Server,
+    /// The worker found a push monitor's pushes overdue.
+    Missing,
+}
+
+impl Source {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Source::Probe => "probe",
+            Source::Heartbeat => "heartbeat",
+            Source::Server => "server",
+            Source::Missing => "missing",
+        }
+    }
+
+    /// Whether the result is a push (it moves `last_push_at`).
+    pub(crate) fn is_push(self) -> bool {
+        matches!(self, Source::Heartbeat | Source::Server)
+    }
+}
+
+/// One result to evaluate.
+#[derive(Debug, Clone)]
+pub(crate) struct MonitorResult {
+    /// The deduplication key: replays of an entry carry the same id.
+    pub event_id: String,
+    pub project_id: Uuid,
+    pub monitor_id: Uuid,
+    pub probe_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+    pub source: Source,
+    pub observation: Observation,
+    /// Extra detail stored with the row (JSON), beside the observation.
+    pub detail: serde_json::Value,
+}
+
+/// The longest body kept for criteria (`response_body` filters) and the stored row.
+const MAX_BODY: usize = 64 << 10;
+
+fn text<'a>(fields: &'a HashMap<String, Value>, name: &str) -> Option<&'a [u8]> {
+    match fields.get(name)? {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn required<'a>(fields: &'a HashMap<String, Value>, name: &str) -> Result<&'a str, String> {
+    let bytes = text(fields, name).ok_or_else(|| format!("field {name} is missing"))?;
+    std::str::from_utf8(bytes).map_err(|_| format!("field {name} is not UTF-8"))
+}
+
+fn uuid(fields: &HashMap<String, Value>, name: &str) -> Result<Uuid, String> {
+    required(fields, name)?
+        .parse()
+        .map_err(|_| format!("field {name} is not a UUID"))
+}
+
+fn nanos(fields: &HashMap<String, Value>, name: &str) -> Result<DateTime<Utc>, String> {
+    let n: i64 = required(fields, name)?
+        .parse()
+        .map_err(|_| format!("field {name} is not a number"))?;
+    Ok(DateTime::from_timestamp_nanos(n))
+}
+
+fn lossy(bytes: &[u8], max: usize) -> String {
+    let cut = &bytes[..bytes.len().min(max)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+/// Reads one entry of `kind`; the error says why it cannot be (the entry is dead-lettered).
+pub(crate) fn parse(
+    kind: StreamKind,
+    fields: &HashMap<String, Value>,
+) -> Result<MonitorResult, String> {
+    let event_id = required(fields, "event_id")?.to_owned();
+    if event_id.is_empty() || event_id.len() > 128 {
+        return Err("event_id must have 1 to 128 characters".into());
+    }
+    let project_id = uuid(fields, "project_id")?;
+    let monitor_id = uuid(fields, "monitor_id")?;
+    let (source, at, probe_id, observation, detail) = match kind {
+        StreamKind::ProbeResult => {
+            let result = text(fields, "result").ok_or("field result is missing")?;
+            let observation: Observation = serde_json::from_slice(result)
+                .map_err(|e| format!("field result is not a result object: {e}"))?;
+            let at = nanos(fields, "checked_at_unix_nano")?;
+            let probe = uuid(fields, "probe_id")?;
+            (Source::Probe, at, Some(probe), observation, json!({}))
+        }
+        StreamKind::IncomingRequest => {
+            let at = nanos(fields, "received_at_unix_nano")?;
+            let body = text(fields, "body").map(|b| lossy(b, MAX_BODY));
+            let method = required(fields, "method").unwrap_or("GET").to_owned();
+            let observation = Observation {
+                is_online: true,
+                minutes_since_last_push: Some(0.0),
+                body,
+                ..Observation::default()
+            };
+            let source_addr = required(fields, "source_addr").unwrap_or("").to_owned();
+            let detail = json!({"method": method, "source_addr": source_addr});
+            (Source::Heartbeat, at, None, observation, detail)
+        }
+        StreamKind::ServerReport => {
+            let at = nanos(fields, "received_at_unix_nano")?;
+            let report = text(fields, "report").ok_or("field report is missing")?;
+            let report: serde_json::Value = serde_json::from_slice(report)
+                .map_err(|e| format!("field report is not JSON: {e}"))?;
+            let metrics = &report["basicInfrastructureMetrics"];
+            let disk = metrics["diskMetrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["percentUsed"].as_f64())
+                .reduce(f64::max);
+            let observation = Observation {
+                is_online: true,
+                minutes_since_last_push: Some(0.0),
+                cpu_percent: metrics["cpuMetrics"]["percentUsed"].as_f64(),
+                memory_percent: metrics["memoryMetrics"]["percentUsed"].as_f64(),
+                disk_percent: disk,
+                ..Observation::default()
+            };
+            let hostname = required(fields, "hostname").unwrap_or("").to_owned();
+            (
+                Source::Server,
+                at,
+                None,
+                observation,
+                json!({"hostname": hostname}),
+            )
+        }
+    };
+    Ok(MonitorResult {
+        event_id,
+        project_id,
+        monitor_id,
+        probe_id,
+        at,
+        source,
+        observation,
+        detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> HashMap<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::BulkString(v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn entries_of_each_stream_become_results() {
+        let p = Uuid::new_v4().to_string();
+        let m = Uuid::new_v4().to_string();
+        let probe = Uuid::new_v4().to_string();
+        let r = parse(
+            StreamKind::ProbeResult,
+            &fields(&[
+                ("event_id", "e1"),
+                ("project_id", &p),
+                ("monitor_id", &m),
+                ("probe_id", &probe),
+                ("checked_at_unix_nano", "1700000000000000001"),
+                (
+                    "result",
+                    r#"{"is_online": true, "status_code": 503, "response_time_ms": 12.5}"#,
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(r.observation.status_code, Some(503));
+        assert_eq!(r.at.timestamp_nanos_opt(), Some(1_700_000_000_000_000_001));
+        let r = parse(
+            StreamKind::ServerReport,
+            &fields(&[
+                ("event_id", "e2"),
+                ("project_id", &p),
+                ("monitor_id", &m),
+                ("received_at_unix_nano", "5"),
+                ("hostname", "db-1"),
+                (
+                    "report",
+                    r#"{"basicInfrastructureMetrics": {"cpuMetrics": {"percentUsed": 37.5},
+                    "memoryMetrics": {"percentUsed": 75}, "diskMetrics": [{"percentUsed": 70},
+                    {"percentUsed": 91.5}]}}"#,
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(r.observation.cpu_percent, Some(37.5));
+        assert_eq!(r.observation.disk_percent, Some(91.5));
+        assert!(r.observation.is_online);
+        for bad in [
+            fields(&[
+                ("event_id", "e"),
+                ("project_id", "nope"),
+                ("monitor_id", &m),
+            ]),
+            fields(&[("project_id", &p), ("monitor_id", &m)]),
+            fields(&[("event_id", "e"), ("project_id", &p), ("monitor_id", &m)]),
+        ] {
+            assert!(parse(StreamKind::IncomingRequest, &bad).is_err());
+        }
+    }
+}

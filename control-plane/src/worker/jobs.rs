@@ -1,0 +1,151 @@
+//! The worker's periodic jobs, every `jobs_interval_secs`: push monitors whose pushes are
+//! overdue (heartbeats not received, server agents silent) get a "missing" result evaluated like
+//! any other; probes not heard from for `probe_offline_secs` are marked offline; telemetry
+//! partitions older than `retention_days` are dropped. Scheduled maintenance is not a job of
+//! its own: incidents are not opened while a window is on (`processor.rs`).
+//!
+//! Every worker runs them; that is safe (each is idempotent) and needs no leader.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ingest_engine::clickhouse::client::ClickHouse;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::entry::{MonitorResult, Source};
+use super::processor::Processor;
+use crate::config::WorkerConfig;
+use crate::monitor::observation::Observation;
+
+/// The tables whose old partitions retention drops.
+const TABLES: [&str; 6] = [
+    "logs",
+    "spans",
+    "metrics",
+    "server_metrics",
+    "incoming_requests",
+    "monitor_results",
+];
+
+/// Runs the jobs until `shutdown`.
+pub(crate) async fn run(
+    pool: PgPool,
+    processor: Arc<Processor>,
+    clickhouse: ClickHouse,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) {
+    let every = Duration::from_secs(config.jobs_interval_secs.max(1));
+    loop {
+        if let Err(error) = missing_pushes(&pool, &processor).await {
+            tracing::warn!(%error, "missing-push job failed");
+        }
+        if let Err(error) = offline_probes(&pool, config.probe_offline_secs).await {
+            tracing::warn!(%error, "offline-probe job failed");
+        }
+        if config.retention_days > 0
+            && let Err(error) = retention(
+                &clickhouse,
+                &config.clickhouse_database,
+                config.retention_days,
+            )
+            .await
+        {
+            tracing::warn!(%error, "retention job failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Evaluates a "missing" result for every enabled push monitor whose last push (or creation)
+/// is older than its interval.
+pub(crate) async fn missing_pushes(pool: &PgPool, processor: &Processor) -> Result<usize, String> {
+    let now = Utc::now();
+    let overdue: Vec<(Uuid, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, project_id, kind, COALESCE(last_push_at, created_at) FROM monitors \
+         WHERE enabled AND kind IN ('heartbeat', 'server') \
+         AND COALESCE(last_push_at, created_at) < $1 - make_interval(secs => interval_secs)",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let results: Vec<MonitorResult> = overdue
+        .into_iter()
+        .map(|(monitor_id, project_id, kind, last)| {
+            let minutes = (now - last).num_milliseconds() as f64 / 60_000.0;
+            MonitorResult {
+                // One id per monitor and second: a job run twice in a second stores one row.
+                event_id: format!("missing:{monitor_id}:{}", now.timestamp()),
+                project_id,
+                monitor_id,
+                probe_id: None,
+                at: now,
+                source: Source::Missing,
+                observation: Observation {
+                    is_online: false,
+                    minutes_since_last_push: Some((minutes * 100.0).round() / 100.0),
+                    error: Some(match kind.as_str() {
+                        "server" => "the server agent has not reported".into(),
+                        _ => "no heartbeat received".into(),
+                    }),
+                    ..Observation::default()
+                },
+                detail: serde_json::json!({}),
+            }
+        })
+        .collect();
+    if results.is_empty() {
+        return Ok(0);
+    }
+    processor.process(&results).await.map_err(|e| e.to_string())
+}
+
+async fn offline_probes(pool: &PgPool, after_secs: u64) -> Result<(), sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE probes SET is_online = false WHERE is_online \
+         AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $1))",
+    )
+    .bind(after_secs as f64)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        tracing::info!(probes = done.rows_affected(), "probes marked offline");
+    }
+    Ok(())
+}
+
+/// Drops the daily partitions older than `days` of every telemetry table (works on every
+/// ClickHouse version, unlike TTL).
+async fn retention(client: &ClickHouse, database: &str, days: u32) -> Result<(), String> {
+    for table in TABLES {
+        let old = client
+            .query(&format!(
+                "SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' \
+                 AND table = '{table}' AND active AND toDate(partition) < today() - {days} \
+                 FORMAT TabSeparated"
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        for partition in old.lines().map(str::trim).filter(|p| !p.is_empty()) {
+            // Partitions are dates (`toDate(time)`): nothing to escape.
+            if !partition.chars().all(|c| c.is_ascii_digit() || c == '-') {
+                continue;
+            }
+            client
+                .query(&format!(
+                    "ALTER TABLE {database}.{table} DROP PARTITION '{partition}'"
+                ))
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(table, partition, "retention dropped a partition");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `vigil worker`: drains the monitor streams (probe results, heartbeats, agent reports) in a
+//! Redis consumer group, evaluates criteria, writes `monitor_results` to ClickHouse and the
+//! status timeline, incidents and notifications to PostgreSQL, sends notifications, and runs
+//! the periodic jobs. Any number of workers can run side by side.
+
+mod consumer;
+pub(crate) mod entry;
+pub(crate) mod evaluate;
+pub(crate) mod jobs;
+pub(crate) mod processor;
+pub(crate) mod results;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ingest_engine::clickhouse::client::ClickHouse;
+use ingest_engine::config::{ClickHouseConfig, Secret};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, WorkerConfig};
+use crate::notification::sender;
+use consumer::Consumer;
+use entry::StreamKind;
+use processor::Processor;
+use results::ResultRows;
+
+/// The ClickHouse client of the worker's settings.
+pub(crate) fn clickhouse(w: &WorkerConfig) -> anyhow::Result<ClickHouse> {
+    let config = ClickHouseConfig {
+        url: w.clickhouse_url.clone(),
+        database: w.clickhouse_database.clone(),
+        user: w.clickhouse_user.clone(),
+        password: Secret(w.clickhouse_password.clone()),
+        timeout_ms: w.clickhouse_timeout_ms,
+        ..ClickHouseConfig::default()
+    };
+    ClickHouse::new(&config).context("building the ClickHouse client")
+}
+
+/// Runs the worker until `shutdown` completes; what is in flight is left unacknowledged and
+/// taken over by another worker (or this one, restarted).
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&config).await?;
+    crate::db::migrate(&pool).await?;
+    let w = config.worker.clone();
+    let clickhouse = clickhouse(&w)?;
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.cancel();
+    });
+    // The table's DDL is the ingest engine's schema (one owner for every ClickHouse table).
+    loop {
+        match ingest_engine::clickhouse::schema::ensure(&clickhouse, &w.clickhouse_database, 0)
+            .await
+        {
+            Ok(_) => break,
+            Err(error) => tracing::warn!(%error, "clickhouse schema not ready; retrying"),
+        }
+        tokio::select! {
+            _ = token.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+    let processor = Arc::new(Processor::new(
+        pool.clone(),
+        ResultRows::new(clickhouse.clone(), &w.clickhouse_database),
+    ));
+    let redis = redis::Client::open(w.redis_url.trim()).context("VIGIL_REDIS_URL")?;
+    let tasks = TaskTracker::new();
+    for kind in StreamKind::ALL {
+        let consumer = Consumer::new(kind, redis.clone(), w.clone(), processor.clone());
+        tasks.spawn(consumer.run(token.clone()));
+    }
+    tasks.spawn(jobs::run(
+        pool.clone(),
+        processor.clone(),
+        clickhouse,
+        w.clone(),
+        token.clone(),
+    ));
+    tasks.spawn(sender::run(pool, w.clone(), token.clone()));
+    tracing::info!(consumer = %w.consumer, group = %w.group, "worker running");
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}

@@ -1,0 +1,583 @@
+//! The worker against real Redis, PostgreSQL and ClickHouse: results in → status timeline,
+//! incident opened, notifications delivered (a local HTTP server for webhooks and Slack, aiosmtpd
+//! for mail), recovery → incident resolved; heartbeats through the real ingest engine and a
+//! missing heartbeat; poison entries dead-lettered; a dead consumer's entries processed once.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use ingest_engine::config::Secret;
+use redis::AsyncCommands;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tests::control::{Auth, ControlPlane, TestWorker, accounts};
+use tests::receiver::{HttpReceiver, SmtpReceiver, json as body_json};
+use tests::{TestEngine, clickhouse, redis_url, request, wait_until};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn project(cp: &ControlPlane, admin: &Auth) -> String {
+    cp.ok(
+        Method::POST,
+        "/api/v1/projects",
+        admin,
+        Some(json!({"name": "shop"})),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Appends a probe result as the ingest engine publishes it.
+async fn probe_result(
+    key: &str,
+    event_id: &str,
+    project: &str,
+    monitor: &str,
+    at_secs: i64,
+    result: Value,
+) {
+    let mut conn = redis().await;
+    let probe = "00000000-0000-4000-8000-000000000001";
+    let nanos = (at_secs * 1_000_000_000).to_string();
+    let _: String = conn
+        .xadd(
+            key,
+            "*",
+            &[
+                ("event_id", event_id),
+                ("project_id", project),
+                ("monitor_id", monitor),
+                ("probe_id", probe),
+                ("checked_at_unix_nano", &nanos),
+                ("result", &result.to_string()),
+            ],
+        )
+        .await
+        .unwrap();
+}
+
+/// Waits until the monitor's current status is the one named `status`.
+async fn status_becomes(
+    cp: &ControlPlane,
+    auth: &Auth,
+    project: &str,
+    monitor: &str,
+    status: &str,
+) {
+    let statuses = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{project}/monitor-statuses"),
+            auth,
+            None,
+        )
+        .await;
+    let want = statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == status)
+        .unwrap()["id"]
+        .clone();
+    let path = format!("/api/v1/projects/{project}/monitors/{monitor}");
+    wait_until(WAIT, &format!("monitor {status}"), || async {
+        let m = cp.ok(Method::GET, &path, auth, None).await;
+        (m["current_status_id"] == want).then_some(())
+    })
+    .await;
+}
+
+fn verify_signature(r: &tests::receiver::Received, secret: &str) {
+    let timestamp = r.headers["x-vigil-timestamp"].to_str().unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(&r.body);
+    let want: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        r.headers["x-vigil-signature"].to_str().unwrap(),
+        format!("sha256={want}")
+    );
+}
+
+fn events(received: &[tests::receiver::Received]) -> Vec<String> {
+    let mut e: Vec<String> = received
+        .iter()
+        .map(|r| body_json(r)["event"].as_str().unwrap().to_owned())
+        .collect();
+    e.sort();
+    e
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn results_become_timeline_incidents_and_notifications_and_recovery_resolves() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &[]).await;
+    let p = project(&cp, &admin).await;
+    // Every path's first request fails: deliveries are retried.
+    let http = HttpReceiver::start(1).await;
+    let smtp = SmtpReceiver::start().await;
+    let channels = format!("/api/v1/projects/{p}/notification-channels");
+    let hook = cp
+        .answer(
+            StatusCode::CREATED,
+            Method::POST,
+            &channels,
+            &admin,
+            Some(json!({"name": "hook", "kind": "webhook",
+                        "settings": {"url": format!("{}/hook", http.base)}})),
+        )
+        .await;
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        hook["channel"]["settings"],
+        json!({"url": format!("{}/hook", http.base)})
+    );
+    cp.ok(
+        Method::POST,
+        &channels,
+        &admin,
+        Some(json!({"name": "slack", "kind": "slack",
+                    "settings": {"url": format!("{}/slack", http.base)}})),
+    )
+    .await;
+    cp.ok(
+        Method::POST,
+        &channels,
+        &admin,
+        Some(json!({"name": "mail", "kind": "email", "settings": {
+            "host": "127.0.0.1", "port": smtp.port, "security": "none",
+            "from": "vigil@ops.test", "to": ["oncall@ops.test"]}})),
+    )
+    .await;
+    let monitor = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(json!({"name": "Shop", "kind": "http", "settings": {"url": "https://shop.test"}})),
+        )
+        .await;
+    let m = monitor["monitor"]["id"].as_str().unwrap().to_owned();
+    let worker = TestWorker::start(&cp, "wk", |_| {}).await;
+    let key = format!("{}probe_result", worker.stream_prefix);
+    let t0 = chrono::Utc::now().timestamp();
+
+    // Up, then down: one change, one incident, notifications on every channel.
+    probe_result(
+        &key,
+        "r1",
+        &p,
+        &m,
+        t0,
+        json!({"is_online": true, "status_code": 200, "response_time_ms": 12.5}),
+    )
+    .await;
+    probe_result(
+        &key,
+        "r2",
+        &p,
+        &m,
+        t0 + 1,
+        json!({"is_online": false, "error": "connect refused"}),
+    )
+    .await;
+    status_becomes(&cp, &admin, &p, &m, "Offline").await;
+    let timeline = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
+            &admin,
+            None,
+        )
+        .await;
+    let entries = timeline["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{timeline}");
+    assert_eq!(entries[0]["status_name"], "Offline");
+    assert_eq!(entries[0]["reason"], "Offline");
+    assert_eq!(entries[0]["ends_at"], Value::Null);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(entries[0]["starts_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        t0 + 1
+    );
+    assert_eq!(entries[1]["status_name"], "Operational");
+    assert_eq!(entries[1]["ends_at"], entries[0]["starts_at"]);
+    let open = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents?open=true"),
+            &admin,
+            None,
+        )
+        .await;
+    let incidents = open["items"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{open}");
+    let incident = &incidents[0];
+    assert_eq!(incident["title"], "Shop is offline");
+    assert_eq!(incident["number"], 1);
+    assert_eq!(incident["severity"]["name"], "Critical");
+    assert_eq!(incident["state_kind"], "created");
+    assert_eq!(incident["monitor_ids"], json!([m]));
+    assert_eq!(incident["source_criterion"], "Offline");
+    let incident_id = incident["id"].as_str().unwrap().to_owned();
+
+    let got = http.wait_for("/hook", 2, WAIT).await;
+    assert_eq!(events(&got), ["incident.opened", "monitor.status_changed"]);
+    for r in &got {
+        verify_signature(r, &secret);
+        assert_eq!(r.headers["content-type"], "application/json");
+    }
+    let opened = got
+        .iter()
+        .map(body_json)
+        .find(|b| b["event"] == "incident.opened")
+        .unwrap();
+    assert_eq!(opened["incident"]["id"], incident_id.as_str());
+    assert_eq!(opened["incident"]["title"], "Shop is offline");
+    assert_eq!(opened["project_id"], p.as_str());
+    let changed = got
+        .iter()
+        .map(body_json)
+        .find(|b| b["event"] == "monitor.status_changed")
+        .unwrap();
+    assert_eq!(changed["status"]["name"], "Offline");
+    assert_eq!(changed["previous_status"]["name"], "Operational");
+    assert_eq!(changed["monitor"]["name"], "Shop");
+    let slack = http.wait_for("/slack", 2, WAIT).await;
+    let mut texts: Vec<String> = slack
+        .iter()
+        .map(|r| body_json(r)["text"].as_str().unwrap().to_owned())
+        .collect();
+    texts.sort();
+    assert_eq!(
+        texts,
+        [
+            "Shop is Offline",
+            "[Critical] Incident #1 opened: Shop is offline"
+        ]
+    );
+    let mails = smtp.wait_for(2, WAIT).await;
+    assert!(mails.iter().all(|m| m["to"] == json!(["oncall@ops.test"])));
+    assert!(
+        mails.iter().any(|m| m["data"]
+            .as_str()
+            .unwrap()
+            .contains("Subject: [Critical] Incident #1 opened: Shop is offline")),
+        "{mails:?}"
+    );
+
+    // Acknowledged by a person: recorded and notified.
+    let acked = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/incidents/{incident_id}/acknowledge"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(acked["state_kind"], "acknowledged");
+    let me = cp.ok(Method::GET, "/api/v1/me", &admin, None).await;
+    assert_eq!(acked["acknowledged_by"], me["id"]);
+
+    // Recovery: back to operational, the incident resolved by itself.
+    // After the acknowledgement (times are whole seconds).
+    let t3 = chrono::Utc::now().timestamp() + 1;
+    probe_result(
+        &key,
+        "r3",
+        &p,
+        &m,
+        t3,
+        json!({"is_online": true, "status_code": 200}),
+    )
+    .await;
+    status_becomes(&cp, &admin, &p, &m, "Operational").await;
+    let detail = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents/{incident_id}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(detail["state_kind"], "resolved");
+    assert!(detail["resolved_at"].is_string());
+    let states: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["Created", "Acknowledged", "Resolved"]);
+    let got = http.wait_for("/hook", 5, WAIT).await;
+    assert_eq!(
+        events(&got),
+        [
+            "incident.acknowledged",
+            "incident.opened",
+            "incident.resolved",
+            "monitor.status_changed",
+            "monitor.status_changed"
+        ]
+    );
+    // Each delivered once (the failed first attempt was retried, not repeated after success).
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.headers["x-vigil-delivery"].to_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(http.attempts("/hook"), 6);
+
+    // Every result is a row in ClickHouse with the status its criteria gave.
+    let rows = clickhouse(&format!(
+        "SELECT event_id, source, is_online, status_code, criterion, error \
+         FROM {}.monitor_results FINAL WHERE monitor_id = '{m}' ORDER BY time FORMAT TabSeparated",
+        worker.clickhouse_database
+    ))
+    .await;
+    assert_eq!(
+        rows.lines().collect::<Vec<_>>(),
+        [
+            "r1\tprobe\t1\t200\t\t",
+            "r2\tprobe\t0\t0\tOffline\tconnect refused",
+            "r3\tprobe\t1\t200\t\t"
+        ]
+    );
+
+    // An entry that is not a result goes to the dead-letter stream with the reason.
+    let mut conn = redis().await;
+    let _: String = conn
+        .xadd(&key, "*", &[("event_id", "bad"), ("project_id", "nope")])
+        .await
+        .unwrap();
+    let dead = wait_until(WAIT, "a dead-lettered entry", || {
+        let key = format!("{key}:dead");
+        async move {
+            let entries = tests::redis_stream(&redis_url(), &key).await;
+            (!entries.is_empty()).then_some(entries)
+        }
+    })
+    .await;
+    assert!(dead[0]["dead_reason"].contains("UUID"), "{dead:?}");
+    assert_eq!(dead[0]["event_id"], "bad");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeats_through_the_engine_keep_a_monitor_up_and_missing_ones_bring_it_down() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &[]).await;
+    let p = project(&cp, &admin).await;
+    let worker = TestWorker::start(&cp, "hb", |_| {}).await;
+    let (database_url, prefix) = (cp.database_url.clone(), worker.stream_prefix.clone());
+    let engine = TestEngine::start_with("hbeng", |c| {
+        c.keys.database_url = Secret(database_url);
+        c.redis.stream_prefix = prefix;
+    })
+    .await;
+    let created = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(json!({"name": "Nightly backup", "kind": "heartbeat", "interval_secs": 10})),
+        )
+        .await;
+    let m = created["monitor"]["id"].as_str().unwrap().to_owned();
+    let beat = engine.http_url(&format!("/heartbeat/{}", created["key"].as_str().unwrap()));
+    let send = || async {
+        request(
+            Method::POST,
+            beat.clone(),
+            &[("content-type", "text/plain")],
+            "backup ok",
+        )
+        .await
+        .0
+    };
+    wait_until(WAIT, "the heartbeat key works", || async {
+        (send().await == 200).then_some(())
+    })
+    .await;
+    let path = format!("/api/v1/projects/{p}/monitors/{m}");
+    wait_until(WAIT, "the heartbeat is seen", || async {
+        let m = cp.ok(Method::GET, &path, &admin, None).await;
+        m["last_push_at"].is_string().then_some(())
+    })
+    .await;
+    let row = clickhouse(&format!(
+        "SELECT source, is_online, visitParamExtractString(result, 'body') FROM {}.monitor_results \
+         WHERE monitor_id = '{m}' FORMAT TabSeparated",
+        worker.clickhouse_database
+    ))
+    .await;
+    assert_eq!(row.trim(), "heartbeat\t1\tbackup ok");
+    // No heartbeat for longer than the interval: offline, with an incident.
+    status_becomes(&cp, &admin, &p, &m, "Offline").await;
+    let open = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents?open=true"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(open["items"][0]["title"], "Nightly backup is offline");
+    let missing = clickhouse(&format!(
+        "SELECT count() FROM {}.monitor_results WHERE monitor_id = '{m}' AND source = 'missing' \
+         AND is_online = 0 AND criterion = 'Offline'",
+        worker.clickhouse_database
+    ))
+    .await;
+    assert!(missing.trim().parse::<u64>().unwrap() >= 1);
+    // It beats again: up, the incident resolved.
+    assert_eq!(send().await, 200);
+    status_becomes(&cp, &admin, &p, &m, "Operational").await;
+    let open = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents?open=true"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(open["items"], json!([]));
+    engine.stop().await;
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_a_dead_consumer_took_are_reclaimed_and_processed_once() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &[]).await;
+    let p = project(&cp, &admin).await;
+    let m = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(json!({"name": "API", "kind": "api",
+                        "settings": {"url": "https://api.test/health", "method": "HEAD"}})),
+        )
+        .await["monitor"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prefix = tests::unique_name("reclaim");
+    let key = format!("{prefix}:probe_result");
+    // After the monitor's creation (times are whole seconds).
+    let t0 = chrono::Utc::now().timestamp() + 1;
+    // 40 results: down for the first 20, up for the rest.
+    for i in 0..40 {
+        let result = json!({"is_online": i >= 20});
+        probe_result(&key, &format!("e{i}"), &p, &m, t0 + i, result).await;
+    }
+    // A consumer of the group reads them all and dies without acknowledging.
+    let mut conn = redis().await;
+    let _: () = conn
+        .xgroup_create_mkstream(&key, "vigil-worker", "0")
+        .await
+        .unwrap();
+    let taken: redis::streams::StreamReadReply = conn
+        .xread_options(
+            &[&key],
+            &[">"],
+            &redis::streams::StreamReadOptions::default()
+                .group("vigil-worker", "crashed")
+                .count(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken.keys[0].ids.len(), 40);
+
+    let worker = TestWorker::start(&cp, "rc", |w| {
+        w.stream_prefix = format!("{prefix}:");
+        w.reclaim_idle_ms = 1_000;
+    })
+    .await;
+    let timeline_path = format!("/api/v1/projects/{p}/monitors/{m}/timeline");
+    wait_until(WAIT, "down and up again", || async {
+        let t = cp.ok(Method::GET, &timeline_path, &admin, None).await;
+        (t["items"].as_array().unwrap().len() == 3).then_some(())
+    })
+    .await;
+    let db = worker.clickhouse_database.clone();
+    let count = |sql: String| async move { clickhouse(&sql).await.trim().parse::<u64>().unwrap() };
+    wait_until(WAIT, "40 results stored", || {
+        let sql = format!("SELECT count() FROM {db}.monitor_results WHERE monitor_id = '{m}'");
+        async move { (count(sql).await == 40).then_some(()) }
+    })
+    .await;
+    wait_until(WAIT, "nothing pending", || async {
+        let pending: redis::streams::StreamPendingReply =
+            redis().await.xpending(&key, "vigil-worker").await.unwrap();
+        (pending.count() == 0).then_some(())
+    })
+    .await;
+    // Once: one down and one up in the timeline, one incident opened and resolved.
+    let timeline = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
+            &admin,
+            None,
+        )
+        .await;
+    let reasons: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["no criteria met", "Offline", "created"]);
+    let all = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    assert_eq!(all["items"][0]["state_kind"], "resolved");
+
+    // Replayed (the ingest engine publishes at least once): nothing changes twice.
+    probe_result(&key, "e5", &p, &m, t0 + 5, json!({"is_online": false})).await;
+    probe_result(&key, "e40", &p, &m, t0 + 40, json!({"is_online": true})).await;
+    wait_until(WAIT, "the replay processed", || {
+        let sql =
+            format!("SELECT count() FROM {db}.monitor_results FINAL WHERE monitor_id = '{m}'");
+        async move { (count(sql).await == 41).then_some(()) }
+    })
+    .await;
+    let again = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(again["items"].as_array().unwrap().len(), 3);
+    worker.stop().await;
+}
