@@ -32,3 +32,35 @@ pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
+
+/// Bumps `changes` on every NOTIFY `vigil_assignments` (and after a lost connection, whose
+/// notifications are gone), until the task is dropped; waiting assignment polls wake on it.
+pub(crate) async fn follow_assignments(
+    pool: PgPool,
+    changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+) {
+    let bump = || changes.send_modify(|n| *n = n.wrapping_add(1));
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(error) = listener.listen("vigil_assignments").await {
+                    tracing::warn!(%error, "cannot LISTEN vigil_assignments; retrying");
+                } else {
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(_)) => bump(),
+                            // Lost and reconnecting: what was notified meanwhile is gone.
+                            Ok(None) => bump(),
+                            Err(error) => {
+                                tracing::warn!(%error, "assignment listener failed; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "assignment listener cannot connect; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -30,17 +30,21 @@ pub async fn serve(
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
     let timeout = Duration::from_millis(config.request_timeout_ms);
-    let app = api::router(api::AppState::new(pool, config)).layer(
-        tower_http::timeout::TimeoutLayer::with_status_code(
-            http::StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ),
-    );
+    let state = api::AppState::new(pool.clone(), config);
+    let listener_task = tokio::spawn(db::follow_assignments(
+        pool,
+        state.assignment_changes.clone(),
+    ));
+    let app = api::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        timeout,
+    ));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    listener_task.abort();
     Ok(())
 }

@@ -36,6 +36,7 @@ pub(crate) const CSRF: &str = "vcs_";
 pub(crate) const API_KEY: &str = "vak_";
 pub(crate) const INGESTION_KEY: &str = "vik_";
 pub(crate) const MONITOR_KEY: &str = "vmk_";
+pub(crate) const PROBE_KEY: &str = "vpk_";
 pub(crate) const WEBHOOK_SECRET: &str = "vws_";
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ mod accounts;
 mod channels;
 mod incidents;
 mod keys;
+mod maintenance;
 mod monitors;
+mod probes;
 mod projects;
 mod statuses;
 
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -30,6 +32,9 @@ pub struct AppState {
     pub(crate) pool: PgPool,
     pub(crate) config: Arc<Config>,
     pub(crate) limiter: Arc<LoginLimiter>,
+    /// Bumped whenever probe assignments change (NOTIFY `vigil_assignments`); waiting
+    /// assignment polls wake on it.
+    pub(crate) assignment_changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl AppState {
@@ -42,6 +47,7 @@ impl AppState {
             pool,
             config: Arc::new(config),
             limiter: Arc::new(limiter),
+            assignment_changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 }
@@ -164,7 +170,7 @@ impl Modify for Security {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Vigil API", description = "Accounts, projects, keys, monitors, incidents and notifications of a Vigil instance."),
+    info(title = "Vigil API", description = "Accounts, projects, keys, monitors, probes, incidents and notifications of a Vigil instance."),
     paths(
         accounts::signup, accounts::login, accounts::logout, accounts::me, accounts::create_user,
         projects::create, projects::list, projects::get_one, projects::delete_one,
@@ -179,6 +185,8 @@ impl Modify for Security {
         incidents::add_state, incidents::severities, incidents::add_severity,
         channels::create, channels::list, channels::change, channels::delete_one,
         channels::deliveries,
+        probes::register, probes::list, probes::delete_one, probes::assign, probes::poll,
+        maintenance::create, maintenance::list, maintenance::delete_one,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::access::Role)),
     modifiers(&Security),
@@ -306,6 +314,27 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/projects/{project_id}/notification-channels/{channel_id}/deliveries",
             get(channels::deliveries),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/probes",
+            get(probes::list).post(probes::register),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/probes/{probe_id}",
+            delete(probes::delete_one),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/probes/{probe_id}/monitors",
+            put(probes::assign),
+        )
+        .route("/api/v1/probe/assignments", get(probes::poll))
+        .route(
+            "/api/v1/projects/{project_id}/maintenance-windows",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/maintenance-windows/{window_id}",
+            delete(maintenance::delete_one),
         )
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(max_body))

@@ -11,6 +11,7 @@ mod fluentd_http;
 mod forward;
 mod monitor_inputs;
 mod monitors;
+mod operations;
 mod otlp_json;
 mod python_sdk;
 mod rows;

@@ -581,3 +581,68 @@ async fn entries_a_dead_consumer_took_are_reclaimed_and_processed_once() {
     assert_eq!(again["items"].as_array().unwrap().len(), 3);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_maintenance_window_suppresses_incidents_but_not_statuses() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &[]).await;
+    let p = project(&cp, &admin).await;
+    let mut ids = Vec::new();
+    for name in ["In maintenance", "Not covered"] {
+        let m = cp
+            .ok(
+                Method::POST,
+                &format!("/api/v1/projects/{p}/monitors"),
+                &admin,
+                Some(
+                    json!({"name": name, "kind": "tcp", "settings": {"host": "db", "port": 5432}}),
+                ),
+            )
+            .await;
+        ids.push(m["monitor"]["id"].as_str().unwrap().to_owned());
+    }
+    let now = chrono::Utc::now();
+    cp.ok(
+        Method::POST,
+        &format!("/api/v1/projects/{p}/maintenance-windows"),
+        &admin,
+        Some(
+            json!({"title": "db upgrade", "starts_at": now - chrono::Duration::hours(1),
+                    "ends_at": now + chrono::Duration::hours(1), "monitor_ids": [ids[0]]}),
+        ),
+    )
+    .await;
+    let worker = TestWorker::start(&cp, "mw", |_| {}).await;
+    let key = format!("{}probe_result", worker.stream_prefix);
+    let t = now.timestamp() + 1;
+    for (i, m) in ids.iter().enumerate() {
+        probe_result(
+            &key,
+            &format!("d{i}"),
+            &p,
+            m,
+            t,
+            json!({"is_online": false}),
+        )
+        .await;
+    }
+    for m in &ids {
+        status_becomes(&cp, &admin, &p, m, "Offline").await;
+    }
+    let open = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents?open=true"),
+            &admin,
+            None,
+        )
+        .await;
+    let titles: Vec<&str> = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Not covered is offline"]);
+    worker.stop().await;
+}

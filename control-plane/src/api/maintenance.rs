@@ -1,0 +1,152 @@
+//! Scheduled maintenance windows of a project: while one is on, the monitors it covers (all of
+//! the project's when it names none) change status as usual but open no incidents.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{AppState, Body, Page, PageQuery, project_page};
+use crate::access::{Caller, Role};
+use crate::error::{ApiError, ErrorBody};
+
+/// A maintenance window.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Window {
+    pub id: Uuid,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Empty: every monitor of the project.
+    pub monitor_ids: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new maintenance window.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewWindow {
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    #[serde(default)]
+    pub monitor_ids: Vec<Uuid>,
+}
+
+type Row = (
+    Uuid,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Vec<Uuid>,
+    DateTime<Utc>,
+);
+
+fn window(
+    (id, title, starts_at, ends_at, monitor_ids, created_at): Row,
+) -> Result<Window, ApiError> {
+    Ok(Window {
+        id,
+        title,
+        starts_at,
+        ends_at,
+        monitor_ids,
+        created_at,
+    })
+}
+
+const COLUMNS: &str = "id, title, starts_at, ends_at, monitor_ids, created_at";
+
+/// Schedules a window (members).
+#[utoipa::path(post, path = "/api/v1/projects/{project_id}/maintenance-windows",
+    tag = "monitors", params(("project_id" = Uuid, Path)), request_body = NewWindow,
+    responses((status = 201, body = Window), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Body(new): Body<NewWindow>,
+) -> Result<(StatusCode, Json<Window>), ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Member)?;
+    let title = new.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "a title needs 1 to 200 characters".into(),
+        ));
+    }
+    if new.ends_at <= new.starts_at || new.monitor_ids.len() > 1000 {
+        return Err(ApiError::BadRequest(
+            "ends_at must follow starts_at, and at most 1000 monitors".into(),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    super::monitors::check_owned(&mut tx, "monitors", project_id, &new.monitor_ids).await?;
+    let row: Row = sqlx::query_as(&format!(
+        "INSERT INTO maintenance_windows (id, project_id, title, starts_at, ends_at, monitor_ids) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(project_id)
+    .bind(title)
+    .bind(new.starts_at)
+    .bind(new.ends_at)
+    .bind(&new.monitor_ids)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(window(row)?)))
+}
+
+/// The project's windows, latest ending first.
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/maintenance-windows",
+    tag = "monitors", params(("project_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Window>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<Window>>, ApiError> {
+    caller.role_in(&state.pool, project_id).await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM maintenance_windows WHERE project_id = $1 \
+         ORDER BY ends_at DESC, id LIMIT $2 OFFSET $3"
+    );
+    Ok(Json(
+        project_page(&state.pool, &sql, project_id, &page, window).await?,
+    ))
+}
+
+/// Cancels a window (members).
+#[utoipa::path(delete, path = "/api/v1/projects/{project_id}/maintenance-windows/{window_id}",
+    tag = "monitors", params(("project_id" = Uuid, Path), ("window_id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, window_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    caller
+        .role_in(&state.pool, project_id)
+        .await?
+        .require(Role::Member)?;
+    let done = sqlx::query("DELETE FROM maintenance_windows WHERE project_id = $1 AND id = $2")
+        .bind(project_id)
+        .bind(window_id)
+        .execute(&state.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::NotFound("maintenance window"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
