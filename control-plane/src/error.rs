@@ -69,6 +69,12 @@ impl From<sqlx::Error> for ApiError {
                 ApiError::Unavailable
             }
             sqlx::Error::RowNotFound => ApiError::NotFound("object"),
+            // NUL characters (text and jsonb refuse them) and other bytes PostgreSQL cannot store.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22P05" | "22021")) =>
+            {
+                ApiError::BadRequest("text must not contain NUL characters".into())
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 ApiError::Conflict("an object with this name or key exists".into())
             }

@@ -70,6 +70,9 @@ where
     }
 }
 
+/// The largest `offset` (deeper pages are not useful, and the sums stay far from overflow).
+const MAX_OFFSET: i64 = 1_000_000;
+
 /// `?limit=&offset=` of a list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -77,8 +80,8 @@ pub(crate) struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
-    /// Items to skip (default 0).
-    #[param(minimum = 0)]
+    /// Items to skip, 0 to 1000000 (default 0).
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<i64>,
 }
 
@@ -87,10 +90,10 @@ impl PageQuery {
     pub(crate) fn bounds(&self) -> Result<(i64, i64), ApiError> {
         let limit = self.limit.unwrap_or(50);
         let offset = self.offset.unwrap_or(0);
-        if !(1..=200).contains(&limit) || offset < 0 {
-            return Err(ApiError::BadRequest(
-                "limit must be 1 to 200 and offset 0 or more".into(),
-            ));
+        if !(1..=200).contains(&limit) || !(0..=MAX_OFFSET).contains(&offset) {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be 1 to 200 and offset 0 to {MAX_OFFSET}"
+            )));
         }
         Ok((limit, offset))
     }

@@ -4,6 +4,7 @@
 // Test code: helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+mod api_fuzz;
 mod bad_input;
 mod control_plane;
 mod durability;
