@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use control_plane::config::Config;
 use tracing_subscriber::EnvFilter;
 
+// The worker allocates a little per stream entry, row and query, at tens of thousands per
+// second; jemalloc does that with far less CPU than glibc's allocator.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Vigil's control plane.
 #[derive(Parser)]
 #[command(version, about)]

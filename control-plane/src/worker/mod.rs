@@ -3,6 +3,7 @@
 //! status timeline, incidents and notifications to PostgreSQL, sends notifications, and runs
 //! the periodic jobs. Any number of workers can run side by side.
 
+mod apply;
 mod consumer;
 pub(crate) mod entry;
 pub(crate) mod evaluate;

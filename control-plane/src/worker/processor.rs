@@ -12,13 +12,12 @@ use parking_lot::Mutex;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::apply::{self, Context};
 use super::entry::MonitorResult;
 use super::evaluate::{Change, MonitorState, Verdict};
 use super::results::ResultRows;
-use crate::incident::{self, NewIncident};
 use crate::monitor::MonitorKind;
 use crate::monitor::criteria::Criterion;
-use crate::notification::outbox;
 
 /// Why a batch could not be finished (it is retried; its entries stay pending).
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +44,6 @@ type StateRow = (
     String,
     String,
     bool,
-    sqlx::types::Json<serde_json::Value>,
     DateTime<Utc>,
     Uuid,
     Uuid,
@@ -66,35 +64,47 @@ impl Processor {
 
     /// The state of `monitors` (those that exist).
     async fn states(&self, monitors: &[Uuid]) -> Result<HashMap<Uuid, MonitorState>, ProcessError> {
+        // Criteria are read (and parsed) only for monitors changed since they were cached.
         let rows: Vec<StateRow> = sqlx::query_as(
-            "SELECT id, project_id, name, kind, enabled, criteria, updated_at, default_status_id, \
+            "SELECT id, project_id, name, kind, enabled, updated_at, default_status_id, \
              current_status_id, current_criterion, last_result_at, last_push_at, \
              min_probe_agreement FROM monitors WHERE id = ANY($1)",
         )
         .bind(monitors)
         .fetch_all(&self.pool)
         .await?;
+        let stale: Vec<Uuid> = {
+            let cache = self.criteria.lock();
+            rows.iter()
+                .filter(|r| cache.get(&r.0).is_none_or(|(at, _)| *at != r.5))
+                .map(|r| r.0)
+                .collect()
+        };
+        if !stale.is_empty() {
+            let fresh: Vec<(Uuid, DateTime<Utc>, sqlx::types::Json<Vec<Criterion>>)> =
+                sqlx::query_as("SELECT id, updated_at, criteria FROM monitors WHERE id = ANY($1)")
+                    .bind(&stale)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let mut cache = self.criteria.lock();
+            for (id, updated, criteria) in fresh {
+                cache.insert(id, (updated, Arc::new(criteria.0)));
+            }
+        }
         let mut states = HashMap::with_capacity(rows.len());
         let mut agreeing = Vec::new();
         for row in rows {
-            let (id, project_id, name, kind, enabled, criteria, updated, default, current) = (
-                row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
-            );
-            let (criterion, last, last_push, agreement) = (row.9, row.10, row.11, row.12);
+            let (id, project_id, name, kind, enabled, updated, default, current) =
+                (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+            let (criterion, last, last_push, agreement) = (row.8, row.9, row.10, row.11);
             if MonitorKind::parse(&kind).is_none() {
                 continue;
             }
-            let criteria = {
-                let mut cache = self.criteria.lock();
-                match cache.get(&id) {
-                    Some((at, parsed)) if *at == updated => parsed.clone(),
-                    _ => {
-                        let parsed: Arc<Vec<Criterion>> =
-                            Arc::new(serde_json::from_value(criteria.0).unwrap_or_default());
-                        cache.insert(id, (updated, parsed.clone()));
-                        parsed
-                    }
-                }
+            let criteria = match self.criteria.lock().get(&id) {
+                Some((at, parsed)) if *at == updated => parsed.clone(),
+                // Changed between the two reads: the next batch reads it again.
+                Some((_, parsed)) => parsed.clone(),
+                None => continue,
             };
             if agreement > 1 {
                 agreeing.push(id);
@@ -163,9 +173,15 @@ impl Processor {
             .insert(&judged, &states)
             .await
             .map_err(ProcessError::ClickHouse)?;
-        for (monitor, list) in &changes {
-            if let Some(state) = states.get(monitor) {
-                self.apply(*monitor, state, list).await?;
+        if !changes.is_empty() {
+            let changed = changes
+                .iter()
+                .filter_map(|(m, list)| Some((states.get(m)?, list.as_slice())));
+            let context = Context::load(&self.pool, changed).await?;
+            for (monitor, list) in &changes {
+                if let Some(state) = states.get(monitor) {
+                    apply::apply(&self.pool, &context, *monitor, state, list).await?;
+                }
             }
         }
         self.record_progress(&judged, &states).await?;
@@ -247,187 +263,4 @@ impl Processor {
         }
         Ok(())
     }
-
-    /// Commits one monitor's changes. The monitor's row is locked and re-read: changes at or
-    /// before its stored `last_result_at` were made already (a replay, or another worker with
-    /// newer results) and are skipped; the rest are written in order.
-    async fn apply(
-        &self,
-        monitor: Uuid,
-        state: &MonitorState,
-        changes: &[Change],
-    ) -> Result<(), ProcessError> {
-        let mut tx = self.pool.begin().await?;
-        type Row = (
-            Uuid,
-            Option<String>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-        );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT current_status_id, current_criterion, last_result_at, last_push_at \
-             FROM monitors WHERE id = $1 FOR UPDATE",
-        )
-        .bind(monitor)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((mut status, mut criterion, last, last_push)) = row else {
-            return Ok(());
-        };
-        let (mut last_at, mut push_at) = (last, last_push);
-        for change in changes {
-            let seen = if change.push { last_push } else { last };
-            if seen.is_some_and(|l| change.at <= l) || change.criterion == criterion {
-                continue;
-            }
-            if change.to_status != status {
-                sqlx::query(
-                    "UPDATE monitor_status_timeline SET ends_at = $2 \
-                     WHERE monitor_id = $1 AND ends_at IS NULL",
-                )
-                .bind(monitor)
-                .bind(change.at)
-                .execute(&mut *tx)
-                .await?;
-                let reason = change.criterion.as_deref().unwrap_or("no criteria met");
-                sqlx::query(
-                    "INSERT INTO monitor_status_timeline (id, project_id, monitor_id, status_id, \
-                     starts_at, reason) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(Uuid::new_v4())
-                .bind(state.project_id)
-                .bind(monitor)
-                .bind(change.to_status)
-                .bind(change.at)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await?;
-                status_changed(&mut tx, state, monitor, status, change).await?;
-                sqlx::query(
-                    "UPDATE monitors SET current_status_id = $2, status_since = $3 WHERE id = $1",
-                )
-                .bind(monitor)
-                .bind(change.to_status)
-                .bind(change.at)
-                .execute(&mut *tx)
-                .await?;
-                status = change.to_status;
-            }
-            let matched = change
-                .criterion
-                .as_deref()
-                .and_then(|name| state.criteria.iter().find(|c| c.name == name));
-            if let Some((c, template)) = matched.and_then(|c| Some((c, c.incident.as_ref()?)))
-                && !in_maintenance(&mut tx, state.project_id, monitor, change.at).await?
-            {
-                incident::open(
-                    &mut tx,
-                    NewIncident {
-                        project_id: state.project_id,
-                        title: &template.title,
-                        description: &template.description,
-                        severity_id: template.severity_id,
-                        source: Some((monitor, &c.name)),
-                        auto_resolve: template.auto_resolve,
-                        created_by: None,
-                        monitor_ids: &[monitor],
-                        at: change.at,
-                    },
-                )
-                .await?;
-            }
-            incident::auto_resolve(
-                &mut tx,
-                state.project_id,
-                monitor,
-                change.criterion.as_deref(),
-                change.at,
-            )
-            .await?;
-            criterion = change.criterion.clone();
-            last_at = Some(last_at.map_or(change.at, |l| l.max(change.at)));
-            if change.push {
-                push_at = Some(push_at.map_or(change.at, |l| l.max(change.at)));
-            }
-        }
-        sqlx::query(
-            "UPDATE monitors SET current_criterion = $2, \
-             last_result_at = GREATEST(last_result_at, $3), \
-             last_push_at = GREATEST(last_push_at, $4) WHERE id = $1",
-        )
-        .bind(monitor)
-        .bind(&criterion)
-        .bind(last_at)
-        .bind(push_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// Whether a maintenance window covering `monitor` is on at `at` (incidents are not opened).
-async fn in_maintenance(
-    db: &mut sqlx::PgConnection,
-    project_id: Uuid,
-    monitor: Uuid,
-    at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let (on,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM maintenance_windows WHERE project_id = $1 \
-         AND starts_at <= $3 AND ends_at > $3 \
-         AND (cardinality(monitor_ids) = 0 OR $2 = ANY(monitor_ids)))",
-    )
-    .bind(project_id)
-    .bind(monitor)
-    .bind(at)
-    .fetch_one(db)
-    .await?;
-    Ok(on)
-}
-
-/// Queues the `monitor.status_changed` notification of `change`.
-async fn status_changed(
-    db: &mut sqlx::PgConnection,
-    state: &MonitorState,
-    monitor: Uuid,
-    from: Uuid,
-    change: &Change,
-) -> Result<(), sqlx::Error> {
-    let names: Vec<(Uuid, String, String)> =
-        sqlx::query_as("SELECT id, name, color FROM monitor_statuses WHERE id = ANY($1)")
-            .bind([from, change.to_status])
-            .fetch_all(&mut *db)
-            .await?;
-    let status = |id: Uuid| {
-        names
-            .iter()
-            .find(|(i, ..)| *i == id)
-            .map(|(id, name, color)| serde_json::json!({"id": id, "name": name, "color": color}))
-    };
-    let to = status(change.to_status);
-    let to_name = to
-        .as_ref()
-        .and_then(|s| s["name"].as_str())
-        .unwrap_or("?")
-        .to_owned();
-    let payload = serde_json::json!({
-        "event": "monitor.status_changed",
-        "project_id": state.project_id,
-        "monitor": {"id": monitor, "name": state.name},
-        "status": to,
-        "previous_status": status(from),
-        "criterion": change.criterion,
-        "at": change.at,
-    });
-    let nanos = change.at.timestamp_nanos_opt().unwrap_or_default();
-    outbox::enqueue(
-        db,
-        state.project_id,
-        &format!("monitor.status_changed:{monitor}:{nanos}"),
-        "monitor.status_changed",
-        &format!("{} is {to_name}", state.name),
-        payload,
-    )
-    .await
 }

@@ -7,11 +7,40 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use ingest_engine::clickhouse::client::ClickHouse;
-use serde_json::json;
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::entry::MonitorResult;
 use super::evaluate::{MonitorState, Verdict};
+
+/// One `monitor_results` row as JSONEachRow.
+#[derive(Serialize)]
+struct Row<'a> {
+    project_id: Uuid,
+    monitor_id: Uuid,
+    /// Digits only: read as a Unix time whatever the server's time zone.
+    time: String,
+    time_unix_nano: i64,
+    event_id: &'a str,
+    source: &'static str,
+    #[serde(serialize_with = "empty_when_none")]
+    probe_id: Option<Uuid>,
+    is_online: u8,
+    is_timeout: u8,
+    response_time_ms: Option<f64>,
+    status_code: u16,
+    error: &'a str,
+    status_id: Uuid,
+    criterion: &'a str,
+    result: &'a str,
+}
+
+fn empty_when_none<S: serde::Serializer>(v: &Option<Uuid>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(id) => id.serialize(s),
+        None => s.serialize_str(""),
+    }
+}
 
 /// Writes judged results.
 pub(crate) struct ResultRows {
@@ -37,35 +66,43 @@ impl ResultRows {
             return Ok(());
         }
         let mut body = Vec::with_capacity(judged.len() * 400);
+        let mut result = Vec::with_capacity(512);
         for (r, verdict) in judged {
-            let nanos = r.at.timestamp_nanos_opt().unwrap_or_default().max(0);
             let criterion = verdict
                 .criterion
                 .and_then(|i| states.get(&r.monitor_id)?.criteria.get(i))
                 .map_or("", |c| c.name.as_str());
             let o = &r.observation;
-            let mut result = serde_json::to_value(o).unwrap_or_default();
-            if let (Some(object), Some(detail)) = (result.as_object_mut(), r.detail.as_object()) {
-                object.extend(detail.iter().map(|(k, v)| (k.clone(), v.clone())));
+            // The observation's JSON with the detail's fields after it.
+            result.clear();
+            serde_json::to_writer(&mut result, o).map_err(|e| e.to_string())?;
+            if let Some(detail) = r.detail.as_object().filter(|d| !d.is_empty()) {
+                let extra = serde_json::to_vec(detail).map_err(|e| e.to_string())?;
+                if result.len() > 2 {
+                    result.pop();
+                    result.push(b',');
+                    result.extend_from_slice(&extra[1..]);
+                } else {
+                    result = extra;
+                }
             }
-            let row = json!({
-                "project_id": r.project_id,
-                "monitor_id": r.monitor_id,
-                // Digits only: read as a Unix time whatever the server's time zone.
-                "time": r.at.timestamp().max(0).to_string(),
-                "time_unix_nano": nanos,
-                "event_id": r.event_id,
-                "source": r.source.as_str(),
-                "probe_id": r.probe_id.map(|p| p.to_string()).unwrap_or_default(),
-                "is_online": u8::from(o.is_online),
-                "is_timeout": u8::from(o.is_timeout),
-                "response_time_ms": o.response_time_ms,
-                "status_code": o.status_code.unwrap_or(0),
-                "error": o.error.as_deref().unwrap_or(""),
-                "status_id": verdict.status_id,
-                "criterion": criterion,
-                "result": result.to_string(),
-            });
+            let row = Row {
+                project_id: r.project_id,
+                monitor_id: r.monitor_id,
+                time: r.at.timestamp().max(0).to_string(),
+                time_unix_nano: r.at.timestamp_nanos_opt().unwrap_or_default().max(0),
+                event_id: &r.event_id,
+                source: r.source.as_str(),
+                probe_id: r.probe_id,
+                is_online: u8::from(o.is_online),
+                is_timeout: u8::from(o.is_timeout),
+                response_time_ms: o.response_time_ms,
+                status_code: o.status_code.unwrap_or(0),
+                error: o.error.as_deref().unwrap_or(""),
+                status_id: verdict.status_id,
+                criterion,
+                result: std::str::from_utf8(&result).map_err(|e| e.to_string())?,
+            };
             serde_json::to_writer(&mut body, &row).map_err(|e| e.to_string())?;
             body.push(b'\n');
         }
