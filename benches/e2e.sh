@@ -32,7 +32,7 @@ db="bench_$$"
 work=$(mktemp -d)
 port=$((20000 + $$ % 20000))
 bin=${CARGO_TARGET_DIR:-$repo/target}/release/vigil-ingest
-env VIGIL_INGEST_TOKENS=tok=p VIGIL_CLICKHOUSE_DATABASE="$db" VIGIL_WAL_DIR="$work/wal" \
+env -u VIGIL_DATABASE_URL VIGIL_INGEST_TOKENS=tok=p VIGIL_CLICKHOUSE_DATABASE="$db" VIGIL_WAL_DIR="$work/wal" \
   VIGIL_OTLP_GRPC_ADDR=127.0.0.1:$port VIGIL_OTLP_HTTP_ADDR=127.0.0.1:$((port + 1)) VIGIL_LOG=warn \
   VIGIL_FORWARD_ADDR=127.0.0.1:$((port + 2)) VIGIL_FORWARD_PROJECT=p "$@" \
   taskset -c 1 "$bin" &

@@ -194,11 +194,13 @@ impl TestEngine {
         let database = unique_name(label);
         let wal_dir = test_dir(&database);
         let engine = Self::launch(&database, &wal_dir, tweak).await;
-        assert!(
-            engine.is_ready(),
-            "engine not ready: is ClickHouse at {} up?",
-            clickhouse_url()
-        );
+        // Ready at once with static keys; with the database's, after their first load.
+        wait_until(
+            Duration::from_secs(20),
+            &format!("engine ready (is ClickHouse at {} up?)", clickhouse_url()),
+            || async { engine.is_ready().then_some(()) },
+        )
+        .await;
         engine
     }
 

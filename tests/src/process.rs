@@ -34,6 +34,8 @@ impl EngineProcess {
             .env("VIGIL_CLICKHOUSE_DATABASE", database)
             .env("VIGIL_WAL_DIR", wal_dir)
             .env("VIGIL_LOG", "warn")
+            // Static tokens: the test stack's PostgreSQL holds no control-plane tables.
+            .env_remove("VIGIL_DATABASE_URL")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (k, v) in env {

@@ -251,10 +251,32 @@ async fn monitors_statuses_roles_isolation_and_timeline() {
         None,
     )
     .await;
+    let custom_url = format!("{statuses_url}/{}", custom["id"].as_str().unwrap());
+    cp.answer(
+        StatusCode::FORBIDDEN,
+        Method::PATCH,
+        &custom_url,
+        &member,
+        Some(json!({"color": "#112233"})),
+    )
+    .await;
+    let patched = cp
+        .ok(
+            Method::PATCH,
+            &custom_url,
+            &admin,
+            Some(json!({"name": "Planned work", "color": "#112233"})),
+        )
+        .await;
+    assert_eq!(
+        (&patched["name"], &patched["color"]),
+        (&json!("Planned work"), &json!("#112233"))
+    );
+    assert_eq!(patched["id"], custom["id"]);
     cp.answer(
         StatusCode::NO_CONTENT,
         Method::DELETE,
-        &format!("{statuses_url}/{}", custom["id"].as_str().unwrap()),
+        &custom_url,
         &admin,
         None,
     )
@@ -353,10 +375,16 @@ async fn keys_made_in_the_control_plane_work_at_the_engine_and_revocation_reache
     })
     .await;
     assert!(took < Duration::from_secs(5), "revocation took {took:?}");
+    // Requests made before the revocation reached the engine were taken (200); from now on
+    // every one is refused and nothing of it stored.
+    assert_eq!(
+        export(logs_json("checkout", &["refused".into()])).await,
+        401
+    );
     engine.settle().await;
     assert!(
         engine
-            .rows("logs", "body", "WHERE body = 'after'")
+            .rows("logs", "body", "WHERE body = 'refused'")
             .await
             .is_empty()
     );

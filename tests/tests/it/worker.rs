@@ -646,3 +646,101 @@ async fn a_maintenance_window_suppresses_incidents_but_not_statuses() {
     assert_eq!(titles, ["Not covered is offline"]);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_reports_through_the_engine_are_judged_by_their_metrics() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &[]).await;
+    let p = project(&cp, &admin).await;
+    let statuses = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/monitor-statuses"),
+            &admin,
+            None,
+        )
+        .await;
+    let degraded = statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Degraded")
+        .unwrap()["id"]
+        .clone();
+    let worker = TestWorker::start(&cp, "ag", |_| {}).await;
+    let (database_url, prefix) = (cp.database_url.clone(), worker.stream_prefix.clone());
+    let engine = TestEngine::start_with("agent_eng", |c| {
+        c.keys.database_url = Secret(database_url);
+        c.redis.stream_prefix = prefix;
+    })
+    .await;
+    let created = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(json!({"name": "db-1", "kind": "server", "criteria": [
+                {"name": "Busy", "match": "any", "status_id": degraded, "filters": [
+                    {"check": "cpu_percent", "op": "gt", "value": 90},
+                    {"check": "disk_percent", "op": "gte", "value": 95}]}]})),
+        )
+        .await;
+    let m = created["monitor"]["id"].as_str().unwrap().to_owned();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let url = engine.http_url(&format!("/server-monitor/response/ingest/{key}"));
+    let report = |cpu: f64| {
+        json!({"serverMonitorResponse": {"secretKey": key, "hostname": "db-1",
+            "basicInfrastructureMetrics": {"cpuMetrics": {"percentUsed": cpu},
+                "memoryMetrics": {"percentUsed": 50.0},
+                "diskMetrics": [{"diskPath": "/", "percentUsed": 40.0}]}}})
+        .to_string()
+    };
+    let send = |cpu: f64| {
+        let (url, body) = (url.clone(), report(cpu));
+        async move {
+            request(
+                Method::POST,
+                url,
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await
+            .0
+        }
+    };
+    wait_until(WAIT, "the agent key works", || async {
+        (send(37.5).await == 200).then_some(())
+    })
+    .await;
+    assert_eq!(send(95.0).await, 200);
+    status_becomes(&cp, &admin, &p, &m, "Degraded").await;
+    let timeline = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(timeline["items"][0]["reason"], "Busy");
+    let rows = clickhouse(&format!(
+        "SELECT source, criterion, visitParamExtractFloat(result, 'cpu_percent') \
+         FROM {}.monitor_results FINAL WHERE monitor_id = '{m}' ORDER BY time_unix_nano \
+         FORMAT TabSeparated",
+        worker.clickhouse_database
+    ))
+    .await;
+    let rows: Vec<&str> = rows.lines().collect();
+    assert_eq!(rows.last(), Some(&"server\tBusy\t95"), "{rows:?}");
+    assert!(
+        rows[..rows.len() - 1]
+            .iter()
+            .all(|r| *r == "server\t\t37.5"),
+        "{rows:?}"
+    );
+    // Back to normal load: the default status again.
+    assert_eq!(send(20.0).await, 200);
+    status_becomes(&cp, &admin, &p, &m, "Operational").await;
+    engine.stop().await;
+    worker.stop().await;
+}
