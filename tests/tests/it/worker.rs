@@ -17,6 +17,37 @@ use tests::{TestEngine, clickhouse, redis_url, request, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// A control plane with its instance admin and one project.
+async fn setup() -> (ControlPlane, Auth, String) {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &[]).await;
+    let p = project(&cp, &admin).await;
+    (cp, admin, p)
+}
+
+/// An ingest engine reading the control plane's keys and publishing to `worker`'s streams.
+async fn engine_for(cp: &ControlPlane, worker: &TestWorker, label: &str) -> TestEngine {
+    let (database_url, prefix) = (cp.database_url.clone(), worker.stream_prefix.clone());
+    TestEngine::start_with(label, |c| {
+        c.keys.database_url = Secret(database_url);
+        c.redis.stream_prefix = prefix;
+    })
+    .await
+}
+
+/// The id of the project's status named `name`.
+async fn status_id(cp: &ControlPlane, auth: &Auth, project: &str, name: &str) -> Value {
+    let path = format!("/api/v1/projects/{project}/monitor-statuses");
+    let statuses = cp.ok(Method::GET, &path, auth, None).await;
+    statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()["id"]
+        .clone()
+}
+
 async fn project(cp: &ControlPlane, admin: &Auth) -> String {
     cp.ok(
         Method::POST,
@@ -75,21 +106,7 @@ async fn status_becomes(
     monitor: &str,
     status: &str,
 ) {
-    let statuses = cp
-        .ok(
-            Method::GET,
-            &format!("/api/v1/projects/{project}/monitor-statuses"),
-            auth,
-            None,
-        )
-        .await;
-    let want = statuses["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == status)
-        .unwrap()["id"]
-        .clone();
+    let want = status_id(cp, auth, project, status).await;
     let path = format!("/api/v1/projects/{project}/monitors/{monitor}");
     wait_until(WAIT, &format!("monitor {status}"), || async {
         let m = cp.ok(Method::GET, &path, auth, None).await;
@@ -127,9 +144,7 @@ fn events(received: &[tests::receiver::Received]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn results_become_timeline_incidents_and_notifications_and_recovery_resolves() {
-    let cp = ControlPlane::start(|_| {}).await;
-    let admin = accounts(&cp, &[]).await;
-    let p = project(&cp, &admin).await;
+    let (cp, admin, p) = setup().await;
     // Every path's first request fails: deliveries are retried.
     let http = HttpReceiver::start(1).await;
     let smtp = SmtpReceiver::start().await;
@@ -385,16 +400,9 @@ async fn results_become_timeline_incidents_and_notifications_and_recovery_resolv
 
 #[tokio::test(flavor = "multi_thread")]
 async fn heartbeats_through_the_engine_keep_a_monitor_up_and_missing_ones_bring_it_down() {
-    let cp = ControlPlane::start(|_| {}).await;
-    let admin = accounts(&cp, &[]).await;
-    let p = project(&cp, &admin).await;
+    let (cp, admin, p) = setup().await;
     let worker = TestWorker::start(&cp, "hb", |_| {}).await;
-    let (database_url, prefix) = (cp.database_url.clone(), worker.stream_prefix.clone());
-    let engine = TestEngine::start_with("hbeng", |c| {
-        c.keys.database_url = Secret(database_url);
-        c.redis.stream_prefix = prefix;
-    })
-    .await;
+    let engine = engine_for(&cp, &worker, "hbeng").await;
     let created = cp
         .ok(
             Method::POST,
@@ -468,9 +476,7 @@ async fn heartbeats_through_the_engine_keep_a_monitor_up_and_missing_ones_bring_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn entries_a_dead_consumer_took_are_reclaimed_and_processed_once() {
-    let cp = ControlPlane::start(|_| {}).await;
-    let admin = accounts(&cp, &[]).await;
-    let p = project(&cp, &admin).await;
+    let (cp, admin, p) = setup().await;
     let m = cp
         .ok(
             Method::POST,
@@ -584,9 +590,7 @@ async fn entries_a_dead_consumer_took_are_reclaimed_and_processed_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_maintenance_window_suppresses_incidents_but_not_statuses() {
-    let cp = ControlPlane::start(|_| {}).await;
-    let admin = accounts(&cp, &[]).await;
-    let p = project(&cp, &admin).await;
+    let (cp, admin, p) = setup().await;
     let mut ids = Vec::new();
     for name in ["In maintenance", "Not covered"] {
         let m = cp
@@ -649,31 +653,10 @@ async fn a_maintenance_window_suppresses_incidents_but_not_statuses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn agent_reports_through_the_engine_are_judged_by_their_metrics() {
-    let cp = ControlPlane::start(|_| {}).await;
-    let admin = accounts(&cp, &[]).await;
-    let p = project(&cp, &admin).await;
-    let statuses = cp
-        .ok(
-            Method::GET,
-            &format!("/api/v1/projects/{p}/monitor-statuses"),
-            &admin,
-            None,
-        )
-        .await;
-    let degraded = statuses["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Degraded")
-        .unwrap()["id"]
-        .clone();
+    let (cp, admin, p) = setup().await;
+    let degraded = status_id(&cp, &admin, &p, "Degraded").await;
     let worker = TestWorker::start(&cp, "ag", |_| {}).await;
-    let (database_url, prefix) = (cp.database_url.clone(), worker.stream_prefix.clone());
-    let engine = TestEngine::start_with("agent_eng", |c| {
-        c.keys.database_url = Secret(database_url);
-        c.redis.stream_prefix = prefix;
-    })
-    .await;
+    let engine = engine_for(&cp, &worker, "agent_eng").await;
     let created = cp
         .ok(
             Method::POST,
