@@ -727,3 +727,54 @@ async fn agent_reports_through_the_engine_are_judged_by_their_metrics() {
     engine.stop().await;
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn periodic_jobs_mark_silent_probes_offline_and_drop_old_partitions() {
+    let (cp, admin, p) = setup().await;
+    let probes = format!("/api/v1/projects/{p}/probes");
+    let key = cp
+        .ok(Method::POST, &probes, &admin, Some(json!({"name": "edge"})))
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let poll = reqwest::Client::new()
+        .get(format!("{}/api/v1/probe/assignments", cp.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status(), StatusCode::OK);
+    let listed = cp.ok(Method::GET, &probes, &admin, None).await;
+    assert_eq!(listed["items"][0]["is_online"], true);
+    let worker = TestWorker::start(&cp, "jobs", |w| {
+        w.probe_offline_secs = 2;
+        w.retention_days = 7;
+    })
+    .await;
+    let db = worker.clickhouse_database.clone();
+    wait_until(WAIT, "the worker's schema", || async {
+        let sql = format!(
+            "SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'monitor_results'"
+        );
+        (clickhouse(&sql).await.trim() == "1").then_some(())
+    })
+    .await;
+    // A row 30 days old and one of today, in their daily partitions.
+    clickhouse(&format!(
+        "INSERT INTO {db}.monitor_results (project_id, monitor_id, time, time_unix_nano, event_id) \
+         VALUES ('{p}', 'm', now() - 30 * 86400, 0, 'old'), ('{p}', 'm', now(), 0, 'new')"
+    ))
+    .await;
+    wait_until(WAIT, "the old partition dropped", || async {
+        let sql = format!("SELECT event_id FROM {db}.monitor_results ORDER BY event_id");
+        (clickhouse(&sql).await.trim() == "new").then_some(())
+    })
+    .await;
+    wait_until(WAIT, "the silent probe offline", || async {
+        let listed = cp.ok(Method::GET, &probes, &admin, None).await;
+        (listed["items"][0]["is_online"] == false).then_some(())
+    })
+    .await;
+    worker.stop().await;
+}
