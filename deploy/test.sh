@@ -37,11 +37,13 @@ export VIGIL_TEST_DATABASE_URL=$VIGIL_DATABASE_URL
 export VIGIL_TEST_REDIS_URL=$VIGIL_REDIS_URL
 export VIGIL_TEST_PYTHON=$venv/bin/python
 
-# The durability tests run the real binary (to kill -9 it): build it with the same flags.
+# The durability and worker tests run the real binaries (to kill -9 them): build them with the
+# same flags.
 build_flags=()
 for arg in "$@"; do [ "$arg" = --locked ] && build_flags+=(--locked); done
-cargo build -p ingest-engine --bin vigil-ingest "${build_flags[@]}"
+cargo build -p ingest-engine --bin vigil-ingest -p control-plane --bin vigil "${build_flags[@]}"
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 export VIGIL_TEST_INGEST_BIN=$target_dir/debug/vigil-ingest
+export VIGIL_TEST_VIGIL_BIN=$target_dir/debug/vigil
 
 cargo test --workspace "$@"

@@ -778,3 +778,123 @@ async fn periodic_jobs_mark_silent_probes_offline_and_drop_old_partitions() {
     .await;
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_mid_batch_leaves_its_entries_to_another_that_processes_them_once() {
+    let (cp, admin, p) = setup().await;
+    let m = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(json!({"name": "API", "kind": "tcp", "settings": {"host": "db", "port": 5432}})),
+        )
+        .await["monitor"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prefix = tests::unique_name("kill");
+    let key = format!("{prefix}:probe_result");
+    let db = tests::unique_name("killdb");
+    let total = 3000;
+    // Down for the first half, up for the rest.
+    let t0 = chrono::Utc::now().timestamp() + 1;
+    let mut pipe = redis::pipe();
+    for i in 0..total {
+        let nanos = ((t0 + i) * 1_000_000_000).to_string();
+        let result = json!({"is_online": i >= total / 2}).to_string();
+        pipe.xadd(
+            &key,
+            "*",
+            &[
+                ("event_id", format!("k{i}").as_str()),
+                ("project_id", &p),
+                ("monitor_id", &m),
+                ("probe_id", "00000000-0000-4000-8000-000000000001"),
+                ("checked_at_unix_nano", &nanos),
+                ("result", &result),
+            ],
+        )
+        .ignore();
+    }
+    let mut conn = redis().await;
+    let _: () = pipe.query_async(&mut conn).await.unwrap();
+
+    // A real worker process, killed with SIGKILL while it holds an unacknowledged batch.
+    let mut doomed = tokio::process::Command::new(tests::required_env("VIGIL_TEST_VIGIL_BIN"))
+        .arg("worker")
+        .env("VIGIL_DATABASE_URL", &cp.database_url)
+        .env("VIGIL_REDIS_URL", redis_url())
+        .env("VIGIL_REDIS_STREAM_PREFIX", format!("{prefix}:"))
+        .env("VIGIL_CLICKHOUSE_URL", tests::clickhouse_url())
+        .env("VIGIL_CLICKHOUSE_DATABASE", &db)
+        .env("VIGIL_WORKER_NAME", "doomed")
+        .env("VIGIL_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the vigil binary runs");
+    let pending = || async {
+        let reply: redis::streams::StreamPendingReply = redis()
+            .await
+            .xpending(&key, "vigil-worker")
+            .await
+            .unwrap_or_default();
+        reply.count()
+    };
+    wait_until(WAIT, "the worker holds a batch", || async {
+        (pending().await > 0).then_some(())
+    })
+    .await;
+    doomed.start_kill().unwrap();
+    doomed.wait().await.unwrap();
+    let left = pending().await;
+    assert!(left > 0, "the killed worker left nothing pending");
+
+    let heir = TestWorker::start(&cp, "heir", |w| {
+        w.stream_prefix = format!("{prefix}:");
+        w.clickhouse_database = db.clone();
+        w.reclaim_idle_ms = 1_000;
+    })
+    .await;
+    wait_until(WAIT, "every result stored", || async {
+        let sql = format!("SELECT count() FROM {db}.monitor_results FINAL");
+        (clickhouse(&sql).await.trim() == total.to_string()).then_some(())
+    })
+    .await;
+    wait_until(WAIT, "nothing pending", || async {
+        (pending().await == 0).then_some(())
+    })
+    .await;
+    // Once: one result per event id, one way down and one way up, one incident.
+    let distinct = clickhouse(&format!(
+        "SELECT uniqExact(event_id) FROM {db}.monitor_results"
+    ))
+    .await;
+    assert_eq!(distinct.trim(), total.to_string());
+    let timeline = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
+            &admin,
+            None,
+        )
+        .await;
+    let reasons: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["no criteria met", "Offline", "created"]);
+    let incidents = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(incidents["items"].as_array().unwrap().len(), 1);
+    assert_eq!(incidents["items"][0]["state_kind"], "resolved");
+    heir.stop().await;
+}
