@@ -48,6 +48,23 @@ async fn status_id(cp: &ControlPlane, auth: &Auth, project: &str, name: &str) ->
         .clone()
 }
 
+/// The monitor went down and up once: its timeline, and one incident opened and resolved.
+async fn down_and_up_once(cp: &ControlPlane, admin: &Auth, p: &str, m: &str) {
+    let path = format!("/api/v1/projects/{p}/monitors/{m}/timeline");
+    let timeline = cp.ok(Method::GET, &path, admin, None).await;
+    let reasons: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["no criteria met", "Offline", "created"]);
+    let path = format!("/api/v1/projects/{p}/incidents");
+    let incidents = cp.ok(Method::GET, &path, admin, None).await;
+    assert_eq!(incidents["items"].as_array().unwrap().len(), 1);
+    assert_eq!(incidents["items"][0]["state_kind"], "resolved");
+}
+
 async fn project(cp: &ControlPlane, admin: &Auth) -> String {
     cp.ok(
         Method::POST,
@@ -541,31 +558,7 @@ async fn entries_a_dead_consumer_took_are_reclaimed_and_processed_once() {
     })
     .await;
     // Once: one down and one up in the timeline, one incident opened and resolved.
-    let timeline = cp
-        .ok(
-            Method::GET,
-            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
-            &admin,
-            None,
-        )
-        .await;
-    let reasons: Vec<&str> = timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["reason"].as_str().unwrap())
-        .collect();
-    assert_eq!(reasons, ["no criteria met", "Offline", "created"]);
-    let all = cp
-        .ok(
-            Method::GET,
-            &format!("/api/v1/projects/{p}/incidents"),
-            &admin,
-            None,
-        )
-        .await;
-    assert_eq!(all["items"].as_array().unwrap().len(), 1);
-    assert_eq!(all["items"][0]["state_kind"], "resolved");
+    down_and_up_once(&cp, &admin, &p, &m).await;
 
     // Replayed (the ingest engine publishes at least once): nothing changes twice.
     probe_result(&key, "e5", &p, &m, t0 + 5, json!({"is_online": false})).await;
@@ -871,30 +864,6 @@ async fn a_worker_killed_mid_batch_leaves_its_entries_to_another_that_processes_
     ))
     .await;
     assert_eq!(distinct.trim(), total.to_string());
-    let timeline = cp
-        .ok(
-            Method::GET,
-            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
-            &admin,
-            None,
-        )
-        .await;
-    let reasons: Vec<&str> = timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["reason"].as_str().unwrap())
-        .collect();
-    assert_eq!(reasons, ["no criteria met", "Offline", "created"]);
-    let incidents = cp
-        .ok(
-            Method::GET,
-            &format!("/api/v1/projects/{p}/incidents"),
-            &admin,
-            None,
-        )
-        .await;
-    assert_eq!(incidents["items"].as_array().unwrap().len(), 1);
-    assert_eq!(incidents["items"][0]["state_kind"], "resolved");
+    down_and_up_once(&cp, &admin, &p, &m).await;
     heir.stop().await;
 }
