@@ -263,6 +263,28 @@ async fn incidents_by_hand_states_severities_notes_channels_and_maintenance() {
         Some(json!({"name": "Cosmetic", "color": "#999999"})),
     )
     .await;
+    let cosmetic = cp
+        .answer(
+            StatusCode::CREATED,
+            Method::POST,
+            &format!("/api/v1/projects/{p}/incident-severities"),
+            &admin,
+            Some(json!({"name": "Cosmetic", "color": "#999999", "position": 3})),
+        )
+        .await;
+    assert_eq!(
+        (&cosmetic["kind"], &cosmetic["position"]),
+        (&Value::Null, &json!(3))
+    );
+    let severities_now = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incident-severities"),
+            &viewer,
+            None,
+        )
+        .await;
+    assert_eq!(severities_now["items"][3]["name"], "Cosmetic");
     let investigating = cp
         .answer(
             StatusCode::CREATED,
