@@ -16,14 +16,25 @@ impl Event {
     /// A new event with a fresh `event_id` (the worker's deduplication key: a record replayed
     /// after a crash carries the same id) and its kind's common fields.
     pub(crate) fn new(project_id: &str, monitor_id: &str, received_unix_nano: u64) -> Self {
-        let mut event = Self { buf: vec![VERSION] };
         let mut id = [0u8; 16];
         // Without randomness the id is still unique per process and time.
         if getrandom::fill(&mut id).is_err() {
             id[..8].copy_from_slice(&received_unix_nano.to_be_bytes());
         }
         let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        event.field("event_id", hex.as_bytes());
+        Self::with_id(&hex, project_id, monitor_id, received_unix_nano)
+    }
+
+    /// An event whose `event_id` the sender chose (a probe's result id: a result sent twice
+    /// is deduplicated by the worker).
+    pub(crate) fn with_id(
+        event_id: &str,
+        project_id: &str,
+        monitor_id: &str,
+        received_unix_nano: u64,
+    ) -> Self {
+        let mut event = Self { buf: vec![VERSION] };
+        event.field("event_id", event_id.as_bytes());
         event.field("project_id", project_id.as_bytes());
         event.field("monitor_id", monitor_id.as_bytes());
         event.field(

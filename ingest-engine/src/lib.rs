@@ -21,6 +21,7 @@ pub mod forward;
 mod incoming_request;
 pub mod otlp;
 mod pipeline;
+mod probe_results;
 mod server;
 pub mod telemetry;
 mod wal;

@@ -1,11 +1,10 @@
-//! Wire contracts shared between Vigil's binaries.
-//!
-//! This crate will own every `.proto` file of Vigil's own services (the probe ↔ control-plane
-//! assignment protocol and the probe → ingest-engine result stream, issue 6) and be the only
-//! crate that runs the protobuf compiler. OTLP itself is not compiled here: the ingest engine
-//! walks the OTLP wire format by hand so that it can decode straight into ClickHouse columns.
-//!
-//! Today it only names the protocol constants that more than one crate needs.
+//! Wire contracts shared between Vigil's binaries: the OTLP method paths the ingest engine
+//! serves, and Vigil's own probe protocol (`probe`). OTLP itself is not compiled here: the
+//! ingest engine walks the OTLP wire format by hand so that it can decode straight into
+//! ClickHouse columns. The probe messages are declared with `prost` derives (the `.proto` text
+//! is in their doc comment), so no protobuf compiler is needed to build.
+
+pub mod probe;
 
 /// The gRPC method paths of the OTLP collector services, as OTLP exporters call them.
 pub mod otlp_paths {

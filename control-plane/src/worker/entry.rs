@@ -127,11 +127,22 @@ pub(crate) fn parse(
     let (source, at, probe_id, observation, detail) = match kind {
         StreamKind::ProbeResult => {
             let result = text(fields, "result").ok_or("field result is missing")?;
-            let observation: Observation = serde_json::from_slice(result)
+            let value: serde_json::Value = serde_json::from_slice(result)
+                .map_err(|e| format!("field result is not JSON: {e}"))?;
+            // What criteria do not test (the failing phase, timings, certificate, records)
+            // is kept beside the observation in the stored row.
+            let mut detail = serde_json::Map::new();
+            for key in ["failed_phase", "details"] {
+                if let Some(v) = value.get(key) {
+                    detail.insert(key.into(), v.clone());
+                }
+            }
+            let observation: Observation = serde_json::from_value(value)
                 .map_err(|e| format!("field result is not a result object: {e}"))?;
             let at = nanos(fields, "checked_at_unix_nano")?;
             let probe = uuid(fields, "probe_id")?;
-            (Source::Probe, at, Some(probe), observation, json!({}))
+            let detail = serde_json::Value::Object(detail);
+            (Source::Probe, at, Some(probe), observation, detail)
         }
         StreamKind::IncomingRequest => {
             let at = nanos(fields, "received_at_unix_nano")?;

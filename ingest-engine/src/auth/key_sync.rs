@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio_util::sync::CancellationToken;
 
-use super::{KeyDigest, KeyStore, Keys, MonitorRef};
+use super::{KeyDigest, KeyStore, Keys, MonitorRef, ProbeRef};
 use crate::config::KeysConfig;
 
 /// The channel the control plane's triggers notify.
@@ -112,7 +112,7 @@ async fn reload(
     Ok(())
 }
 
-/// Live ingestion keys, and the push keys of heartbeat and server monitors.
+/// Live ingestion keys, the push keys of heartbeat and server monitors, and probe keys.
 async fn load(pool: &PgPool) -> Result<Keys, sqlx::Error> {
     let mut keys = Keys::default();
     let tokens = sqlx::query(
@@ -143,6 +143,19 @@ async fn load(pool: &PgPool) -> Result<Keys, sqlx::Error> {
             "server" => keys.insert_agent(digest, monitor),
             "heartbeat" => keys.insert_heartbeat(digest, monitor),
             _ => {}
+        }
+    }
+    let probes =
+        sqlx::query("SELECT digest, project_id::text AS project, id::text AS probe FROM probes")
+            .fetch_all(pool)
+            .await?;
+    for row in probes {
+        if let Some(digest) = parse_digest(row.try_get("digest")?) {
+            let probe = ProbeRef {
+                project: Arc::from(row.try_get::<&str, _>("project")?),
+                probe: Arc::from(row.try_get::<&str, _>("probe")?),
+            };
+            keys.insert_probe(digest, probe);
         }
     }
     Ok(keys)

@@ -35,12 +35,22 @@ pub struct MonitorRef {
     pub monitor: Arc<str>,
 }
 
+/// A probe a probe key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRef {
+    /// Its project.
+    pub project: Arc<str>,
+    /// The probe's id.
+    pub probe: Arc<str>,
+}
+
 /// One generation of keys, by digest; replaced whole when keys change.
 #[derive(Clone, Default)]
 pub struct Keys {
     tokens: HashMap<KeyDigest, Arc<str>>,
     agents: HashMap<KeyDigest, MonitorRef>,
     heartbeats: HashMap<KeyDigest, MonitorRef>,
+    probes: HashMap<KeyDigest, ProbeRef>,
 }
 
 impl Keys {
@@ -52,6 +62,8 @@ impl Keys {
             .extend(other.agents.iter().map(|(k, v)| (*k, v.clone())));
         self.heartbeats
             .extend(other.heartbeats.iter().map(|(k, v)| (*k, v.clone())));
+        self.probes
+            .extend(other.probes.iter().map(|(k, v)| (*k, v.clone())));
     }
 }
 
@@ -168,6 +180,10 @@ impl Keys {
         self.heartbeats.insert(digest, monitor);
     }
 
+    pub(crate) fn insert_probe(&mut self, digest: KeyDigest, probe: ProbeRef) {
+        self.probes.insert(digest, probe);
+    }
+
     /// How many keys of each kind: tokens, agent keys, heartbeat keys.
     pub fn counts(&self) -> (usize, usize, usize) {
         (self.tokens.len(), self.agents.len(), self.heartbeats.len())
@@ -208,6 +224,15 @@ impl KeyStore {
     /// Whether no ingestion token is known (every telemetry request will be refused).
     pub fn is_empty(&self) -> bool {
         self.keys.load().tokens.is_empty()
+    }
+
+    /// The probe whose key `headers` carry (`Authorization: Bearer vpk_…`).
+    pub fn probe(&self, headers: &HeaderMap) -> Option<ProbeRef> {
+        let key = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        self.keys.load().probes.get(&digest(key)).cloned()
     }
 
     /// The project of the ingestion token carried by `headers`, if the token is known.

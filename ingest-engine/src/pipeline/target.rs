@@ -21,11 +21,13 @@ pub(crate) enum Target {
     ServerReportEvents,
     /// Redis stream of incoming requests, for the worker.
     IncomingRequestEvents,
+    /// Redis stream of probe results, for the worker.
+    ProbeResultEvents,
 }
 
 impl Target {
     /// Every target, in index order.
-    pub(crate) const ALL: [Target; 7] = [
+    pub(crate) const ALL: [Target; 8] = [
         Target::Logs,
         Target::Spans,
         Target::Metrics,
@@ -33,6 +35,7 @@ impl Target {
         Target::IncomingRequests,
         Target::ServerReportEvents,
         Target::IncomingRequestEvents,
+        Target::ProbeResultEvents,
     ];
 
     /// The table name, or the WAL directory name of a stream; also the `table` metric label.
@@ -45,6 +48,7 @@ impl Target {
             Target::IncomingRequests => "incoming_requests",
             Target::ServerReportEvents => "events-server_report",
             Target::IncomingRequestEvents => "events-incoming_request",
+            Target::ProbeResultEvents => "events-probe_result",
         }
     }
 
@@ -53,6 +57,7 @@ impl Target {
         match self {
             Target::ServerReportEvents => Some("server_report"),
             Target::IncomingRequestEvents => Some("incoming_request"),
+            Target::ProbeResultEvents => Some("probe_result"),
             _ => None,
         }
     }

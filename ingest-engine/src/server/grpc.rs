@@ -1,4 +1,5 @@
-//! OTLP/gRPC: the three unary `Export` methods, served over h2c by the shared accept loop.
+//! gRPC: the three unary OTLP `Export` methods and the probes' `ProbeResults/Report`, served
+//! over h2c by the shared accept loop.
 //!
 //! A minimal gRPC server written by hand instead of tonic so that the request message arrives
 //! as one zero-copy `Bytes` for the wire walker (no prost object tree), and so that size caps
@@ -8,6 +9,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,6 +43,7 @@ pub(crate) fn router(engine: Arc<Engine>) -> Router {
             METRICS_EXPORT,
             post(|s, h, b| export(Signal::Metrics, s, h, b)),
         )
+        .route(proto::probe::REPORT, post(report))
         .fallback(unimplemented)
         .with_state(engine)
 }
@@ -124,6 +127,84 @@ async fn export(
     };
     let label = RequestLabel {
         signal: signal.as_str(),
+        protocol: "grpc",
+        status,
+    };
+    engine.telemetry.requests.get_or_create(&label).inc();
+    response
+}
+
+/// A batch of probe results (`proto::probe`): authenticated by the probe's key, answered once
+/// every result is in the WAL as an event for the worker.
+async fn report(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Body) -> Response {
+    let is_grpc = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if !is_grpc {
+        let mut r = Response::new(Body::from("expected content-type application/grpc\n"));
+        *r.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return r;
+    }
+    let result = async {
+        engine.keys_loaded()?;
+        let probe = engine
+            .keys
+            .probe(&headers)
+            .ok_or(IngestError::Unauthenticated)?;
+        if !engine
+            .pipeline
+            .accepts(crate::pipeline::Target::ProbeResultEvents)
+        {
+            // Events are off (no Redis): the results would reach no worker.
+            tracing::warn!("probe results refused: redis.url is empty, so events are off");
+            return Err(IngestError::StorageUnavailable {
+                retry_after: Duration::from_secs(30),
+            });
+        }
+        let limits = &engine.limits;
+        let timeout = Duration::from_millis(limits.request_timeout_ms);
+        let raw = read_limited(&headers, body, limits.max_body_bytes + 5, timeout).await?;
+        let (compressed, message) = unframe(raw, limits.max_body_bytes)?;
+        let encoding = if compressed {
+            ContentEncoding::from_headers(&headers, "grpc-encoding")?
+        } else {
+            ContentEncoding::Identity
+        };
+        let limit = limits.max_body_bytes;
+        let held = message.len();
+        let inline = crate::engine::decodes_inline(held, encoding);
+        // The number of results, learnt where the batch is decoded.
+        let accepted = Arc::new(AtomicU32::new(0));
+        let count = accepted.clone();
+        engine
+            .ingest("probe_results", held, inline, move || {
+                let raw = super::body::decompress(encoding, message, limit)?;
+                let items =
+                    crate::probe_results::encode(&raw, &probe, crate::otlp::now_unix_nano())?;
+                count.store(items.len() as u32, Ordering::Relaxed);
+                Ok(items)
+            })
+            .await?;
+        Ok(accepted.load(Ordering::Relaxed))
+    }
+    .await;
+    let (status, response) = match result {
+        Ok(accepted) => {
+            let reply = prost::Message::encode_to_vec(&proto::probe::ReportReply { accepted });
+            (200, ok_response(reply))
+        }
+        Err(error) => {
+            let wire = error.status();
+            engine.telemetry.count_throttled(&error);
+            (
+                wire.http,
+                trailers_only(wire.grpc, &error.client_message(), wire.retry_after),
+            )
+        }
+    };
+    let label = RequestLabel {
+        signal: "probe_results",
         protocol: "grpc",
         status,
     };

@@ -867,3 +867,138 @@ async fn a_worker_killed_mid_batch_leaves_its_entries_to_another_that_processes_
     down_and_up_once(&cp, &admin, &p, &m).await;
     heir.stop().await;
 }
+
+/// Sends `batch` to the engine's `ProbeResults/Report` with the probe's `key`, as a probe does.
+async fn report(
+    engine: &TestEngine,
+    key: &str,
+    batch: proto::probe::ResultBatch,
+) -> Result<u32, tonic::Status> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", engine.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.unwrap();
+    let mut request = tonic::Request::new(batch);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(proto::probe::REPORT);
+    let codec = tonic_prost::ProstCodec::<_, proto::probe::ReportReply>::default();
+    client
+        .unary(request, path, codec)
+        .await
+        .map(|r| r.into_inner().accepted)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_results_sent_over_grpc_reach_the_worker_through_the_engine() {
+    let (cp, admin, p) = setup().await;
+    let probe = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/probes"),
+            &admin,
+            Some(json!({"name": "eu"})),
+        )
+        .await;
+    let key = probe["key"].as_str().unwrap().to_owned();
+    let probe_id = probe["probe"]["id"].as_str().unwrap().to_owned();
+    let m = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(
+                json!({"name": "Shop", "kind": "http", "probe_ids": [probe_id],
+                        "settings": {"url": "https://shop.test"}}),
+            ),
+        )
+        .await["monitor"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let worker = TestWorker::start(&cp, "pr", |_| {}).await;
+    let engine = engine_for(&cp, &worker, "pr_eng").await;
+    let t0 = (chrono::Utc::now().timestamp() as u64 + 1) * 1_000_000_000;
+    let result = |id: &str, at: u64, online: bool| proto::probe::CheckResult {
+        id: id.into(),
+        monitor_id: m.clone(),
+        checked_at_unix_nano: at,
+        is_online: online,
+        status_code: online.then_some(200),
+        response_time_ms: Some(31.5),
+        error: (!online).then(|| "connection refused".into()),
+        failed_phase: (!online).then(|| "connect".into()),
+        details_json: r#"{"timings": {"dns_ms": 0.4, "connect_ms": 0.2}}"#.into(),
+        ..Default::default()
+    };
+    // The key reaches the engine within seconds; then a batch is taken whole.
+    let batch = proto::probe::ResultBatch {
+        results: vec![
+            result("r1", t0, true),
+            result("r2", t0 + 1_000_000_000, false),
+        ],
+    };
+    let accepted = wait_until(WAIT, "the probe key works", || {
+        let batch = batch.clone();
+        let engine = &engine;
+        let key = key.clone();
+        async move { report(engine, &key, batch).await.ok() }
+    })
+    .await;
+    assert_eq!(accepted, 2);
+    status_becomes(&cp, &admin, &p, &m, "Offline").await;
+    let rows = clickhouse(&format!(
+        "SELECT event_id, probe_id, is_online, error, criterion, \
+         visitParamExtractString(result, 'failed_phase') \
+         FROM {}.monitor_results FINAL WHERE monitor_id = '{m}' ORDER BY time FORMAT TabSeparated",
+        worker.clickhouse_database
+    ))
+    .await;
+    assert_eq!(
+        rows.lines().collect::<Vec<_>>(),
+        [
+            format!("{probe_id}:r1\t{probe_id}\t1\t\t\t"),
+            format!("{probe_id}:r2\t{probe_id}\t0\tconnection refused\tOffline\tconnect"),
+        ]
+    );
+    // Sent again (a lost answer): deduplicated. Bad batches and unknown keys are refused.
+    assert_eq!(report(&engine, &key, batch.clone()).await.unwrap(), 2);
+    let bad = proto::probe::ResultBatch {
+        results: vec![proto::probe::CheckResult {
+            failed_phase: Some("lunch".into()),
+            ..result("r3", t0, false)
+        }],
+    };
+    let refused = report(&engine, &key, bad).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("failed_phase"),
+        "{}",
+        refused.message()
+    );
+    let unknown = report(&engine, "vpk_nope", batch).await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::Unauthenticated);
+    wait_until(WAIT, "the resent batch processed", || async {
+        let sql = format!(
+            "SELECT count() FROM {}.monitor_results WHERE monitor_id = '{m}'",
+            worker.clickhouse_database
+        );
+        (clickhouse(&sql).await.trim() == "4").then_some(())
+    })
+    .await;
+    let timeline = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/monitors/{m}/timeline"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(timeline["items"].as_array().unwrap().len(), 2);
+    engine.stop().await;
+    worker.stop().await;
+}

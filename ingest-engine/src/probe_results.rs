@@ -1,0 +1,217 @@
+//! Probe results (`proto::probe`): a batch from one probe → one event per result for the
+//! worker's `probe_result` stream (through the WAL like every event). Every field is checked
+//! and bounded here; a batch with one bad result is refused whole, so a probe never has to
+//! guess which of its results were kept.
+
+use proto::probe::{CheckResult, MAX_BATCH_RESULTS, ResultBatch};
+use serde_json::{Map, Value};
+
+use crate::auth::ProbeRef;
+use crate::engine::Item;
+use crate::events::Event;
+use crate::otlp::DecodeError;
+use crate::pipeline::Target;
+
+/// The longest response body kept (the probe bounds it first).
+const MAX_BODY: usize = 64 << 10;
+/// The longest `details_json`.
+const MAX_DETAILS: usize = 64 << 10;
+const PHASES: [&str; 5] = ["dns", "connect", "tls", "timeout", "response"];
+
+fn bad(message: String) -> DecodeError {
+    DecodeError::new(message)
+}
+
+/// The result's JSON for the worker: the fields criteria test, `failed_phase` and `details`.
+fn result_json(r: &CheckResult, i: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut m = Map::new();
+    m.insert("is_online".into(), r.is_online.into());
+    m.insert("is_timeout".into(), r.is_timeout.into());
+    let number = |v: Option<f64>| v.filter(|n| n.is_finite()).map(Value::from);
+    for (name, value) in [
+        ("response_time_ms", number(r.response_time_ms)),
+        ("status_code", r.status_code.map(Value::from)),
+        ("body", r.body.clone().map(Value::from)),
+        ("error", r.error.clone().map(Value::from)),
+        ("failed_phase", r.failed_phase.clone().map(Value::from)),
+        (
+            "certificate_expires_in_days",
+            number(r.certificate_expires_in_days),
+        ),
+        (
+            "certificate_self_signed",
+            r.certificate_self_signed.map(Value::from),
+        ),
+        ("certificate_valid", r.certificate_valid.map(Value::from)),
+        ("packet_loss_percent", number(r.packet_loss_percent)),
+        ("jitter_ms", number(r.jitter_ms)),
+        ("dns_answers", r.dns_answers.clone().map(Value::from)),
+    ] {
+        if let Some(v) = value {
+            m.insert(name.into(), v);
+        }
+    }
+    if r.status_code.is_some_and(|c| c > 999) {
+        return Err(bad(format!("result {i}: status_code is at most 999")));
+    }
+    if !r.details_json.is_empty() {
+        let details: Value = serde_json::from_str(&r.details_json)
+            .map_err(|e| bad(format!("result {i}: details_json is not JSON: {e}")))?;
+        if !details.is_object() {
+            return Err(bad(format!("result {i}: details_json must be an object")));
+        }
+        m.insert("details".into(), details);
+    }
+    serde_json::to_vec(&Value::Object(m)).map_err(|e| bad(e.to_string()))
+}
+
+fn check(r: &CheckResult, i: usize) -> Result<(), DecodeError> {
+    let short = |s: &str| !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control);
+    if !short(&r.id) || !short(&r.monitor_id) {
+        return Err(bad(format!(
+            "result {i}: id and monitor_id need 1 to 64 characters"
+        )));
+    }
+    if r.body.as_ref().is_some_and(|b| b.len() > MAX_BODY)
+        || r.details_json.len() > MAX_DETAILS
+        || r.error.as_ref().is_some_and(|e| e.len() > 4096)
+        || r.dns_answers
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_DETAILS)
+    {
+        return Err(bad(format!(
+            "result {i}: body and details_json are at most 64 KiB, error 4 KiB"
+        )));
+    }
+    if let Some(phase) = &r.failed_phase
+        && !PHASES.contains(&phase.as_str())
+    {
+        return Err(bad(format!(
+            "result {i}: failed_phase is one of {}",
+            PHASES.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Decodes a batch from `probe`, received at `now` (ns), into events.
+pub(crate) fn encode(message: &[u8], probe: &ProbeRef, now: u64) -> Result<Vec<Item>, DecodeError> {
+    let batch = <ResultBatch as prost::Message>::decode(message)
+        .map_err(|e| bad(format!("invalid ResultBatch: {e}")))?;
+    if batch.results.len() > MAX_BATCH_RESULTS {
+        return Err(bad(format!(
+            "at most {MAX_BATCH_RESULTS} results per batch"
+        )));
+    }
+    let mut items = Vec::with_capacity(batch.results.len());
+    for (i, r) in batch.results.iter().enumerate() {
+        check(r, i)?;
+        let result = result_json(r, i)?;
+        let checked_at = if r.checked_at_unix_nano == 0 {
+            now
+        } else {
+            r.checked_at_unix_nano
+        };
+        // Ids are the probe's: scoped by probe, they cannot collide with another's.
+        let id = format!("{}:{}", probe.probe, r.id);
+        let mut event = Event::with_id(&id, &probe.project, &r.monitor_id, now);
+        event
+            .field("probe_id", probe.probe.as_bytes())
+            .field(
+                "checked_at_unix_nano",
+                itoa::Buffer::new().format(checked_at).as_bytes(),
+            )
+            .field("result", &result);
+        let data = event.finish();
+        items.push(Item {
+            target: Target::ProbeResultEvents,
+            raw_len: data.len(),
+            data,
+            rows: 1,
+        });
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use prost::Message;
+
+    use super::*;
+
+    fn probe() -> ProbeRef {
+        ProbeRef {
+            project: Arc::from("p1"),
+            probe: Arc::from("probe-1"),
+        }
+    }
+
+    fn result(id: &str) -> CheckResult {
+        CheckResult {
+            id: id.into(),
+            monitor_id: "m1".into(),
+            checked_at_unix_nano: 42,
+            is_online: true,
+            status_code: Some(200),
+            response_time_ms: Some(12.5),
+            details_json: r#"{"timings": {"dns_ms": 1.5}}"#.into(),
+            ..CheckResult::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_becomes_one_event_per_result_with_the_probes_ids() {
+        let batch = ResultBatch {
+            results: vec![result("a"), result("b")],
+        };
+        let items = encode(&batch.encode_to_vec(), &probe(), 7).unwrap();
+        assert_eq!(items.len(), 2);
+        let fields = crate::events::fields(&items[0].data).unwrap();
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| *n == name.as_bytes())
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .unwrap()
+        };
+        assert_eq!(get("event_id"), "probe-1:a");
+        assert_eq!(get("project_id"), "p1");
+        assert_eq!(get("monitor_id"), "m1");
+        assert_eq!(get("probe_id"), "probe-1");
+        assert_eq!(get("checked_at_unix_nano"), "42");
+        let result: Value = serde_json::from_str(&get("result")).unwrap();
+        assert_eq!(result["status_code"], 200);
+        assert_eq!(result["details"]["timings"]["dns_ms"], 1.5);
+        assert!(result.get("error").is_none());
+    }
+
+    #[test]
+    fn one_bad_result_refuses_the_batch() {
+        for broken in [
+            CheckResult {
+                id: String::new(),
+                ..result("x")
+            },
+            CheckResult {
+                failed_phase: Some("lunch".into()),
+                ..result("x")
+            },
+            CheckResult {
+                details_json: "[1]".into(),
+                ..result("x")
+            },
+            CheckResult {
+                body: Some("x".repeat(MAX_BODY + 1)),
+                ..result("x")
+            },
+        ] {
+            let batch = ResultBatch {
+                results: vec![result("ok"), broken],
+            };
+            assert!(encode(&batch.encode_to_vec(), &probe(), 7).is_err());
+        }
+        assert!(encode(b"\xff\xff", &probe(), 7).is_err());
+    }
+}
