@@ -1,6 +1,45 @@
-//! Vigil's probe (not built yet).
-//!
-//! This crate will hold the `vigil-probe` binary: it authenticates with its probe key, fetches
-//! its monitor assignments from the control plane, runs HTTP(S), TCP, ICMP, DNS and TLS checks
-//! on a jittered schedule and ships results to the ingest engine in batches (DESIGN.md §4,
-//! issue 6). Until then it ships no binary, so nothing can mistake it for a working probe.
+//! `vigil-probe` (DESIGN.md §4, issue 6): follows its assignments from the control plane,
+//! checks its monitors on a jittered, drift-free schedule, and sends the results to the ingest
+//! engine in batches. This first part checks TCP ports; HTTP(S), ping, DNS and TLS checks and
+//! `/metrics` are to come (other kinds are logged and skipped, never reported as failures).
+
+pub mod assignments;
+pub mod check;
+pub mod config;
+pub mod scheduler;
+pub mod sender;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+
+/// Runs the probe until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Arc<telemetry::Telemetry> {
+    let telemetry = Arc::new(telemetry::Telemetry::default());
+    let (assigned_tx, assigned_rx) = watch::channel(Vec::new());
+    // Bounded: a full channel is counted as dropped results (the sender's buffer is the bound
+    // that matters while the engine is away).
+    let (results_tx, results_rx) = mpsc::channel(config.buffer.max(1));
+    let tasks = TaskTracker::new();
+    tasks.spawn(assignments::follow(
+        config.clone(),
+        assigned_tx,
+        shutdown.clone(),
+    ));
+    tasks.spawn(scheduler::run(
+        assigned_rx,
+        results_tx,
+        config.concurrency,
+        telemetry.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(sender::run(config, results_rx, telemetry.clone(), shutdown));
+    tasks.close();
+    tasks.wait().await;
+    telemetry
+}

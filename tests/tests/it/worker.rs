@@ -1002,3 +1002,129 @@ async fn probe_results_sent_over_grpc_reach_the_worker_through_the_engine() {
     engine.stop().await;
     worker.stop().await;
 }
+
+/// A TCP server on `port` accepting (and closing) connections until the task is aborted.
+fn tcp_server(listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_an_incident() {
+    let (cp, admin, p) = setup().await;
+    let http = HttpReceiver::start(0).await;
+    cp.ok(
+        Method::POST,
+        &format!("/api/v1/projects/{p}/notification-channels"),
+        &admin,
+        Some(json!({"name": "hook", "kind": "webhook",
+                    "settings": {"url": format!("{}/hook", http.base)}})),
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tcp_server(listener);
+    let registered = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/probes"),
+            &admin,
+            Some(json!({"name": "local"})),
+        )
+        .await;
+    let key = registered["key"].as_str().unwrap().to_owned();
+    let interval = 10;
+    let m = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(
+                json!({"name": "Postgres", "kind": "tcp", "interval_secs": interval,
+                        "timeout_ms": 2000, "probe_ids": [registered["probe"]["id"]],
+                        "settings": {"host": "127.0.0.1", "port": port}}),
+            ),
+        )
+        .await["monitor"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let worker = TestWorker::start(&cp, "e2e", |_| {}).await;
+    let engine = engine_for(&cp, &worker, "e2e_eng").await;
+    let mut config = probe::Config::new(key);
+    config.control_url = cp.base.clone();
+    config.ingest_url = format!("http://{}", engine.grpc);
+    config.flush_every = Duration::from_millis(200);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(probe::run(config, stop.clone()));
+    // Within three intervals each: checked and stored; down after the server stops; up again.
+    let bound = Duration::from_secs(3 * interval);
+    let db = worker.clickhouse_database.clone();
+    wait_until(bound, "a probe result in ClickHouse", || async {
+        let sql = format!(
+            "SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'monitor_results'"
+        );
+        if clickhouse(&sql).await.trim() != "1" {
+            return None;
+        }
+        let sql = format!(
+            "SELECT visitParamExtractString(result, 'failed_phase'), is_online, source, probe_id \
+             FROM {db}.monitor_results WHERE monitor_id = '{m}' FORMAT TabSeparated"
+        );
+        let rows = clickhouse(&sql).await;
+        rows.lines().next().map(str::to_owned)
+    })
+    .await
+    .split('\t')
+    .zip([
+        "",
+        "1",
+        "probe",
+        registered["probe"]["id"].as_str().unwrap(),
+    ])
+    .for_each(|(got, want)| assert_eq!(got, want));
+    server.abort();
+    let _aborted = server.await;
+    wait_until(bound, "the monitor offline", || async {
+        let path = format!("/api/v1/projects/{p}/monitors/{m}");
+        let monitor = cp.ok(Method::GET, &path, &admin, None).await;
+        (monitor["current_status_id"] == status_id(&cp, &admin, &p, "Offline").await).then_some(())
+    })
+    .await;
+    let opened = http.wait_for("/hook", 2, WAIT).await;
+    assert!(events(&opened).contains(&"incident.opened".to_owned()));
+    let failure = clickhouse(&format!(
+        "SELECT error, visitParamExtractString(result, 'failed_phase') FROM {db}.monitor_results \
+         WHERE monitor_id = '{m}' AND is_online = 0 LIMIT 1 FORMAT TabSeparated"
+    ))
+    .await;
+    assert!(failure.contains("connect"), "{failure}");
+    // The server is back on the same port.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let server = tcp_server(listener);
+    status_becomes(&cp, &admin, &p, &m, "Operational").await;
+    let open = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents?open=true"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(open["items"], json!([]));
+    stop.cancel();
+    let telemetry = running.await.unwrap();
+    assert!(telemetry.checks.load(std::sync::atomic::Ordering::Relaxed) >= 3);
+    assert_eq!(
+        telemetry.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    server.abort();
+    engine.stop().await;
+    worker.stop().await;
+}

@@ -1,0 +1,92 @@
+//! The probe's assignments: polled from the control plane (`GET /api/v1/probe/assignments`,
+//! long-polling with the version held, so a change arrives within moments) and published on a
+//! watch channel the scheduler follows. On errors the last assignments stay and the poll is
+//! retried with backoff; a restart of either side only delays the next answer.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// One monitor to check, as the control plane describes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Assignment {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub kind: String,
+    pub settings: serde_json::Value,
+    pub interval_secs: u64,
+    pub timeout_ms: u64,
+    pub retries: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct Assignments {
+    version: String,
+    monitors: Vec<Assignment>,
+}
+
+/// Follows the assignments until `shutdown`, publishing each new set on `tx`.
+pub async fn follow(
+    config: Config,
+    tx: watch::Sender<Vec<Assignment>>,
+    shutdown: CancellationToken,
+) {
+    let http = match reqwest::Client::builder()
+        .timeout(config.call_timeout + Duration::from_secs(config.poll_wait_secs))
+        .build()
+    {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the HTTP client");
+            return;
+        }
+    };
+    let url = format!("{}/api/v1/probe/assignments", config.control_url);
+    let mut version: Option<String> = None;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let mut request = http
+            .get(&url)
+            .bearer_auth(&config.key)
+            .header("x-vigil-probe-version", env!("CARGO_PKG_VERSION"));
+        if let Some(v) = &version {
+            request = request.query(&[
+                ("version", v.as_str()),
+                ("wait", &config.poll_wait_secs.to_string()),
+            ]);
+        }
+        let answer = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            answer = request.send() => answer,
+        };
+        let result = match answer {
+            Ok(r) if r.status().is_success() => {
+                r.json::<Assignments>().await.map_err(|e| e.to_string())
+            }
+            Ok(r) => Err(format!("the control plane answered {}", r.status())),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(a) => {
+                backoff = Duration::from_millis(250);
+                if version.as_deref() != Some(a.version.as_str()) {
+                    tracing::info!(monitors = a.monitors.len(), version = %a.version, "assignments");
+                    version = Some(a.version);
+                    tx.send_replace(a.monitors);
+                }
+                continue;
+            }
+            Err(error) => tracing::warn!(%error, retry_in = ?backoff, "assignments not fetched"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}

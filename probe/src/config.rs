@@ -1,0 +1,87 @@
+//! `vigil-probe` settings: environment variables (`VIGIL_PROBE_*`), each with a default but
+//! the key.
+
+use std::time::Duration;
+
+/// What the probe needs.
+#[derive(Clone)]
+pub struct Config {
+    /// The probe's key, from its registration (`VIGIL_PROBE_KEY`).
+    pub key: String,
+    /// The control plane's API (`VIGIL_PROBE_CONTROL_URL`, default `http://127.0.0.1:8080`).
+    pub control_url: String,
+    /// The ingest engine's gRPC listener (`VIGIL_PROBE_INGEST_URL`, default
+    /// `http://127.0.0.1:4317`).
+    pub ingest_url: String,
+    /// Checks running at once (`VIGIL_PROBE_CONCURRENCY`, default 512).
+    pub concurrency: usize,
+    /// Results held while the engine cannot be reached (`VIGIL_PROBE_BUFFER`, default 100000);
+    /// beyond it results are dropped and counted.
+    pub buffer: usize,
+    /// Results per batch (`VIGIL_PROBE_BATCH`, default 1000).
+    pub batch: usize,
+    /// Longest wait before a partial batch is sent.
+    pub flush_every: Duration,
+    /// Timeout of each call to the control plane or the engine.
+    pub call_timeout: Duration,
+    /// How long an assignment poll waits for a change, seconds (under the API's limit).
+    pub poll_wait_secs: u64,
+}
+
+impl std::fmt::Debug for Config {
+    // The key is a secret: never logged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("control_url", &self.control_url)
+            .field("ingest_url", &self.ingest_url)
+            .field("concurrency", &self.concurrency)
+            .field("buffer", &self.buffer)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// A configuration with `key` and the defaults.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            control_url: "http://127.0.0.1:8080".into(),
+            ingest_url: "http://127.0.0.1:4317".into(),
+            concurrency: 512,
+            buffer: 100_000,
+            batch: 1_000,
+            flush_every: Duration::from_millis(500),
+            call_timeout: Duration::from_secs(10),
+            poll_wait_secs: 20,
+        }
+    }
+
+    /// From the environment; the key is required.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let key = var("VIGIL_PROBE_KEY").ok_or("VIGIL_PROBE_KEY is required")?;
+        let mut config = Self::new(key.trim());
+        if let Some(url) = var("VIGIL_PROBE_CONTROL_URL") {
+            config.control_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(url) = var("VIGIL_PROBE_INGEST_URL") {
+            config.ingest_url = url;
+        }
+        let number = |name: &str, into: &mut usize| -> Result<(), String> {
+            if let Some(v) = var(name) {
+                *into = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("{name} must be a positive number"))?;
+            }
+            Ok(())
+        };
+        number("VIGIL_PROBE_CONCURRENCY", &mut config.concurrency)?;
+        number("VIGIL_PROBE_BUFFER", &mut config.buffer)?;
+        number("VIGIL_PROBE_BATCH", &mut config.batch)?;
+        Ok(config)
+    }
+}
