@@ -26,6 +26,11 @@ pub struct Config {
     pub call_timeout: Duration,
     /// How long an assignment poll waits for a change, seconds (under the API's limit).
     pub poll_wait_secs: u64,
+    /// CA certificates trusted besides the webpki roots (PEM, `VIGIL_PROBE_CA_FILE`): for
+    /// services inside a network with its own CA.
+    pub extra_ca: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Response bytes kept for criteria (`VIGIL_PROBE_BODY_LIMIT`, default 65536).
+    pub body_limit: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -54,6 +59,8 @@ impl Config {
             flush_every: Duration::from_millis(500),
             call_timeout: Duration::from_secs(10),
             poll_wait_secs: 20,
+            extra_ca: Vec::new(),
+            body_limit: 64 << 10,
         }
     }
 
@@ -82,6 +89,13 @@ impl Config {
         number("VIGIL_PROBE_CONCURRENCY", &mut config.concurrency)?;
         number("VIGIL_PROBE_BUFFER", &mut config.buffer)?;
         number("VIGIL_PROBE_BATCH", &mut config.batch)?;
+        number("VIGIL_PROBE_BODY_LIMIT", &mut config.body_limit)?;
+        if let Some(file) = var("VIGIL_PROBE_CA_FILE") {
+            use rustls::pki_types::pem::PemObject;
+            config.extra_ca = rustls::pki_types::CertificateDer::pem_file_iter(file.trim())
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("VIGIL_PROBE_CA_FILE: {e}"))?;
+        }
         Ok(config)
     }
 }

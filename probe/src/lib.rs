@@ -1,7 +1,8 @@
 //! `vigil-probe` (DESIGN.md §4, issue 6): follows its assignments from the control plane,
 //! checks its monitors on a jittered, drift-free schedule, and sends the results to the ingest
-//! engine in batches. This first part checks TCP ports; HTTP(S), ping, DNS and TLS checks and
-//! `/metrics` are to come (other kinds are logged and skipped, never reported as failures).
+//! engine in batches. It checks TCP ports, HTTP(S) (website and API monitors) and TLS
+//! certificates; ping and DNS checks and `/metrics` are to come (those kinds are logged and
+//! skipped, never reported as failures).
 
 pub mod assignments;
 pub mod check;
@@ -19,8 +20,15 @@ use tokio_util::task::TaskTracker;
 pub use config::Config;
 
 /// Runs the probe until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Arc<telemetry::Telemetry> {
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<Arc<telemetry::Telemetry>, String> {
     let telemetry = Arc::new(telemetry::Telemetry::default());
+    let checker = Arc::new(check::Checker {
+        tls: check::connect::Tls::new(&config.extra_ca)?,
+        body_limit: config.body_limit,
+    });
     let (assigned_tx, assigned_rx) = watch::channel(Vec::new());
     // Bounded: a full channel is counted as dropped results (the sender's buffer is the bound
     // that matters while the engine is away).
@@ -35,11 +43,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Arc<telemetry::
         assigned_rx,
         results_tx,
         config.concurrency,
+        checker,
         telemetry.clone(),
         shutdown.clone(),
     ));
     tasks.spawn(sender::run(config, results_rx, telemetry.clone(), shutdown));
     tasks.close();
     tasks.wait().await;
-    telemetry
+    Ok(telemetry)
 }

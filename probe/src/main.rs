@@ -36,7 +36,9 @@ fn main() -> anyhow::Result<()> {
                 stop.cancel();
             });
         }
-        probe::run(config, shutdown).await;
-        Ok(())
+        probe::run(config, shutdown)
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::msg)
     })
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::assignments::Assignment;
-use crate::check::{self, Outcome};
+use crate::check::{self, Checker, Outcome};
 use crate::telemetry::Telemetry;
 
 /// Follows `assignments` and runs their checks until `shutdown`; results go to `results`.
@@ -22,6 +22,7 @@ pub async fn run(
     mut assignments: watch::Receiver<Vec<Assignment>>,
     results: mpsc::Sender<proto::probe::CheckResult>,
     concurrency: usize,
+    checker: Arc<Checker>,
     telemetry: Arc<Telemetry>,
     shutdown: CancellationToken,
 ) {
@@ -51,6 +52,7 @@ pub async fn run(
                 a.clone(),
                 results.clone(),
                 permits.clone(),
+                checker.clone(),
                 telemetry.clone(),
             ));
             running.insert(a.id.clone(), (a.clone(), task));
@@ -92,6 +94,7 @@ async fn monitor(
     a: Assignment,
     results: mpsc::Sender<proto::probe::CheckResult>,
     permits: Arc<Semaphore>,
+    checker: Arc<Checker>,
     telemetry: Arc<Telemetry>,
 ) {
     let interval = Duration::from_secs(a.interval_secs.max(1));
@@ -113,12 +116,12 @@ async fn monitor(
         let late = Instant::now().saturating_duration_since(next);
         telemetry.check_started(late);
         let checked_at = unix_nanos();
-        let mut outcome = check::run(&a).await;
+        let mut outcome = check::run(&a, &checker).await;
         for _ in 0..a.retries {
             if outcome.is_online {
                 break;
             }
-            outcome = check::run(&a).await;
+            outcome = check::run(&a, &checker).await;
         }
         telemetry.check_done(&outcome);
         let result = to_result(&a, checked_at, outcome);
@@ -150,6 +153,9 @@ fn to_result(a: &Assignment, checked_at: u64, o: Outcome) -> proto::probe::Check
         response_time_ms: o.response_time_ms,
         status_code: o.status_code,
         body: o.body,
+        certificate_expires_in_days: o.certificate_expires_in_days,
+        certificate_self_signed: o.certificate_self_signed,
+        certificate_valid: o.certificate_valid,
         error,
         failed_phase: phase,
         details_json: serde_json::Value::Object(o.details).to_string(),

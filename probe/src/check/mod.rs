@@ -1,8 +1,11 @@
-//! Checks: one function per kind, each returning an [`Outcome`] that names the phase a failure
-//! happened in. Kinds this probe version cannot check yet are reported once and skipped, never
-//! reported as failures.
+//! Checks: one module per kind (TCP, HTTP(S) for website and API monitors, TLS certificates),
+//! each returning an [`Outcome`] that names the phase a failure happened in. Kinds this probe
+//! version cannot check yet (ping, DNS) are logged and skipped, never reported as failures.
 
+pub mod connect;
+mod http;
 mod tcp;
+mod tls;
 
 use std::time::Duration;
 
@@ -39,6 +42,9 @@ pub struct Outcome {
     pub response_time_ms: Option<f64>,
     pub status_code: Option<u32>,
     pub body: Option<String>,
+    pub certificate_expires_in_days: Option<f64>,
+    pub certificate_self_signed: Option<bool>,
+    pub certificate_valid: Option<bool>,
     pub failure: Option<(Phase, String)>,
     /// Timings and what else the kind reports (a JSON object).
     pub details: Map<String, Value>,
@@ -53,17 +59,27 @@ impl Outcome {
     }
 }
 
+/// What every check shares: the TLS roots and the body bound.
+#[derive(Clone)]
+pub struct Checker {
+    pub tls: connect::Tls,
+    /// Response bytes kept for criteria.
+    pub body_limit: usize,
+}
+
 /// Whether this probe can check `kind`.
 pub fn supported(kind: &str) -> bool {
-    matches!(kind, "tcp")
+    matches!(kind, "tcp" | "http" | "api" | "ssl")
 }
 
 /// Runs the check of `a` once, bounded by its timeout.
-pub async fn run(a: &Assignment) -> Outcome {
+pub async fn run(a: &Assignment, checker: &Checker) -> Outcome {
     let timeout = Duration::from_millis(a.timeout_ms.max(1));
     let work = async {
         match a.kind.as_str() {
             "tcp" => tcp::check(&a.settings).await,
+            "http" | "api" => http::check(&a.settings, &checker.tls, checker.body_limit).await,
+            "ssl" => tls::check(&a.settings, &checker.tls).await,
             other => Outcome::failed(Phase::Response, format!("{other} checks are not supported")),
         }
     };

@@ -14,6 +14,7 @@ mod monitor_inputs;
 mod monitors;
 mod operations;
 mod otlp_json;
+mod probe_checks;
 mod python_sdk;
 mod rows;
 mod rust_sdk;

@@ -1118,7 +1118,7 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
         .await;
     assert_eq!(open["items"], json!([]));
     stop.cancel();
-    let telemetry = running.await.unwrap();
+    let telemetry = running.await.unwrap().unwrap();
     assert!(telemetry.checks.load(std::sync::atomic::Ordering::Relaxed) >= 3);
     assert_eq!(
         telemetry.dropped.load(std::sync::atomic::Ordering::Relaxed),
