@@ -45,8 +45,8 @@ pub(crate) struct Monitor {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A new monitor. Without `criteria` it gets one: offline → the Offline status and a Critical
-/// incident, resolved on recovery.
+/// A new monitor. Without `criteria` it gets one: offline (and, for websites and APIs, a 5xx
+/// answer) → the Offline status and a Critical incident, resolved on recovery.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewMonitor {
@@ -296,6 +296,7 @@ async fn default_criteria(
     db: &mut PgConnection,
     project_id: Uuid,
     name: &str,
+    kind: MonitorKind,
 ) -> Result<Vec<Criterion>, ApiError> {
     let offline = status_flagged(db, project_id, "is_offline").await?;
     let severity: Option<(Uuid,)> = sqlx::query_as(
@@ -304,14 +305,23 @@ async fn default_criteria(
     .bind(project_id)
     .fetch_optional(&mut *db)
     .await?;
+    let mut filters = vec![Filter {
+        check: Check::IsOnline,
+        op: Op::IsFalse,
+        value: None,
+    }];
+    // A website that answers 5xx is down too.
+    if matches!(kind, MonitorKind::Http | MonitorKind::Api) {
+        filters.push(Filter {
+            check: Check::StatusCode,
+            op: Op::Gte,
+            value: Some(criteria::FilterValue::Number(500.0)),
+        });
+    }
     Ok(vec![Criterion {
         name: "Offline".into(),
         matching: Matching::Any,
-        filters: vec![Filter {
-            check: Check::IsOnline,
-            op: Op::IsFalse,
-            value: None,
-        }],
+        filters,
         status_id: offline,
         incident: severity.map(|(severity_id,)| IncidentTemplate {
             title: format!("{name} is offline"),
@@ -362,7 +372,7 @@ pub(crate) async fn create(
     let mut tx = state.pool.begin().await?;
     let criteria = match new.criteria {
         Some(c) => c,
-        None => default_criteria(&mut tx, project_id, name).await?,
+        None => default_criteria(&mut tx, project_id, name, new.kind).await?,
     };
     check_criteria(&mut tx, project_id, &criteria).await?;
     let default_status = match new.default_status_id {

@@ -89,8 +89,9 @@ async fn monitors_statuses_roles_isolation_and_timeline() {
     assert_eq!(m["current_status_id"], s["Operational"]["id"]);
     assert_eq!(m["criteria"][0]["name"], "Offline");
     assert_eq!(
-        m["criteria"][0]["filters"][0],
-        json!({"check": "is_online", "op": "is_false"})
+        m["criteria"][0]["filters"],
+        json!([{"check": "is_online", "op": "is_false"},
+               {"check": "status_code", "op": "gte", "value": 500.0}])
     );
     assert_eq!(m["criteria"][0]["status_id"], s["Offline"]["id"]);
     assert_eq!(
