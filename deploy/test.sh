@@ -26,6 +26,13 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" >"$stamp"
 fi
 
+# dnsmasq answers the probe's DNS checks in the tests (the binary only, no system service).
+if [ ! -x /usr/sbin/dnsmasq ]; then
+  apt_get=(apt-get); [ "$(id -u)" = 0 ] || apt_get=(sudo apt-get)
+  "${apt_get[@]}" install -y -qq dnsmasq-base >/dev/null ||
+    { "${apt_get[@]}" update -qq && "${apt_get[@]}" install -y -qq dnsmasq-base >/dev/null; }
+fi
+
 stack_dir=$(mktemp -d "${TMPDIR:-/tmp}/vigil-test-stack.XXXXXX")
 cleanup() { "$repo/deploy/local/stack.sh" stop "$stack_dir" || true; rm -rf "$stack_dir"; }
 trap cleanup EXIT

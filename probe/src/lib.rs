@@ -1,8 +1,8 @@
 //! `vigil-probe` (DESIGN.md §4, issue 6): follows its assignments from the control plane,
 //! checks its monitors on a jittered, drift-free schedule, and sends the results to the ingest
-//! engine in batches. It checks TCP ports, HTTP(S) (website and API monitors) and TLS
-//! certificates; ping and DNS checks and `/metrics` are to come (those kinds are logged and
-//! skipped, never reported as failures).
+//! engine in batches. It checks TCP ports, HTTP(S) (website and API monitors), DNS and TLS
+//! certificates; ping checks and `/metrics` are to come (ping monitors are logged and skipped,
+//! never reported as failures).
 
 pub mod assignments;
 pub mod check;

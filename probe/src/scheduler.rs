@@ -156,6 +156,7 @@ fn to_result(a: &Assignment, checked_at: u64, o: Outcome) -> proto::probe::Check
         certificate_expires_in_days: o.certificate_expires_in_days,
         certificate_self_signed: o.certificate_self_signed,
         certificate_valid: o.certificate_valid,
+        dns_answers: o.dns_answers,
         error,
         failed_phase: phase,
         details_json: serde_json::Value::Object(o.details).to_string(),

@@ -1,8 +1,10 @@
-//! Checks: one module per kind (TCP, HTTP(S) for website and API monitors, TLS certificates),
-//! each returning an [`Outcome`] that names the phase a failure happened in. Kinds this probe
-//! version cannot check yet (ping, DNS) are logged and skipped, never reported as failures.
+//! Checks: one module per kind (TCP, HTTP(S) for website and API monitors, DNS, TLS
+//! certificates), each returning an [`Outcome`] that names the phase a failure happened in.
+//! Kinds this probe version cannot check yet (ping) are logged and skipped, never reported as
+//! failures.
 
 pub mod connect;
+mod dns;
 mod http;
 mod tcp;
 mod tls;
@@ -42,6 +44,8 @@ pub struct Outcome {
     pub response_time_ms: Option<f64>,
     pub status_code: Option<u32>,
     pub body: Option<String>,
+    /// DNS answers of the asked type, one per line.
+    pub dns_answers: Option<String>,
     pub certificate_expires_in_days: Option<f64>,
     pub certificate_self_signed: Option<bool>,
     pub certificate_valid: Option<bool>,
@@ -69,7 +73,7 @@ pub struct Checker {
 
 /// Whether this probe can check `kind`.
 pub fn supported(kind: &str) -> bool {
-    matches!(kind, "tcp" | "http" | "api" | "ssl")
+    matches!(kind, "tcp" | "http" | "api" | "ssl" | "dns")
 }
 
 /// Runs the check of `a` once, bounded by its timeout.
@@ -80,6 +84,7 @@ pub async fn run(a: &Assignment, checker: &Checker) -> Outcome {
             "tcp" => tcp::check(&a.settings).await,
             "http" | "api" => http::check(&a.settings, &checker.tls, checker.body_limit).await,
             "ssl" => tls::check(&a.settings, &checker.tls).await,
+            "dns" => dns::check(&a.settings).await,
             other => Outcome::failed(Phase::Response, format!("{other} checks are not supported")),
         }
     };

@@ -293,3 +293,116 @@ async fn tls_checks_tell_valid_self_signed_and_expired_certificates() {
     .await;
     assert_eq!(allowed.status_code, Some(200));
 }
+
+/// dnsmasq on a free port, authoritative for `vigil.test`: A/AAAA (TTL 120), CNAME, MX, TXT.
+struct Dnsmasq {
+    port: u16,
+    _child: tokio::process::Child,
+}
+
+impl Dnsmasq {
+    async fn start() -> Self {
+        let port = tests::free_port();
+        let child = tokio::process::Command::new("/usr/sbin/dnsmasq")
+            .args([
+                "--no-daemon",
+                &format!("--port={port}"),
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--pid-file=",
+                "--local=/vigil.test/",
+                "--host-record=web.vigil.test,10.0.0.5,fd00::5,120",
+                "--cname=www.vigil.test,web.vigil.test",
+                "--mx-host=vigil.test,mail.vigil.test,10",
+                "--txt-record=vigil.test,v=spf1 -all",
+            ])
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("dnsmasq runs (deploy/test.sh installs dnsmasq-base)");
+        // Ready once it answers.
+        tests::wait_until(Duration::from_secs(10), "dnsmasq answers", || async {
+            let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
+            // A query for web.vigil.test A.
+            let mut q = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            for label in ["web", "vigil", "test"] {
+                q.push(label.len() as u8);
+                q.extend_from_slice(label.as_bytes());
+            }
+            q.extend_from_slice(&[0, 0, 1, 0, 1]);
+            socket.send_to(&q, ("127.0.0.1", port)).await.ok()?;
+            let mut buf = [0u8; 512];
+            tokio::time::timeout(Duration::from_millis(200), socket.recv(&mut buf))
+                .await
+                .ok()?
+                .ok()
+        })
+        .await;
+        Self {
+            port,
+            _child: child,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dns_checks_return_answers_with_ttls_and_nxdomain_as_a_result() {
+    let dns = Dnsmasq::start().await;
+    let c = checker(&[]);
+    let resolver = format!("127.0.0.1:{}", dns.port);
+    let run = |name: &str, record_type: &str| {
+        let a = assignment(
+            "dns",
+            json!({"name": name, "record_type": record_type, "resolver": resolver}),
+            5000,
+        );
+        let c = c.clone();
+        async move { probe::check::run(&a, &c).await }
+    };
+    let a = run("web.vigil.test", "A").await;
+    assert!(a.is_online && a.failure.is_none(), "{a:?}");
+    assert_eq!(a.dns_answers.as_deref(), Some("10.0.0.5"));
+    assert_eq!(a.details["rcode"], "NOERROR");
+    assert_eq!(
+        a.details["records"],
+        json!([{"name": "web.vigil.test.", "type": "A", "value": "10.0.0.5", "ttl": 120}])
+    );
+    assert!(a.response_time_ms.unwrap() >= 0.0);
+    let aaaa = run("web.vigil.test", "AAAA").await;
+    assert_eq!(aaaa.dns_answers.as_deref(), Some("fd00::5"));
+    let cname = run("www.vigil.test", "CNAME").await;
+    assert_eq!(cname.dns_answers.as_deref(), Some("web.vigil.test."));
+    let mx = run("vigil.test", "MX").await;
+    assert_eq!(mx.dns_answers.as_deref(), Some("10 mail.vigil.test."));
+    let txt = run("vigil.test", "TXT").await;
+    assert!(
+        txt.dns_answers.as_deref().unwrap().contains("v=spf1 -all"),
+        "{txt:?}"
+    );
+    // NXDOMAIN is an answer, not a failure.
+    let missing = run("nope.vigil.test", "A").await;
+    assert!(
+        missing.is_online && missing.failure.is_none(),
+        "{missing:?}"
+    );
+    assert_eq!(missing.details["rcode"], "NXDOMAIN");
+    assert_eq!(missing.dns_answers.as_deref(), Some(""));
+    // A resolver that does not answer is a DNS failure.
+    let silent = tests::free_port();
+    let a = assignment(
+        "dns",
+        json!({"name": "web.vigil.test", "record_type": "A", "resolver": format!("127.0.0.1:{silent}")}),
+        3000,
+    );
+    let dead = probe::check::run(&a, &c).await;
+    assert!(!dead.is_online);
+    assert!(
+        matches!(
+            dead.failure.as_ref().map(|f| f.0),
+            Some(Phase::Dns | Phase::Timeout)
+        ),
+        "{dead:?}"
+    );
+}
