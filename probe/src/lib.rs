@@ -1,8 +1,7 @@
 //! `vigil-probe` (DESIGN.md §4, issue 6): follows its assignments from the control plane,
 //! checks its monitors on a jittered, drift-free schedule, and sends the results to the ingest
-//! engine in batches. It checks TCP ports, HTTP(S) (website and API monitors), DNS and TLS
-//! certificates; ping checks and `/metrics` are to come (ping monitors are logged and skipped,
-//! never reported as failures).
+//! engine in batches. It checks HTTP(S) (website and API monitors), TCP ports, ICMP ping, DNS
+//! and TLS certificates; `/metrics` is to come.
 
 pub mod assignments;
 pub mod check;
@@ -27,6 +26,7 @@ pub async fn run(
     let telemetry = Arc::new(telemetry::Telemetry::default());
     let checker = Arc::new(check::Checker {
         tls: check::connect::Tls::new(&config.extra_ca)?,
+        pingers: Arc::new(check::Pingers::default()),
         body_limit: config.body_limit,
     });
     let (assigned_tx, assigned_rx) = watch::channel(Vec::new());

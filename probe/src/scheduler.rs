@@ -157,6 +157,8 @@ fn to_result(a: &Assignment, checked_at: u64, o: Outcome) -> proto::probe::Check
         certificate_self_signed: o.certificate_self_signed,
         certificate_valid: o.certificate_valid,
         dns_answers: o.dns_answers,
+        packet_loss_percent: o.packet_loss_percent,
+        jitter_ms: o.jitter_ms,
         error,
         failed_phase: phase,
         details_json: serde_json::Value::Object(o.details).to_string(),

@@ -1,11 +1,12 @@
-//! Checks: one module per kind (TCP, HTTP(S) for website and API monitors, DNS, TLS
+//! Checks: one module per kind (TCP, HTTP(S) for website and API monitors, ICMP ping, DNS, TLS
 //! certificates), each returning an [`Outcome`] that names the phase a failure happened in.
-//! Kinds this probe version cannot check yet (ping) are logged and skipped, never reported as
-//! failures.
+//! Kinds this probe version cannot check are logged and skipped, never reported as failures.
 
 pub mod connect;
+pub use ping::Pingers;
 mod dns;
 mod http;
+mod ping;
 mod tcp;
 mod tls;
 
@@ -46,6 +47,8 @@ pub struct Outcome {
     pub body: Option<String>,
     /// DNS answers of the asked type, one per line.
     pub dns_answers: Option<String>,
+    pub packet_loss_percent: Option<f64>,
+    pub jitter_ms: Option<f64>,
     pub certificate_expires_in_days: Option<f64>,
     pub certificate_self_signed: Option<bool>,
     pub certificate_valid: Option<bool>,
@@ -67,13 +70,15 @@ impl Outcome {
 #[derive(Clone)]
 pub struct Checker {
     pub tls: connect::Tls,
+    /// ICMP sockets, opened on first use and shared by every ping check.
+    pub pingers: std::sync::Arc<ping::Pingers>,
     /// Response bytes kept for criteria.
     pub body_limit: usize,
 }
 
 /// Whether this probe can check `kind`.
 pub fn supported(kind: &str) -> bool {
-    matches!(kind, "tcp" | "http" | "api" | "ssl" | "dns")
+    matches!(kind, "tcp" | "http" | "api" | "ssl" | "dns" | "ping")
 }
 
 /// Runs the check of `a` once, bounded by its timeout.
@@ -85,6 +90,7 @@ pub async fn run(a: &Assignment, checker: &Checker) -> Outcome {
             "http" | "api" => http::check(&a.settings, &checker.tls, checker.body_limit).await,
             "ssl" => tls::check(&a.settings, &checker.tls).await,
             "dns" => dns::check(&a.settings).await,
+            "ping" => ping::check(&a.settings, &checker.pingers, timeout).await,
             other => Outcome::failed(Phase::Response, format!("{other} checks are not supported")),
         }
     };

@@ -32,6 +32,7 @@ fn assignment(kind: &str, settings: Value, timeout_ms: u64) -> Assignment {
 fn checker(extra: &[CertificateDer<'static>]) -> Checker {
     Checker {
         tls: Tls::new(extra).unwrap(),
+        pingers: std::sync::Arc::new(probe::check::Pingers::default()),
         body_limit: 64 << 10,
     }
 }
@@ -405,4 +406,29 @@ async fn dns_checks_return_answers_with_ttls_and_nxdomain_as_a_result() {
         ),
         "{dead:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ping_checks_count_loss_round_trips_and_jitter() {
+    let c = checker(&[]);
+    let a = assignment("ping", json!({"host": "127.0.0.1", "count": 4}), 4000);
+    let local = probe::check::run(&a, &c).await;
+    assert!(local.is_online && local.failure.is_none(), "{local:?}");
+    assert_eq!(local.packet_loss_percent, Some(0.0));
+    assert_eq!(local.details["packets_sent"], 4);
+    assert_eq!(local.details["packets_received"], 4);
+    let (min, avg, max) = (
+        number(&local, "min_rtt_ms"),
+        number(&local, "avg_rtt_ms"),
+        number(&local, "max_rtt_ms"),
+    );
+    assert!(0.0 <= min && min <= avg && avg <= max, "{local:?}");
+    assert_eq!(local.response_time_ms, Some(avg));
+    assert!(local.jitter_ms.unwrap() >= 0.0);
+    // TEST-NET-2 never answers (at most a router says it is unreachable): every request is lost.
+    let a = assignment("ping", json!({"host": "198.51.100.1", "count": 2}), 1000);
+    let lost = probe::check::run(&a, &c).await;
+    assert!(!lost.is_online, "{lost:?}");
+    assert_eq!(lost.packet_loss_percent, Some(100.0));
+    assert_eq!(lost.failure.as_ref().map(|f| f.0), Some(Phase::Timeout));
 }
