@@ -162,7 +162,6 @@ fn to_result(a: &Assignment, checked_at: u64, o: Outcome) -> proto::probe::Check
         error,
         failed_phase: phase,
         details_json: serde_json::Value::Object(o.details).to_string(),
-        ..Default::default()
     }
 }
 
