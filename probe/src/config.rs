@@ -31,6 +31,9 @@ pub struct Config {
     pub extra_ca: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Response bytes kept for criteria (`VIGIL_PROBE_BODY_LIMIT`, default 65536).
     pub body_limit: usize,
+    /// Where `/metrics` is served (`VIGIL_PROBE_METRICS_ADDR`, default `127.0.0.1:9465`;
+    /// `off` serves nothing).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +64,7 @@ impl Config {
             poll_wait_secs: 20,
             extra_ca: Vec::new(),
             body_limit: 64 << 10,
+            metrics_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9465))),
         }
     }
 
@@ -90,6 +94,15 @@ impl Config {
         number("VIGIL_PROBE_BUFFER", &mut config.buffer)?;
         number("VIGIL_PROBE_BATCH", &mut config.batch)?;
         number("VIGIL_PROBE_BODY_LIMIT", &mut config.body_limit)?;
+        if let Some(addr) = var("VIGIL_PROBE_METRICS_ADDR") {
+            config.metrics_addr =
+                match addr.trim() {
+                    "off" => None,
+                    a => Some(a.parse().map_err(|_| {
+                        "VIGIL_PROBE_METRICS_ADDR must be host:port or off".to_owned()
+                    })?),
+                };
+        }
         if let Some(file) = var("VIGIL_PROBE_CA_FILE") {
             use rustls::pki_types::pem::PemObject;
             config.extra_ca = rustls::pki_types::CertificateDer::pem_file_iter(file.trim())

@@ -1,7 +1,7 @@
 //! `vigil-probe` (DESIGN.md §4, issue 6): follows its assignments from the control plane,
 //! checks its monitors on a jittered, drift-free schedule, and sends the results to the ingest
 //! engine in batches. It checks HTTP(S) (website and API monitors), TCP ports, ICMP ping, DNS
-//! and TLS certificates; `/metrics` is to come.
+//! and TLS certificates, and serves its counters on `/metrics`.
 
 pub mod assignments;
 pub mod check;
@@ -34,6 +34,12 @@ pub async fn run(
     // that matters while the engine is away).
     let (results_tx, results_rx) = mpsc::channel(config.buffer.max(1));
     let tasks = TaskTracker::new();
+    if let Some(addr) = config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("VIGIL_PROBE_METRICS_ADDR {addr}: {e}"))?;
+        tasks.spawn(serve_metrics(listener, telemetry.clone(), shutdown.clone()));
+    }
     tasks.spawn(assignments::follow(
         config.clone(),
         assigned_tx,
@@ -51,4 +57,30 @@ pub async fn run(
     tasks.close();
     tasks.wait().await;
     Ok(telemetry)
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown`.
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    telemetry: Arc<telemetry::Telemetry>,
+    shutdown: CancellationToken,
+) {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let telemetry = telemetry.clone();
+            async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    telemetry.render(),
+                )
+            }
+        }),
+    );
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+    {
+        tracing::warn!(%error, "metrics server stopped");
+    }
 }

@@ -1,5 +1,5 @@
-//! The probe's counters (served on `/metrics` in a later part; logged meanwhile): checks run,
-//! late starts, failures by phase, results sent, buffered and dropped.
+//! The probe's counters, served as Prometheus text on `/metrics`: checks run, late starts,
+//! failures by phase, results sent, buffered and dropped, monitors scheduled.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -62,5 +62,71 @@ impl Telemetry {
         self.monitors.store(running as u64, Ordering::Relaxed);
         self.unsupported
             .store(unsupported as u64, Ordering::Relaxed);
+    }
+}
+
+impl Telemetry {
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(1024);
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (labels, value) in samples {
+                out.push_str(&format!("{name}{labels} {value}\n"));
+            }
+        };
+        metric(
+            "vigil_probe_checks_total",
+            "counter",
+            "Checks started.",
+            &[("", get(&self.checks))],
+        );
+        metric(
+            "vigil_probe_checks_late_total",
+            "counter",
+            "Checks that started more than 1 s after their tick.",
+            &[("", get(&self.late))],
+        );
+        metric(
+            "vigil_probe_checks_failed_total",
+            "counter",
+            "Failed checks by the phase they failed in.",
+            &[
+                ("{phase=\"dns\"}", get(&self.failed_dns)),
+                ("{phase=\"connect\"}", get(&self.failed_connect)),
+                ("{phase=\"tls\"}", get(&self.failed_tls)),
+                ("{phase=\"timeout\"}", get(&self.failed_timeout)),
+                ("{phase=\"response\"}", get(&self.failed_response)),
+            ],
+        );
+        metric(
+            "vigil_probe_results_sent_total",
+            "counter",
+            "Results the ingest engine took.",
+            &[("", get(&self.sent))],
+        );
+        metric(
+            "vigil_probe_results_buffered",
+            "gauge",
+            "Results waiting to be sent.",
+            &[("", get(&self.buffered))],
+        );
+        metric(
+            "vigil_probe_results_dropped_total",
+            "counter",
+            "Results dropped because the buffer was full.",
+            &[("", get(&self.dropped))],
+        );
+        metric(
+            "vigil_probe_monitors",
+            "gauge",
+            "Monitors scheduled, and assigned ones of kinds this probe cannot check.",
+            &[
+                ("{state=\"scheduled\"}", get(&self.monitors)),
+                ("{state=\"unsupported\"}", get(&self.unsupported)),
+            ],
+        );
+        out
     }
 }

@@ -1058,6 +1058,8 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
     config.control_url = cp.base.clone();
     config.ingest_url = format!("http://{}", engine.grpc);
     config.flush_every = Duration::from_millis(200);
+    let metrics_port = tests::free_port();
+    config.metrics_addr = Some(([127, 0, 0, 1], metrics_port).into());
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(probe::run(config, stop.clone()));
     // Within three intervals each: checked and stored; down after the server stops; up again.
@@ -1117,6 +1119,22 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
         )
         .await;
     assert_eq!(open["items"], json!([]));
+    // The probe's own account of it.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sample = |name: &str| tests::metric(&metrics, name);
+    assert!(sample("vigil_probe_checks_total") >= 3.0, "{metrics}");
+    assert!(
+        sample("vigil_probe_checks_failed_total{phase=\"connect\"}") >= 1.0,
+        "{metrics}"
+    );
+    assert!(sample("vigil_probe_results_sent_total") >= 3.0, "{metrics}");
+    assert_eq!(sample("vigil_probe_results_dropped_total"), 0.0);
+    assert_eq!(sample("vigil_probe_monitors{state=\"scheduled\"}"), 1.0);
     stop.cancel();
     let telemetry = running.await.unwrap().unwrap();
     assert!(telemetry.checks.load(std::sync::atomic::Ordering::Relaxed) >= 3);
