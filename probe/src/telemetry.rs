@@ -22,11 +22,22 @@ pub struct Telemetry {
     pub dropped: AtomicU64,
     pub monitors: AtomicU64,
     pub unsupported: AtomicU64,
+    /// How late checks started, by upper bound in ms ([`LATENESS_BOUNDS_MS`], then +Inf).
+    pub lateness: [AtomicU64; LATENESS_BOUNDS_MS.len() + 1],
 }
+
+/// Upper bounds of the lateness histogram's buckets, in milliseconds.
+pub const LATENESS_BOUNDS_MS: [u64; 9] = [1, 5, 10, 50, 100, 250, 500, 1000, 5000];
 
 impl Telemetry {
     pub(crate) fn check_started(&self, late: Duration) {
         self.checks.fetch_add(1, Ordering::Relaxed);
+        let late_ms = late.as_millis() as u64;
+        let bucket = LATENESS_BOUNDS_MS
+            .iter()
+            .position(|b| late_ms < *b)
+            .unwrap_or(LATENESS_BOUNDS_MS.len());
+        self.lateness[bucket].fetch_add(1, Ordering::Relaxed);
         if late > Duration::from_secs(1) {
             self.late.fetch_add(1, Ordering::Relaxed);
         }
@@ -127,6 +138,24 @@ impl Telemetry {
                 ("{state=\"unsupported\"}", get(&self.unsupported)),
             ],
         );
+        // Cumulative, as Prometheus histograms are.
+        out.push_str(
+            "# HELP vigil_probe_check_lateness_seconds How long after its tick a check started.\n\
+             # TYPE vigil_probe_check_lateness_seconds histogram\n",
+        );
+        let mut cumulative = 0;
+        for (i, bound) in LATENESS_BOUNDS_MS.iter().enumerate() {
+            cumulative += get(&self.lateness[i]);
+            let le = *bound as f64 / 1000.0;
+            out.push_str(&format!(
+                "vigil_probe_check_lateness_seconds_bucket{{le=\"{le}\"}} {cumulative}\n"
+            ));
+        }
+        cumulative += get(&self.lateness[LATENESS_BOUNDS_MS.len()]);
+        out.push_str(&format!(
+            "vigil_probe_check_lateness_seconds_bucket{{le=\"+Inf\"}} {cumulative}\n\
+             vigil_probe_check_lateness_seconds_count {cumulative}\n"
+        ));
         out
     }
 }
