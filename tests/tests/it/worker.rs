@@ -1003,17 +1003,16 @@ async fn probe_results_sent_over_grpc_reach_the_worker_through_the_engine() {
     worker.stop().await;
 }
 
-/// A TCP server on `port` accepting (and closing) connections until the task is aborted.
-fn tcp_server(listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+/// An HTTP server on `listener` answering `GET /health` with 200 until the task is aborted.
+fn http_target(listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            drop(stream);
-        }
+        let _stopped = axum::serve(listener, app).await;
     })
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_an_incident() {
+async fn a_running_probe_checks_a_website_and_its_outage_opens_and_resolves_an_incident() {
     let (cp, admin, p) = setup().await;
     let http = HttpReceiver::start(0).await;
     cp.ok(
@@ -1026,7 +1025,7 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
     .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = tcp_server(listener);
+    let server = http_target(listener);
     let registered = cp
         .ok(
             Method::POST,
@@ -1043,9 +1042,9 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
             &format!("/api/v1/projects/{p}/monitors"),
             &admin,
             Some(
-                json!({"name": "Postgres", "kind": "tcp", "interval_secs": interval,
+                json!({"name": "Shop", "kind": "http", "interval_secs": interval,
                         "timeout_ms": 2000, "probe_ids": [registered["probe"]["id"]],
-                        "settings": {"host": "127.0.0.1", "port": port}}),
+                        "settings": {"url": format!("http://127.0.0.1:{port}/health")}}),
             ),
         )
         .await["monitor"]["id"]
@@ -1073,7 +1072,7 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
             return None;
         }
         let sql = format!(
-            "SELECT visitParamExtractString(result, 'failed_phase'), is_online, source, probe_id \
+            "SELECT visitParamExtractString(result, 'failed_phase'), is_online, status_code, source, probe_id \
              FROM {db}.monitor_results WHERE monitor_id = '{m}' FORMAT TabSeparated"
         );
         let rows = clickhouse(&sql).await;
@@ -1084,6 +1083,7 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
     .zip([
         "",
         "1",
+        "200",
         "probe",
         registered["probe"]["id"].as_str().unwrap(),
     ])
@@ -1108,7 +1108,7 @@ async fn a_running_probe_checks_a_tcp_monitor_and_its_outage_opens_and_resolves_
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
-    let server = tcp_server(listener);
+    let server = http_target(listener);
     status_becomes(&cp, &admin, &p, &m, "Operational").await;
     let open = cp
         .ok(
