@@ -13,6 +13,8 @@ pub struct ControlPlane {
     /// The control plane's database (for the ingest engine and the worker).
     pub database_url: String,
     http: reqwest::Client,
+    config: control_plane::config::Config,
+    server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl ControlPlane {
@@ -35,12 +37,41 @@ impl ControlPlane {
         let database_url = config.database_url.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            control_plane::serve(config, listener, std::future::pending())
-                .await
-                .expect("the control plane serves");
-        });
-        let http = reqwest::Client::new();
+        let server = serve(config.clone(), listener);
+        let cp = Self {
+            base,
+            database_url,
+            http: reqwest::Client::new(),
+            config,
+            server: std::sync::Mutex::new(Some(server)),
+        };
+        cp.wait_ready().await;
+        cp
+    }
+
+    /// Stops the API abruptly (as a crash would) and serves it again on the same address.
+    pub async fn restart(&self) {
+        let old = self.server.lock().unwrap().take();
+        if let Some(old) = old {
+            old.abort();
+            let _aborted = old.await;
+        }
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let listener = crate::wait_until(
+            std::time::Duration::from_secs(10),
+            "the API's port is free again",
+            || {
+                let addr = addr.clone();
+                async move { tokio::net::TcpListener::bind(addr).await.ok() }
+            },
+        )
+        .await;
+        *self.server.lock().unwrap() = Some(serve(self.config.clone(), listener));
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&self) {
+        let (http, base) = (&self.http, &self.base);
         crate::wait_until(
             std::time::Duration::from_secs(20),
             "the API answers",
@@ -56,11 +87,6 @@ impl ControlPlane {
             },
         )
         .await;
-        Self {
-            base,
-            database_url,
-            http,
-        }
     }
 
     /// One request with optional session or bearer credentials; the status and the JSON body
@@ -144,6 +170,17 @@ impl ControlPlane {
         assert!(status.is_success(), "{path}: {status} {body}");
         body
     }
+}
+
+fn serve(
+    config: control_plane::config::Config,
+    listener: tokio::net::TcpListener,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        control_plane::serve(config, listener, std::future::pending())
+            .await
+            .expect("the control plane serves");
+    })
 }
 
 /// How a request authenticates.

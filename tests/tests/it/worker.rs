@@ -1,7 +1,10 @@
 //! The worker against real Redis, PostgreSQL and ClickHouse: results in → status timeline,
 //! incident opened, notifications delivered (a local HTTP server for webhooks and Slack, aiosmtpd
-//! for mail), recovery → incident resolved; heartbeats through the real ingest engine and a
-//! missing heartbeat; poison entries dead-lettered; a dead consumer's entries processed once.
+//! for mail), recovery → incident resolved; heartbeats and agent reports through the real ingest
+//! engine, and a missing heartbeat; poison entries dead-lettered; a killed worker's entries
+//! processed once; and the whole chain with a running probe — a website checked, its outage
+//! opening an incident and a webhook, assignment changes and restarts of the ingest engine and
+//! the control plane survived.
 
 use std::time::Duration;
 
@@ -1119,6 +1122,66 @@ async fn a_running_probe_checks_a_website_and_its_outage_opens_and_resolves_an_i
         )
         .await;
     assert_eq!(open["items"], json!([]));
+    // A changed assignment reaches the probe, which checks the new URL from its next tick.
+    cp.ok(
+        Method::PATCH,
+        &format!("/api/v1/projects/{p}/monitors/{m}"),
+        &admin,
+        Some(json!({"settings": {"url": format!("http://127.0.0.1:{port}/moved")}})),
+    )
+    .await;
+    let rows_where = |filter: String| {
+        let sql = format!(
+            "SELECT count() FROM {db}.monitor_results WHERE monitor_id = '{m}' AND {filter}"
+        );
+        async move { clickhouse(&sql).await.trim().parse::<u64>().unwrap() }
+    };
+    wait_until(bound, "a check of the new URL", || async {
+        (rows_where("status_code = 404".into()).await > 0).then_some(())
+    })
+    .await;
+    // The ingest engine restarts (same port, same WAL): what the probe checked meanwhile waits
+    // in its buffer and arrives afterwards; nothing is dropped.
+    let (grpc, database, wal) = (engine.grpc, engine.database.clone(), engine.wal_dir.clone());
+    let down_from = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    engine.shutdown().await;
+    tokio::time::sleep(Duration::from_secs(interval + 2)).await;
+    let down_until = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let (database_url, prefix) = (cp.database_url.clone(), worker.stream_prefix.clone());
+    let engine = TestEngine::launch(&database, &wal, |c| {
+        c.otlp_grpc_addr = grpc;
+        c.keys.database_url = Secret(database_url);
+        c.redis.stream_prefix = prefix;
+    })
+    .await;
+    wait_until(
+        bound,
+        "results checked while the engine was down",
+        || async {
+            let during = format!("time_unix_nano BETWEEN {down_from} AND {down_until}");
+            (rows_where(during).await > 0).then_some(())
+        },
+    )
+    .await;
+    // The control plane restarts too: the probe polls the new one and takes the next change.
+    cp.restart().await;
+    cp.ok(
+        Method::PATCH,
+        &format!("/api/v1/projects/{p}/monitors/{m}"),
+        &admin,
+        Some(json!({"settings": {"url": format!("http://127.0.0.1:{port}/health")}})),
+    )
+    .await;
+    let changed_at = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    wait_until(
+        bound,
+        "a check of the URL set after the restart",
+        || async {
+            let after = format!("status_code = 200 AND time_unix_nano > {changed_at}");
+            (rows_where(after).await > 0).then_some(())
+        },
+    )
+    .await;
     // The probe's own account of it.
     let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
         .await
