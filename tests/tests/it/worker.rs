@@ -1209,3 +1209,55 @@ async fn a_running_probe_checks_a_website_and_its_outage_opens_and_resolves_an_i
     engine.stop().await;
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_that_cannot_reach_the_engine_keeps_a_bounded_buffer_and_counts_what_it_drops() {
+    let (cp, admin, p) = setup().await;
+    let registered = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/probes"),
+            &admin,
+            Some(json!({"name": "cut off"})),
+        )
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _target = http_target(listener);
+    for i in 0..6 {
+        cp.ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/monitors"),
+            &admin,
+            Some(
+                json!({"name": format!("site {i}"), "kind": "http", "interval_secs": 10,
+                        "probe_ids": [registered["probe"]["id"]],
+                        "settings": {"url": format!("http://127.0.0.1:{port}/health")}}),
+            ),
+        )
+        .await;
+    }
+    let mut config = probe::Config::new(registered["key"].as_str().unwrap());
+    config.control_url = cp.base.clone();
+    // Nothing listens there.
+    config.ingest_url = format!("http://127.0.0.1:{}", tests::free_port());
+    config.buffer = 2;
+    config.metrics_addr = None;
+    config.flush_every = Duration::from_millis(100);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(probe::run(config, stop.clone()));
+    // Every monitor is checked within one interval; at most two results are held.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    stop.cancel();
+    let t = running.await.unwrap().unwrap();
+    use std::sync::atomic::Ordering::Relaxed;
+    let (checks, dropped, sent) = (
+        t.checks.load(Relaxed),
+        t.dropped.load(Relaxed),
+        t.sent.load(Relaxed),
+    );
+    assert!(checks >= 6, "{checks} checks");
+    assert_eq!(sent, 0);
+    assert!(t.buffered.load(Relaxed) <= 2);
+    assert!(dropped >= checks - 2, "{dropped} dropped of {checks}");
+}
