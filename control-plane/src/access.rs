@@ -109,6 +109,18 @@ impl Caller {
         }
     }
 
+    /// The caller's role in `project`, refused (403) when weaker than `needed`.
+    pub(crate) async fn require_in(
+        &self,
+        pool: &PgPool,
+        project: Uuid,
+        needed: Role,
+    ) -> Result<Role, ApiError> {
+        let role = self.role_in(pool, project).await?;
+        role.require(needed)?;
+        Ok(role)
+    }
+
     /// The user behind the request; API keys are refused (account-level calls).
     pub(crate) fn user(&self) -> Result<Uuid, ApiError> {
         match self {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::owned::{delete_row, require_row};
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -104,9 +105,8 @@ pub(crate) async fn create(
     Body(new): Body<NewChannel>,
 ) -> Result<(StatusCode, Json<CreatedChannel>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = check_name(&new.name)?;
     let (settings, secret) =
         check_settings(new.kind, new.settings).map_err(ApiError::BadRequest)?;
@@ -144,9 +144,8 @@ pub(crate) async fn list(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Channel>>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM notification_channels WHERE project_id = $1 \
          ORDER BY created_at, id LIMIT $2 OFFSET $3"
@@ -170,9 +169,8 @@ pub(crate) async fn change(
     Body(change): Body<ChannelChange>,
 ) -> Result<Json<Channel>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = change.name.as_deref().map(check_name).transpose()?;
     let mut tx = state.pool.begin().await?;
     let kind: Option<(String,)> = sqlx::query_as(
@@ -216,18 +214,16 @@ pub(crate) async fn delete_one(
     Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
-    let done = sqlx::query("DELETE FROM notification_channels WHERE project_id = $1 AND id = $2")
-        .bind(project_id)
-        .bind(channel_id)
-        .execute(&state.pool)
+        .require_in(&state.pool, project_id, Role::Admin)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound("channel"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    delete_row(
+        &state.pool,
+        "notification_channels",
+        project_id,
+        channel_id,
+        "channel",
+    )
+    .await
 }
 
 /// What a channel sent, newest first.
@@ -245,16 +241,18 @@ pub(crate) async fn deliveries(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Delivery>>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let bounds = page.bounds()?;
-    sqlx::query("SELECT 1 FROM notification_channels WHERE project_id = $1 AND id = $2")
-        .bind(project_id)
-        .bind(channel_id)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(ApiError::NotFound("channel"))?;
+    require_row(
+        &state.pool,
+        "notification_channels",
+        project_id,
+        channel_id,
+        "channel",
+        false,
+    )
+    .await?;
     type Row = (
         Uuid,
         String,

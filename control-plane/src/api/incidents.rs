@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::owned::check_owned;
 use super::statuses::check_color;
 use super::{AppState, Body, Page, PageQuery, check_name};
 use crate::access::{Caller, Role};
@@ -274,9 +275,8 @@ pub(crate) async fn create(
     Body(new): Body<NewIncidentBody>,
 ) -> Result<(StatusCode, Json<Incident>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let title = new.title.trim();
     if title.is_empty() || title.chars().count() > 200 || new.description.len() > 10_000 {
         return Err(ApiError::BadRequest(
@@ -284,14 +284,14 @@ pub(crate) async fn create(
         ));
     }
     let mut tx = state.pool.begin().await?;
-    super::monitors::check_owned(
+    check_owned(
         &mut tx,
         "incident_severities",
         project_id,
         &[new.severity_id],
     )
     .await?;
-    super::monitors::check_owned(&mut tx, "monitors", project_id, &new.monitor_ids).await?;
+    check_owned(&mut tx, "monitors", project_id, &new.monitor_ids).await?;
     let id = incident::open(
         &mut tx,
         NewIncident {
@@ -322,9 +322,8 @@ async fn transition(
     target: Result<StateKind, Uuid>,
 ) -> Result<Json<Incident>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let mut tx = state.pool.begin().await?;
     let current = fetch(&mut tx, project_id, incident_id).await?;
     if current.resolved_at.is_some() {
@@ -443,9 +442,8 @@ pub(crate) async fn add_note(
     Body(body): Body<NoteBody>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let note = body.note.trim();
     if note.is_empty() || note.chars().count() > 10_000 {
         return Err(ApiError::BadRequest(
@@ -517,9 +515,8 @@ async fn add_level(
     table: &'static str,
 ) -> Result<(StatusCode, Json<Level>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = check_name(&new.name)?;
     let color = check_color(&new.color)?;
     let (kind_column, kind_value) = match table {

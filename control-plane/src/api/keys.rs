@@ -100,8 +100,9 @@ pub(crate) async fn create_api_key(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedKey<ApiKey>>), ApiError> {
-    let role = caller.role_in(&state.pool, project_id).await?;
-    role.require(Role::Admin)?;
+    let role = caller
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = check_name(&new.name)?;
     if new.role == Role::Owner || new.role > role {
         return Err(ApiError::BadRequest(
@@ -150,9 +151,8 @@ pub(crate) async fn list_api_keys(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let page = project_page(
         &state.pool,
         "SELECT id, name, role, hint, created_at, expires_at, revoked_at FROM api_keys \
@@ -197,9 +197,8 @@ pub(crate) async fn revoke_api_key(
     Path((project_id, key_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     revoke(&state, "api_keys", project_id, key_id).await
 }
 
@@ -228,9 +227,8 @@ pub(crate) async fn create_ingestion_key(
     Body(new): Body<NewIngestionKey>,
 ) -> Result<(StatusCode, Json<CreatedKey<IngestionKey>>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = check_name(&new.name)?;
     let secret = secret::generate(secret::INGESTION_KEY)?;
     let row: IngestionKeyRow = sqlx::query_as(
@@ -267,9 +265,8 @@ pub(crate) async fn list_ingestion_keys(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<IngestionKey>>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let page = project_page(
         &state.pool,
         "SELECT id, name, hint, created_at, revoked_at FROM ingestion_keys \
@@ -293,8 +290,7 @@ pub(crate) async fn revoke_ingestion_key(
     Path((project_id, key_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     revoke(&state, "ingestion_keys", project_id, key_id).await
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::owned::{check_owned, delete_row};
 use super::{AppState, Body, Page, PageQuery, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -73,9 +74,8 @@ pub(crate) async fn create(
     Body(new): Body<NewWindow>,
 ) -> Result<(StatusCode, Json<Window>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let title = new.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         return Err(ApiError::BadRequest(
@@ -88,7 +88,7 @@ pub(crate) async fn create(
         ));
     }
     let mut tx = state.pool.begin().await?;
-    super::monitors::check_owned(&mut tx, "monitors", project_id, &new.monitor_ids).await?;
+    check_owned(&mut tx, "monitors", project_id, &new.monitor_ids).await?;
     let row: Row = sqlx::query_as(&format!(
         "INSERT INTO maintenance_windows (id, project_id, title, starts_at, ends_at, monitor_ids) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -137,16 +137,14 @@ pub(crate) async fn delete_one(
     Path((project_id, window_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
-    let done = sqlx::query("DELETE FROM maintenance_windows WHERE project_id = $1 AND id = $2")
-        .bind(project_id)
-        .bind(window_id)
-        .execute(&state.pool)
+        .require_in(&state.pool, project_id, Role::Member)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound("maintenance window"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    delete_row(
+        &state.pool,
+        "maintenance_windows",
+        project_id,
+        window_id,
+        "maintenance window",
+    )
+    .await
 }

@@ -6,7 +6,9 @@ mod channels;
 mod incidents;
 mod keys;
 mod maintenance;
+mod monitor_rules;
 mod monitors;
+mod owned;
 mod probes;
 mod projects;
 mod statuses;
@@ -181,7 +183,7 @@ impl Modify for Security {
         keys::create_api_key, keys::list_api_keys, keys::revoke_api_key,
         keys::create_ingestion_key, keys::list_ingestion_keys, keys::revoke_ingestion_key,
         monitors::create, monitors::list, monitors::get_one, monitors::change,
-        monitors::delete_one, monitors::rotate_key, monitors::timeline,
+        monitors::delete_one, monitors::rotate_key, statuses::timeline,
         statuses::list, statuses::create, statuses::change, statuses::delete_one,
         incidents::list, incidents::get_one, incidents::create, incidents::acknowledge,
         incidents::resolve, incidents::move_state, incidents::add_note, incidents::states,
@@ -264,7 +266,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/projects/{project_id}/monitors/{monitor_id}/timeline",
-            get(monitors::timeline),
+            get(statuses::timeline),
         )
         .route(
             "/api/v1/projects/{project_id}/monitor-statuses",

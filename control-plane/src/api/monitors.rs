@@ -1,21 +1,26 @@
-//! Monitors of a project: create, list, read, change, delete; their push keys (heartbeat and
-//! server monitors, shown once); their status timeline. Members write, viewers read.
+//! Monitors of a project: create, list, read, change, delete, and replace their push keys
+//! (heartbeat and server monitors, shown once). Members write, viewers read. The rules their
+//! fields obey are in `monitor_rules.rs`; their status timeline in `statuses.rs`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::monitor_rules::{
+    check_agreement, check_criteria, check_numbers, default_criteria, push_key, set_probes,
+    status_flagged,
+};
+use super::owned::{check_owned, delete_row, require_row};
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::monitor::criteria::{self, Check, Criterion, Filter, IncidentTemplate, Matching, Op};
+use crate::monitor::criteria::Criterion;
 use crate::monitor::{MonitorKind, check_settings};
-use crate::secret;
 
 /// A monitor.
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,19 +101,6 @@ pub(crate) struct CreatedMonitor {
     pub key: Option<String>,
 }
 
-/// One span of a monitor's status.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct TimelineEntry {
-    pub status_id: Uuid,
-    pub status_name: String,
-    pub color: String,
-    pub starts_at: DateTime<Utc>,
-    /// Absent while current.
-    pub ends_at: Option<DateTime<Utc>>,
-    /// The criterion that set it, or why it was set.
-    pub reason: String,
-}
-
 const COLUMNS: &str = "id, name, kind, settings, interval_secs, timeout_ms, retries, \
      min_probe_agreement, criteria, default_status_id, current_status_id, status_since, enabled, \
      COALESCE((SELECT array_agg(probe_id ORDER BY probe_id) FROM monitor_probes mp \
@@ -176,172 +168,6 @@ async fn fetch(
     monitor(row.ok_or(ApiError::NotFound("monitor"))?)
 }
 
-/// Refuses ids that are not `table` rows of the project (another project's too: 400, so
-/// nothing is learnt of them).
-pub(super) async fn check_owned(
-    db: &mut PgConnection,
-    table: &'static str,
-    project_id: Uuid,
-    ids: &[Uuid],
-) -> Result<(), ApiError> {
-    let mut unique = ids.to_vec();
-    unique.sort_unstable();
-    unique.dedup();
-    let (found,): (i64,) = sqlx::query_as(&format!(
-        "SELECT count(*) FROM {table} WHERE project_id = $1 AND id = ANY($2)"
-    ))
-    .bind(project_id)
-    .bind(&unique)
-    .fetch_one(db)
-    .await?;
-    if found as usize != unique.len() {
-        return Err(ApiError::BadRequest(format!(
-            "an id given is not one of this project's {}",
-            table.replace('_', " ")
-        )));
-    }
-    Ok(())
-}
-
-/// The numeric bounds of a monitor (the table's CHECKs, said clearly).
-fn check_numbers(
-    interval: i32,
-    timeout: i32,
-    retries: i32,
-    agreement: i32,
-) -> Result<(), ApiError> {
-    if !(10..=86_400).contains(&interval)
-        || !(100..=60_000).contains(&timeout)
-        || !(0..=5).contains(&retries)
-        || !(1..=100).contains(&agreement)
-    {
-        return Err(ApiError::BadRequest(
-            "interval_secs is 10 to 86400, timeout_ms 100 to 60000, retries 0 to 5 and \
-             min_probe_agreement 1 to 100"
-                .into(),
-        ));
-    }
-    if i64::from(timeout) > i64::from(interval) * 1000 {
-        return Err(ApiError::BadRequest(
-            "timeout_ms cannot exceed the interval".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks criteria: their shape, and that their statuses and severities are the project's.
-async fn check_criteria(
-    db: &mut PgConnection,
-    project_id: Uuid,
-    criteria: &[Criterion],
-) -> Result<(), ApiError> {
-    if let Some(p) = criteria::problem(criteria) {
-        return Err(ApiError::BadRequest(p));
-    }
-    let statuses: Vec<Uuid> = criteria.iter().map(|c| c.status_id).collect();
-    check_owned(db, "monitor_statuses", project_id, &statuses).await?;
-    let severities: Vec<Uuid> = criteria
-        .iter()
-        .filter_map(|c| c.incident.as_ref().map(|i| i.severity_id))
-        .collect();
-    check_owned(db, "incident_severities", project_id, &severities).await
-}
-
-async fn set_probes(
-    db: &mut PgConnection,
-    project_id: Uuid,
-    monitor_id: Uuid,
-    probes: &[Uuid],
-) -> Result<(), ApiError> {
-    check_owned(db, "probes", project_id, probes).await?;
-    sqlx::query("DELETE FROM monitor_probes WHERE monitor_id = $1 AND NOT (probe_id = ANY($2))")
-        .bind(monitor_id)
-        .bind(probes)
-        .execute(&mut *db)
-        .await?;
-    sqlx::query(
-        "INSERT INTO monitor_probes (monitor_id, probe_id, project_id) \
-         SELECT $1, p, $3 FROM unnest($2::uuid[]) p ON CONFLICT DO NOTHING",
-    )
-    .bind(monitor_id)
-    .bind(probes)
-    .bind(project_id)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// The project's first status flagged `flag` (`is_operational` or `is_offline`).
-async fn status_flagged(
-    db: &mut PgConnection,
-    project_id: Uuid,
-    flag: &'static str,
-) -> Result<Uuid, ApiError> {
-    let row: Option<(Uuid,)> = sqlx::query_as(&format!(
-        "SELECT id FROM monitor_statuses WHERE project_id = $1 AND {flag} \
-         ORDER BY position, created_at LIMIT 1"
-    ))
-    .bind(project_id)
-    .fetch_optional(db)
-    .await?;
-    row.map(|(id,)| id).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "the project has no status with {flag}: name the statuses to use"
-        ))
-    })
-}
-
-/// Offline → the offline status, with a Critical incident resolved on recovery.
-async fn default_criteria(
-    db: &mut PgConnection,
-    project_id: Uuid,
-    name: &str,
-    kind: MonitorKind,
-) -> Result<Vec<Criterion>, ApiError> {
-    let offline = status_flagged(db, project_id, "is_offline").await?;
-    let severity: Option<(Uuid,)> = sqlx::query_as(
-        "SELECT id FROM incident_severities WHERE project_id = $1 ORDER BY position LIMIT 1",
-    )
-    .bind(project_id)
-    .fetch_optional(&mut *db)
-    .await?;
-    let mut filters = vec![Filter {
-        check: Check::IsOnline,
-        op: Op::IsFalse,
-        value: None,
-    }];
-    // A website that answers 5xx is down too.
-    if matches!(kind, MonitorKind::Http | MonitorKind::Api) {
-        filters.push(Filter {
-            check: Check::StatusCode,
-            op: Op::Gte,
-            value: Some(criteria::FilterValue::Number(500.0)),
-        });
-    }
-    Ok(vec![Criterion {
-        name: "Offline".into(),
-        matching: Matching::Any,
-        filters,
-        status_id: offline,
-        incident: severity.map(|(severity_id,)| IncidentTemplate {
-            title: format!("{name} is offline"),
-            description: String::new(),
-            severity_id,
-            auto_resolve: true,
-        }),
-    }])
-}
-
-/// A new push key, or none for probe-checked kinds: `(secret, digest, hint)`.
-fn push_key(kind: MonitorKind) -> Result<Option<(String, String, String)>, ApiError> {
-    if !kind.is_push() {
-        return Ok(None);
-    }
-    let key = secret::generate(secret::MONITOR_KEY)?;
-    let (digest, hint) = (secret::digest(&key), secret::hint(&key));
-    Ok(Some((key, digest, hint)))
-}
-
 /// Creates a monitor (members).
 #[utoipa::path(post, path = "/api/v1/projects/{project_id}/monitors", tag = "monitors",
     params(("project_id" = Uuid, Path)), request_body = NewMonitor,
@@ -355,9 +181,8 @@ pub(crate) async fn create(
     Body(new): Body<NewMonitor>,
 ) -> Result<(StatusCode, Json<CreatedMonitor>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let name = check_name(&new.name)?;
     let settings = check_settings(new.kind, new.settings).map_err(ApiError::BadRequest)?;
     let (interval, timeout) = (
@@ -429,20 +254,6 @@ pub(crate) async fn create(
     ))
 }
 
-fn check_agreement(kind: MonitorKind, agreement: i32, probes: usize) -> Result<(), ApiError> {
-    if kind.is_push() && probes > 0 {
-        return Err(ApiError::BadRequest(
-            "heartbeat and server monitors are not checked by probes".into(),
-        ));
-    }
-    if agreement > 1 && agreement as usize > probes {
-        return Err(ApiError::BadRequest(
-            "min_probe_agreement cannot exceed the number of probes assigned".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// The project's monitors, oldest first.
 #[utoipa::path(get, path = "/api/v1/projects/{project_id}/monitors", tag = "monitors",
     params(("project_id" = Uuid, Path), PageQuery),
@@ -493,17 +304,14 @@ pub(crate) async fn change(
     Body(change): Body<MonitorChange>,
 ) -> Result<Json<Monitor>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let mut tx = state.pool.begin().await?;
-    // Locks the row: concurrent changes apply one after the other.
-    sqlx::query("SELECT 1 FROM monitors WHERE project_id = $1 AND id = $2 FOR UPDATE")
-        .bind(project_id)
-        .bind(monitor_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ApiError::NotFound("monitor"))?;
+    // Locked: concurrent changes apply one after the other.
+    require_row(
+        &mut *tx, "monitors", project_id, monitor_id, "monitor", true,
+    )
+    .await?;
     let old = fetch(&mut tx, project_id, monitor_id).await?;
     let name = match &change.name {
         Some(n) => check_name(n)?.to_owned(),
@@ -561,18 +369,9 @@ pub(crate) async fn delete_one(
     Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
-    let done = sqlx::query("DELETE FROM monitors WHERE project_id = $1 AND id = $2")
-        .bind(project_id)
-        .bind(monitor_id)
-        .execute(&state.pool)
+        .require_in(&state.pool, project_id, Role::Member)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound("monitor"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    delete_row(&state.pool, "monitors", project_id, monitor_id, "monitor").await
 }
 
 /// Replaces a push monitor's key (members); the old key stops working at once.
@@ -587,9 +386,8 @@ pub(crate) async fn rotate_key(
     Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<CreatedMonitor>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let mut tx = state.pool.begin().await?;
     let kind = fetch(&mut tx, project_id, monitor_id).await?.kind;
     let (key, digest, hint) = push_key(kind)?.ok_or_else(|| {
@@ -611,65 +409,4 @@ pub(crate) async fn rotate_key(
         monitor,
         key: Some(key),
     }))
-}
-
-/// A monitor's status history, newest first.
-#[utoipa::path(get, path = "/api/v1/projects/{project_id}/monitors/{monitor_id}/timeline",
-    tag = "monitors",
-    params(("project_id" = Uuid, Path), ("monitor_id" = Uuid, Path), PageQuery),
-    responses((status = 200, body = Page<TimelineEntry>), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn timeline(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
-    Query(page): Query<PageQuery>,
-) -> Result<Json<Page<TimelineEntry>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let bounds = page.bounds()?;
-    exists(&state.pool, project_id, monitor_id).await?;
-    type Row = (
-        Uuid,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        String,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT t.status_id, s.name, s.color, t.starts_at, t.ends_at, t.reason \
-         FROM monitor_status_timeline t JOIN monitor_statuses s ON s.id = t.status_id \
-         WHERE t.project_id = $1 AND t.monitor_id = $2 \
-         ORDER BY t.starts_at DESC, t.id LIMIT $3 OFFSET $4",
-    )
-    .bind(project_id)
-    .bind(monitor_id)
-    .bind(bounds.0 + 1)
-    .bind(bounds.1)
-    .fetch_all(&state.pool)
-    .await?;
-    let items = rows
-        .into_iter()
-        .map(
-            |(status_id, status_name, color, starts_at, ends_at, reason)| TimelineEntry {
-                status_id,
-                status_name,
-                color,
-                starts_at,
-                ends_at,
-                reason,
-            },
-        )
-        .collect();
-    Ok(Json(Page::from_rows(items, bounds)))
-}
-
-async fn exists(pool: &PgPool, project_id: Uuid, monitor_id: Uuid) -> Result<(), ApiError> {
-    sqlx::query("SELECT 1 FROM monitors WHERE project_id = $1 AND id = $2")
-        .bind(project_id)
-        .bind(monitor_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(ApiError::NotFound("monitor"))?;
-    Ok(())
 }

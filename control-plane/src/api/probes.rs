@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::owned::{check_owned, delete_row, require_row};
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -147,9 +148,8 @@ pub(crate) async fn register(
     Body(new): Body<NewProbe>,
 ) -> Result<(StatusCode, Json<RegisteredProbe>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = check_name(&new.name)?;
     let key = secret::generate(secret::PROBE_KEY)?;
     let id = Uuid::new_v4();
@@ -199,18 +199,9 @@ pub(crate) async fn delete_one(
     Path((project_id, probe_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
-    let done = sqlx::query("DELETE FROM probes WHERE project_id = $1 AND id = $2")
-        .bind(project_id)
-        .bind(probe_id)
-        .execute(&state.pool)
+        .require_in(&state.pool, project_id, Role::Admin)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound("probe"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    delete_row(&state.pool, "probes", project_id, probe_id, "probe").await
 }
 
 /// Sets the monitors a probe checks (members); monitors' agreement settings still hold.
@@ -227,17 +218,11 @@ pub(crate) async fn assign(
     Body(body): Body<Assignment>,
 ) -> Result<Json<Probe>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Member)?;
+        .require_in(&state.pool, project_id, Role::Member)
+        .await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query("SELECT 1 FROM probes WHERE project_id = $1 AND id = $2 FOR UPDATE")
-        .bind(project_id)
-        .bind(probe_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ApiError::NotFound("probe"))?;
-    super::monitors::check_owned(&mut tx, "monitors", project_id, &body.monitor_ids).await?;
+    require_row(&mut *tx, "probes", project_id, probe_id, "probe", true).await?;
+    check_owned(&mut tx, "monitors", project_id, &body.monitor_ids).await?;
     let (push,): (bool,) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM monitors WHERE id = ANY($1) AND kind IN ('heartbeat', 'server'))",
     )

@@ -179,9 +179,8 @@ pub(crate) async fn delete_one(
     Path(project_id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Owner)?;
+        .require_in(&state.pool, project_id, Role::Owner)
+        .await?;
     sqlx::query("DELETE FROM projects WHERE id = $1")
         .bind(project_id)
         .execute(&state.pool)

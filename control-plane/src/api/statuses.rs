@@ -1,13 +1,16 @@
-//! A project's monitor statuses: the names and colours criteria set (every project starts
-//! with Operational, Degraded and Offline). Members read, admins change.
+//! A project's monitor statuses — the names and colours criteria set (every project starts
+//! with Operational, Degraded and Offline); members read, admins change — and each monitor's
+//! status history, its timeline.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::owned::require_row;
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -94,9 +97,8 @@ pub(crate) async fn create(
     Body(new): Body<StatusFields>,
 ) -> Result<(StatusCode, Json<MonitorStatus>), ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = check_name(new.name.as_deref().unwrap_or(""))?;
     let color = check_color(new.color.as_deref().unwrap_or(""))?;
     let row: Row = sqlx::query_as(&format!(
@@ -129,9 +131,8 @@ pub(crate) async fn change(
     Body(change): Body<StatusFields>,
 ) -> Result<Json<MonitorStatus>, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let name = change.name.as_deref().map(check_name).transpose()?;
     let color = change.color.as_deref().map(check_color).transpose()?;
     let row: Option<Row> = sqlx::query_as(&format!(
@@ -162,9 +163,8 @@ pub(crate) async fn delete_one(
     Path((project_id, status_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     caller
-        .role_in(&state.pool, project_id)
-        .await?
-        .require(Role::Admin)?;
+        .require_in(&state.pool, project_id, Role::Admin)
+        .await?;
     let mut tx = state.pool.begin().await?;
     // Criteria live in JSON, out of reach of foreign keys.
     let (in_criteria,): (bool,) = sqlx::query_as(
@@ -190,4 +190,76 @@ pub(crate) async fn delete_one(
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One span of a monitor's status.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TimelineEntry {
+    pub status_id: Uuid,
+    pub status_name: String,
+    pub color: String,
+    pub starts_at: DateTime<Utc>,
+    /// Absent while current.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The criterion that set it, or why it was set.
+    pub reason: String,
+}
+
+/// A monitor's status history, newest first.
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/monitors/{monitor_id}/timeline",
+    tag = "monitors",
+    params(("project_id" = Uuid, Path), ("monitor_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<TimelineEntry>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<TimelineEntry>>, ApiError> {
+    caller.role_in(&state.pool, project_id).await?;
+    let bounds = page.bounds()?;
+    require_row(
+        &state.pool,
+        "monitors",
+        project_id,
+        monitor_id,
+        "monitor",
+        false,
+    )
+    .await?;
+    type Row = (
+        Uuid,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        String,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT t.status_id, s.name, s.color, t.starts_at, t.ends_at, t.reason \
+         FROM monitor_status_timeline t JOIN monitor_statuses s ON s.id = t.status_id \
+         WHERE t.project_id = $1 AND t.monitor_id = $2 \
+         ORDER BY t.starts_at DESC, t.id LIMIT $3 OFFSET $4",
+    )
+    .bind(project_id)
+    .bind(monitor_id)
+    .bind(bounds.0 + 1)
+    .bind(bounds.1)
+    .fetch_all(&state.pool)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(status_id, status_name, color, starts_at, ends_at, reason)| TimelineEntry {
+                status_id,
+                status_name,
+                color,
+                starts_at,
+                ends_at,
+                reason,
+            },
+        )
+        .collect();
+    Ok(Json(Page::from_rows(items, bounds)))
 }
