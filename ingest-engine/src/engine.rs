@@ -126,27 +126,34 @@ impl Engine {
         Ok(())
     }
 
-    /// The request path of the non-OTLP HTTP inputs (Fluentd HTTP, server agent, incoming
-    /// requests): holds the `held` body bytes in the memory budget, runs `work` (inline or on
-    /// the decoder pool), and returns once every item is safe. Rows are counted under
-    /// `label`; event items are skipped when events are off.
+    /// The request path of the inputs other than OTLP (Fluentd HTTP, server agent, incoming
+    /// requests, probe results): holds the `held` body bytes in the memory budget, runs `work`
+    /// (inline or on the decoder pool), and returns once every item is safe, with the number
+    /// of items taken. Records are counted under `label`: a request's table rows, or, for a
+    /// request of events only (probe results), its events. Event items are skipped when events
+    /// are off.
     pub(crate) async fn ingest(
         &self,
         label: &'static str,
         held: usize,
         inline: bool,
         work: impl FnOnce() -> Result<Vec<Item>, IngestError> + Send + 'static,
-    ) -> Result<(), IngestError> {
+    ) -> Result<usize, IngestError> {
         self.check_schema()?;
         let _held = self.pipeline.hold(held)?;
         let items = self.decode(inline, work).await??;
         let label = SignalLabel { signal: label };
-        let rows: u64 = items
+        let has_rows = items.iter().any(|i| i.target.stream().is_none());
+        let records: u64 = items
             .iter()
-            .filter(|i| i.target.stream().is_none())
+            .filter(|i| !has_rows || i.target.stream().is_none())
             .map(|i| i.rows)
             .sum();
-        self.telemetry.received.get_or_create(&label).inc_by(rows);
+        self.telemetry
+            .received
+            .get_or_create(&label)
+            .inc_by(records);
+        let mut taken = 0;
         for item in items {
             if item.rows == 0 || !self.pipeline.accepts(item.target) {
                 continue;
@@ -154,9 +161,13 @@ impl Engine {
             self.pipeline
                 .submit(item.target, item.data, item.raw_len, item.rows)
                 .await?;
+            taken += 1;
         }
-        self.telemetry.accepted.get_or_create(&label).inc_by(rows);
-        Ok(())
+        self.telemetry
+            .accepted
+            .get_or_create(&label)
+            .inc_by(records);
+        Ok(taken)
     }
 
     /// Decodes one export request and returns once its rows are safe.

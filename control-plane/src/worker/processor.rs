@@ -16,7 +16,6 @@ use super::apply::{self, Context};
 use super::entry::MonitorResult;
 use super::evaluate::{Change, MonitorState, Verdict};
 use super::results::ResultRows;
-use crate::monitor::MonitorKind;
 use crate::monitor::criteria::Criterion;
 
 /// Why a batch could not be finished (it is retried; its entries stay pending).
@@ -38,20 +37,21 @@ pub(crate) struct Processor {
     criteria: Mutex<CriteriaCache>,
 }
 
-type StateRow = (
-    Uuid,
-    Uuid,
-    String,
-    String,
-    bool,
-    DateTime<Utc>,
-    Uuid,
-    Uuid,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    i32,
-);
+/// A monitor's row as the batch reads it (criteria come from the cache).
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    id: Uuid,
+    project_id: Uuid,
+    name: String,
+    enabled: bool,
+    updated_at: DateTime<Utc>,
+    default_status_id: Uuid,
+    current_status_id: Uuid,
+    current_criterion: Option<String>,
+    last_result_at: Option<DateTime<Utc>>,
+    last_push_at: Option<DateTime<Utc>>,
+    min_probe_agreement: i32,
+}
 
 impl Processor {
     pub(crate) fn new(pool: PgPool, results: ResultRows) -> Self {
@@ -66,7 +66,7 @@ impl Processor {
     async fn states(&self, monitors: &[Uuid]) -> Result<HashMap<Uuid, MonitorState>, ProcessError> {
         // Criteria are read (and parsed) only for monitors changed since they were cached.
         let rows: Vec<StateRow> = sqlx::query_as(
-            "SELECT id, project_id, name, kind, enabled, updated_at, default_status_id, \
+            "SELECT id, project_id, name, enabled, updated_at, default_status_id, \
              current_status_id, current_criterion, last_result_at, last_push_at, \
              min_probe_agreement FROM monitors WHERE id = ANY($1)",
         )
@@ -76,8 +76,8 @@ impl Processor {
         let stale: Vec<Uuid> = {
             let cache = self.criteria.lock();
             rows.iter()
-                .filter(|r| cache.get(&r.0).is_none_or(|(at, _)| *at != r.5))
-                .map(|r| r.0)
+                .filter(|r| cache.get(&r.id).is_none_or(|(at, _)| *at != r.updated_at))
+                .map(|r| r.id)
                 .collect()
         };
         if !stale.is_empty() {
@@ -94,34 +94,27 @@ impl Processor {
         let mut states = HashMap::with_capacity(rows.len());
         let mut agreeing = Vec::new();
         for row in rows {
-            let (id, project_id, name, kind, enabled, updated, default, current) =
-                (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
-            let (criterion, last, last_push, agreement) = (row.8, row.9, row.10, row.11);
-            if MonitorKind::parse(&kind).is_none() {
+            // A monitor changed between the two reads keeps its cached criteria for this
+            // batch; the next one reads them again.
+            let Some(criteria) = self.criteria.lock().get(&row.id).map(|(_, c)| c.clone()) else {
                 continue;
-            }
-            let criteria = match self.criteria.lock().get(&id) {
-                Some((at, parsed)) if *at == updated => parsed.clone(),
-                // Changed between the two reads: the next batch reads it again.
-                Some((_, parsed)) => parsed.clone(),
-                None => continue,
             };
-            if agreement > 1 {
-                agreeing.push(id);
+            if row.min_probe_agreement > 1 {
+                agreeing.push(row.id);
             }
             states.insert(
-                id,
+                row.id,
                 MonitorState {
-                    project_id,
-                    name,
-                    enabled,
+                    project_id: row.project_id,
+                    name: row.name,
+                    enabled: row.enabled,
                     criteria,
-                    default_status_id: default,
-                    current_status_id: current,
-                    current_criterion: criterion,
-                    last_result_at: last,
-                    last_push_at: last_push,
-                    min_probe_agreement: agreement,
+                    default_status_id: row.default_status_id,
+                    current_status_id: row.current_status_id,
+                    current_criterion: row.current_criterion,
+                    last_result_at: row.last_result_at,
+                    last_push_at: row.last_push_at,
+                    min_probe_agreement: row.min_probe_agreement,
                     probes: HashMap::new(),
                 },
             );

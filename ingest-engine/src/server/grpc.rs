@@ -9,7 +9,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -174,19 +173,15 @@ async fn report(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
         let limit = limits.max_body_bytes;
         let held = message.len();
         let inline = crate::engine::decodes_inline(held, encoding);
-        // The number of results, learnt where the batch is decoded.
-        let accepted = Arc::new(AtomicU32::new(0));
-        let count = accepted.clone();
-        engine
+        let taken = engine
             .ingest("probe_results", held, inline, move || {
                 let raw = super::body::decompress(encoding, message, limit)?;
                 let items =
                     crate::probe_results::encode(&raw, &probe, crate::otlp::now_unix_nano())?;
-                count.store(items.len() as u32, Ordering::Relaxed);
                 Ok(items)
             })
             .await?;
-        Ok(accepted.load(Ordering::Relaxed))
+        Ok(u32::try_from(taken).unwrap_or(u32::MAX))
     }
     .await;
     let (status, response) = match result {

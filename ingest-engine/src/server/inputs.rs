@@ -58,9 +58,9 @@ pub(crate) fn routes(router: Router<Arc<Engine>>) -> Router<Arc<Engine>> {
 }
 
 /// `200 {}` or the error as `{"message": …}`; counts the request.
-fn answer(engine: &Engine, input: &'static str, result: Result<(), IngestError>) -> Response {
+fn answer<T>(engine: &Engine, input: &'static str, result: Result<T, IngestError>) -> Response {
     let (status, body, retry_after) = match &result {
-        Ok(()) => (200, "{}".to_owned(), None),
+        Ok(_) => (200, "{}".to_owned(), None),
         Err(error) => {
             let wire = error.status();
             if wire.http >= 500 && error.throttle_reason().is_none() {
