@@ -15,6 +15,7 @@
 
 pub mod control;
 pub mod load;
+pub mod monitoring;
 pub mod process;
 pub mod receiver;
 pub mod server;
