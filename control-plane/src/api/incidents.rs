@@ -12,8 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::owned::check_owned;
-use super::statuses::check_color;
-use super::{AppState, Body, Page, PageQuery, check_name};
+use super::{AppState, Body, Page, PageQuery};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::incident::{self, NewIncident, StateKind};
@@ -101,26 +100,6 @@ pub(crate) struct NoteBody {
 pub(crate) struct IncidentFilter {
     /// Only unresolved (`true`) or only resolved (`false`) incidents.
     open: Option<bool>,
-}
-
-/// A project's incident state or severity.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Level {
-    pub id: Uuid,
-    pub name: String,
-    pub color: String,
-    /// States only: `created`, `acknowledged`, `resolved` or `custom`.
-    pub kind: Option<String>,
-    pub position: i32,
-}
-
-/// A new custom state or severity.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewLevel {
-    pub name: String,
-    pub color: String,
-    pub position: Option<i32>,
 }
 
 const SELECT: &str = "SELECT i.id, i.number, i.title, i.description, st.id, st.name, st.color, \
@@ -455,119 +434,4 @@ pub(crate) async fn add_note(
     incident::add_note(&mut tx, incident_id, note, caller.user().ok()).await?;
     tx.commit().await?;
     Ok(StatusCode::CREATED)
-}
-
-type LevelRow = (Uuid, String, String, Option<String>, i32);
-
-fn level((id, name, color, kind, position): LevelRow) -> Result<Level, ApiError> {
-    Ok(Level {
-        id,
-        name,
-        color,
-        kind,
-        position,
-    })
-}
-
-/// The project's incident states, in order.
-#[utoipa::path(get, path = "/api/v1/projects/{project_id}/incident-states", tag = "incidents",
-    params(("project_id" = Uuid, Path), PageQuery),
-    responses((status = 200, body = Page<Level>), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn states(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(project_id): Path<Uuid>,
-    Query(page): Query<PageQuery>,
-) -> Result<Json<Page<Level>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let sql = "SELECT id, name, color, kind, position FROM incident_states WHERE project_id = $1 \
-               ORDER BY position, name LIMIT $2 OFFSET $3";
-    Ok(Json(
-        super::project_page(&state.pool, sql, project_id, &page, level).await?,
-    ))
-}
-
-/// The project's incident severities, most severe first.
-#[utoipa::path(get, path = "/api/v1/projects/{project_id}/incident-severities",
-    tag = "incidents", params(("project_id" = Uuid, Path), PageQuery),
-    responses((status = 200, body = Page<Level>), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn severities(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(project_id): Path<Uuid>,
-    Query(page): Query<PageQuery>,
-) -> Result<Json<Page<Level>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let sql = "SELECT id, name, color, NULL::text, position FROM incident_severities \
-               WHERE project_id = $1 ORDER BY position, name LIMIT $2 OFFSET $3";
-    Ok(Json(
-        super::project_page(&state.pool, sql, project_id, &page, level).await?,
-    ))
-}
-
-async fn add_level(
-    state: &AppState,
-    caller: &Caller,
-    project_id: Uuid,
-    new: NewLevel,
-    table: &'static str,
-) -> Result<(StatusCode, Json<Level>), ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
-    let name = check_name(&new.name)?;
-    let color = check_color(&new.color)?;
-    let (kind_column, kind_value) = match table {
-        "incident_states" => (", kind", ", 'custom'"),
-        _ => ("", ""),
-    };
-    let kind_out = if kind_column.is_empty() {
-        "NULL::text"
-    } else {
-        "kind"
-    };
-    let row: LevelRow = sqlx::query_as(&format!(
-        "INSERT INTO {table} (id, project_id, name, color, position{kind_column}) \
-         VALUES ($1, $2, $3, $4, $5{kind_value}) RETURNING id, name, color, {kind_out}, position"
-    ))
-    .bind(Uuid::new_v4())
-    .bind(project_id)
-    .bind(name)
-    .bind(color)
-    .bind(new.position.unwrap_or(10))
-    .fetch_one(&state.pool)
-    .await?;
-    Ok((StatusCode::CREATED, Json(level(row)?)))
-}
-
-/// Adds a custom incident state (admins).
-#[utoipa::path(post, path = "/api/v1/projects/{project_id}/incident-states", tag = "incidents",
-    params(("project_id" = Uuid, Path)), request_body = NewLevel,
-    responses((status = 201, body = Level), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn add_state(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(project_id): Path<Uuid>,
-    Body(new): Body<NewLevel>,
-) -> Result<(StatusCode, Json<Level>), ApiError> {
-    add_level(&state, &caller, project_id, new, "incident_states").await
-}
-
-/// Adds an incident severity (admins).
-#[utoipa::path(post, path = "/api/v1/projects/{project_id}/incident-severities",
-    tag = "incidents", params(("project_id" = Uuid, Path)), request_body = NewLevel,
-    responses((status = 201, body = Level), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn add_severity(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(project_id): Path<Uuid>,
-    Body(new): Body<NewLevel>,
-) -> Result<(StatusCode, Json<Level>), ApiError> {
-    add_level(&state, &caller, project_id, new, "incident_severities").await
 }

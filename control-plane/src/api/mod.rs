@@ -3,6 +3,7 @@
 
 mod accounts;
 mod channels;
+mod incident_levels;
 mod incidents;
 mod keys;
 mod maintenance;
@@ -186,8 +187,8 @@ impl Modify for Security {
         monitors::delete_one, monitors::rotate_key, statuses::timeline,
         statuses::list, statuses::create, statuses::change, statuses::delete_one,
         incidents::list, incidents::get_one, incidents::create, incidents::acknowledge,
-        incidents::resolve, incidents::move_state, incidents::add_note, incidents::states,
-        incidents::add_state, incidents::severities, incidents::add_severity,
+        incidents::resolve, incidents::move_state, incidents::add_note, incident_levels::states,
+        incident_levels::add_state, incident_levels::severities, incident_levels::add_severity,
         channels::create, channels::list, channels::change, channels::delete_one,
         channels::deliveries,
         probes::register, probes::list, probes::delete_one, probes::assign, probes::poll,
@@ -302,11 +303,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/projects/{project_id}/incident-states",
-            get(incidents::states).post(incidents::add_state),
+            get(incident_levels::states).post(incident_levels::add_state),
         )
         .route(
             "/api/v1/projects/{project_id}/incident-severities",
-            get(incidents::severities).post(incidents::add_severity),
+            get(incident_levels::severities).post(incident_levels::add_severity),
         )
         .route(
             "/api/v1/projects/{project_id}/notification-channels",
