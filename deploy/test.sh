@@ -34,9 +34,16 @@ if [ ! -x /usr/sbin/dnsmasq ]; then
 fi
 
 stack_dir=$(mktemp -d "${TMPDIR:-/tmp}/vigil-test-stack.XXXXXX")
-cleanup() { "$repo/deploy/local/stack.sh" stop "$stack_dir" || true; rm -rf "$stack_dir"; }
+# The tests' own files (WALs, dead letters, certificates) live in the stack's directory too: all
+# of it goes after a pass and stays, servers stopped, for a look after a failure.
+cleanup() {
+  local status=$?
+  "$repo/deploy/local/stack.sh" stop "$stack_dir" || true
+  if [ "$status" = 0 ]; then rm -rf "$stack_dir"; else echo "test: failed; files kept in $stack_dir" >&2; fi
+}
 trap cleanup EXIT
 "$repo/deploy/local/stack.sh" start "$stack_dir" --random-ports
+mkdir -p "$stack_dir/tmp"
 # shellcheck disable=SC1091
 source "$stack_dir/stack.env"
 export VIGIL_TEST_CLICKHOUSE_URL=$VIGIL_CLICKHOUSE_URL
@@ -53,4 +60,4 @@ target_dir=${CARGO_TARGET_DIR:-$repo/target}
 export VIGIL_TEST_INGEST_BIN=$target_dir/debug/vigil-ingest
 export VIGIL_TEST_VIGIL_BIN=$target_dir/debug/vigil
 
-cargo test --workspace "$@"
+TMPDIR=$stack_dir/tmp cargo test --workspace "$@"
