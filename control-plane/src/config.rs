@@ -95,6 +95,10 @@ pub struct WorkerConfig {
     pub notify_timeout_ms: u64,
     /// Notifications sent at once.
     pub notify_batch: i64,
+    /// Lets notification channels reach loopback, private and link-local addresses
+    /// (`VIGIL_NOTIFY_ALLOW_PRIVATE_NETWORKS`). Off: a webhook or mail server inside Vigil's
+    /// network is refused when the channel is saved and when it is sent to.
+    pub notify_allow_private_networks: bool,
 }
 
 impl Default for WorkerConfig {
@@ -120,6 +124,7 @@ impl Default for WorkerConfig {
             notify_max_attempts: 8,
             notify_timeout_ms: 10_000,
             notify_batch: 20,
+            notify_allow_private_networks: false,
         }
     }
 }
@@ -221,6 +226,10 @@ impl Config {
         env("VIGIL_CLICKHOUSE_USER", &mut w.clickhouse_user)?;
         env("VIGIL_CLICKHOUSE_PASSWORD", &mut w.clickhouse_password)?;
         env("VIGIL_RETENTION_DAYS", &mut w.retention_days)?;
+        env(
+            "VIGIL_NOTIFY_ALLOW_PRIVATE_NETWORKS",
+            &mut w.notify_allow_private_networks,
+        )?;
         if w.consumer.trim().is_empty() {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
             w.consumer = format!("{}-{}", host.trim(), std::process::id());

@@ -33,6 +33,8 @@ impl ControlPlane {
             database_url: format!("{server}/{database}"),
             ..Default::default()
         };
+        // The tests' notification receivers listen on loopback.
+        config.worker.notify_allow_private_networks = true;
         tweak(&mut config);
         let database_url = config.database_url.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,6 +253,8 @@ impl TestWorker {
         w.block_ms = 200;
         w.jobs_interval_secs = 1;
         w.notify_timeout_ms = 5_000;
+        // The tests' notification receivers listen on loopback.
+        w.notify_allow_private_networks = true;
         tweak(w);
         let (stream_prefix, clickhouse_database) =
             (w.stream_prefix.clone(), w.clickhouse_database.clone());

@@ -18,7 +18,14 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 /// A control plane with its instance admin and one project.
 pub async fn setup() -> (ControlPlane, Auth, String) {
-    let cp = ControlPlane::start(|_| {}).await;
+    setup_with(|_| {}).await
+}
+
+/// `setup` with the control plane's configuration adjusted by `tweak`.
+pub async fn setup_with(
+    tweak: impl FnOnce(&mut control_plane::config::Config),
+) -> (ControlPlane, Auth, String) {
+    let cp = ControlPlane::start(tweak).await;
     let admin = accounts(&cp, &[]).await;
     let p = project(&cp, &admin).await;
     (cp, admin, p)

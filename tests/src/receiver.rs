@@ -139,6 +139,11 @@ impl SmtpReceiver {
         }
     }
 
+    /// The mails received so far.
+    pub fn mails(&self) -> Vec<Value> {
+        self.mails.lock().unwrap().clone()
+    }
+
     /// The mails received once there are `n` (waits up to `timeout`).
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Value> {
         crate::wait_until(timeout, &format!("{n} mails"), || async {

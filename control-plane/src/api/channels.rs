@@ -14,6 +14,7 @@ use super::owned::{delete_row, require_row};
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
+use crate::notification::egress::Egress;
 use crate::notification::{ChannelKind, check_settings, shown_settings};
 
 /// A notification channel (secrets left out of `settings`).
@@ -110,6 +111,9 @@ pub(crate) async fn create(
     let name = check_name(&new.name)?;
     let (settings, secret) =
         check_settings(new.kind, new.settings).map_err(ApiError::BadRequest)?;
+    egress(&state)
+        .check_channel(new.kind, &settings)
+        .map_err(ApiError::BadRequest)?;
     let row: ChannelRow = sqlx::query_as(&format!(
         "INSERT INTO notification_channels (id, project_id, name, kind, settings, enabled) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -184,7 +188,13 @@ pub(crate) async fn change(
         .and_then(|(k,)| ChannelKind::parse(&k))
         .ok_or(ApiError::NotFound("channel"))?;
     let settings = match change.settings {
-        Some(s) => Some(check_settings(kind, s).map_err(ApiError::BadRequest)?.0),
+        Some(s) => {
+            let (settings, _) = check_settings(kind, s).map_err(ApiError::BadRequest)?;
+            egress(&state)
+                .check_channel(kind, &settings)
+                .map_err(ApiError::BadRequest)?;
+            Some(settings)
+        }
         None => None,
     };
     let row: ChannelRow = sqlx::query_as(&format!(
@@ -288,4 +298,11 @@ pub(crate) async fn deliveries(
         )
         .collect();
     Ok(Json(Page::from_rows(items, bounds)))
+}
+
+/// The worker's rule for notification targets, applied when a channel is saved too.
+fn egress(state: &AppState) -> Egress {
+    Egress {
+        allow_private: state.config.worker.notify_allow_private_networks,
+    }
 }

@@ -72,6 +72,10 @@ pub(crate) async fn send(http: &HttpClient, d: &Delivery, timeout: Duration) -> 
         ChannelKind::Email => {
             let s: EmailSettings =
                 serde_json::from_value(d.settings.clone()).map_err(|_| parse("email"))?;
+            http.egress()
+                .check_resolved(&s.host, s.port, timeout)
+                .await
+                .map_err(|e| format!("smtp: {e}"))?;
             mail(&s, d, timeout).await
         }
     }

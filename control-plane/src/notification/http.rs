@@ -1,6 +1,8 @@
 //! The HTTP client notifications are POSTed with: hyper over rustls (ring provider, webpki
 //! roots), redirects not followed. (reqwest with rustls would switch every reqwest client in the
 //! workspace to a process-wide crypto provider; this keeps TLS to the one place that needs it.)
+//! Names resolve through `egress::GuardedResolver` and address literals are checked before the
+//! request, so a refused target is never dialled.
 
 use std::time::Duration;
 
@@ -11,15 +13,18 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use super::egress::{Egress, GuardedResolver};
+
 /// POSTs JSON to webhook URLs.
 #[derive(Clone)]
 pub(crate) struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>,
+    egress: Egress,
 }
 
 impl HttpClient {
-    pub(crate) fn new(connect_timeout: Duration) -> Result<Self, String> {
-        let mut http = HttpConnector::new();
+    pub(crate) fn new(connect_timeout: Duration, egress: Egress) -> Result<Self, String> {
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(egress));
         http.enforce_http(false);
         http.set_connect_timeout(Some(connect_timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -30,7 +35,13 @@ impl HttpClient {
             .wrap_connector(http);
         Ok(Self {
             client: Client::builder(TokioExecutor::new()).build(https),
+            egress,
         })
+    }
+
+    /// The rule this client dials by (mail is checked by the same one).
+    pub(crate) fn egress(&self) -> Egress {
+        self.egress
     }
 
     /// POSTs `body` (JSON) to `url` with `headers`; Ok once a 2xx answer arrives.
@@ -41,7 +52,10 @@ impl HttpClient {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<(), String> {
-        let mut request = http::Request::post(url).header("content-type", "application/json");
+        let uri: http::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+        // The connector skips the resolver for address literals: check those here.
+        self.egress.check_literal(uri.host().unwrap_or_default())?;
+        let mut request = http::Request::post(uri).header("content-type", "application/json");
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
         }
@@ -51,12 +65,25 @@ impl HttpClient {
         let response = tokio::time::timeout(timeout, self.client.request(request))
             .await
             .map_err(|_| format!("no answer within {timeout:?}"))?
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(|e| format!("request failed: {}", causes(&e)))?;
         match response.status() {
             s if s.is_success() => Ok(()),
             s => Err(format!("answered HTTP {}", s.as_u16())),
         }
     }
+}
+
+/// `error` and its sources, outermost first (hyper's own message is only "client error
+/// (Connect)"; why it failed is further down).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Whether `url` is an http(s) URL with a host, of at most 2048 characters.

@@ -2,6 +2,7 @@
 //! the outbox changes queue into, delivery to each kind, and the worker's sender.
 
 pub(crate) mod delivery;
+pub(crate) mod egress;
 pub(crate) mod http;
 pub(crate) mod outbox;
 pub(crate) mod sender;

@@ -12,12 +12,16 @@ use uuid::Uuid;
 
 use super::ChannelKind;
 use super::delivery::{self, Delivery};
+use super::egress::Egress;
 use super::http::HttpClient;
 use crate::config::WorkerConfig;
 
 /// Sends due notifications until `shutdown`.
 pub(crate) async fn run(pool: PgPool, config: WorkerConfig, shutdown: CancellationToken) {
-    let http = match HttpClient::new(Duration::from_millis(config.notify_timeout_ms)) {
+    let egress = Egress {
+        allow_private: config.notify_allow_private_networks,
+    };
+    let http = match HttpClient::new(Duration::from_millis(config.notify_timeout_ms), egress) {
         Ok(http) => http,
         Err(error) => {
             tracing::error!(%error, "notification sender cannot build its HTTP client");

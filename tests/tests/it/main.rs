@@ -12,6 +12,7 @@ mod fluentd_http;
 mod forward;
 mod monitor_inputs;
 mod monitors;
+mod notification_targets;
 mod operations;
 mod otlp_json;
 mod probe_checks;
