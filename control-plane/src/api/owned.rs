@@ -4,7 +4,7 @@
 //! by the handlers, never by the request.
 
 use axum::http::StatusCode;
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -33,7 +33,7 @@ pub(crate) async fn require_row(
 
 /// Deletes row `id` of `project_id` from `table`: 204, or 404 when there is none.
 pub(crate) async fn delete_row(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     table: &'static str,
     project_id: Uuid,
     id: Uuid,
@@ -44,7 +44,7 @@ pub(crate) async fn delete_row(
     ))
     .bind(project_id)
     .bind(id)
-    .execute(pool)
+    .execute(db)
     .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::NotFound(what));

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::owned::require_row;
+use super::owned::{delete_row, require_row};
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
@@ -180,16 +180,16 @@ pub(crate) async fn delete_one(
             "a monitor's criterion uses this status".into(),
         ));
     }
-    let done = sqlx::query("DELETE FROM monitor_statuses WHERE project_id = $1 AND id = $2")
-        .bind(project_id)
-        .bind(status_id)
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound("status"));
-    }
+    let deleted = delete_row(
+        &mut *tx,
+        "monitor_statuses",
+        project_id,
+        status_id,
+        "status",
+    )
+    .await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(deleted)
 }
 
 /// One span of a monitor's status.

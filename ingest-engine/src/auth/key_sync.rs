@@ -106,8 +106,8 @@ async fn reload(
 ) -> Result<(), KeySyncError> {
     let mut keys = bounded(timeout, load(pool)).await?;
     keys.merge(extra);
-    let (tokens, agents, heartbeats) = keys.counts();
-    tracing::debug!(tokens, agents, heartbeats, "key store reloaded");
+    let (tokens, agents, heartbeats, probes) = keys.counts();
+    tracing::debug!(tokens, agents, heartbeats, probes, "key store reloaded");
     store.replace(keys);
     Ok(())
 }

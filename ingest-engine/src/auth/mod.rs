@@ -26,6 +26,14 @@ fn digest(key: &str) -> KeyDigest {
     Sha256::digest(key.trim().as_bytes()).into()
 }
 
+/// The key of an `Authorization: Bearer <key>` header (either case of the scheme).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+}
+
 /// The monitor a server-agent or heartbeat key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorRef {
@@ -87,10 +95,11 @@ impl fmt::Debug for KeyStore {
         let keys = self.keys.load();
         write!(
             f,
-            "KeyStore({} tokens, {} agent keys, {} heartbeat keys)",
+            "KeyStore({} tokens, {} agent keys, {} heartbeat keys, {} probe keys)",
             keys.tokens.len(),
             keys.agents.len(),
-            keys.heartbeats.len()
+            keys.heartbeats.len(),
+            keys.probes.len()
         )
     }
 }
@@ -184,9 +193,14 @@ impl Keys {
         self.probes.insert(digest, probe);
     }
 
-    /// How many keys of each kind: tokens, agent keys, heartbeat keys.
-    pub fn counts(&self) -> (usize, usize, usize) {
-        (self.tokens.len(), self.agents.len(), self.heartbeats.len())
+    /// How many keys of each kind: tokens, agent keys, heartbeat keys, probe keys.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        (
+            self.tokens.len(),
+            self.agents.len(),
+            self.heartbeats.len(),
+            self.probes.len(),
+        )
     }
 }
 
@@ -228,10 +242,7 @@ impl KeyStore {
 
     /// The probe whose key `headers` carry (`Authorization: Bearer vpk_…`).
     pub fn probe(&self, headers: &HeaderMap) -> Option<ProbeRef> {
-        let key = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))?;
+        let key = bearer(headers)?;
         self.keys.load().probes.get(&digest(key)).cloned()
     }
 
@@ -241,14 +252,7 @@ impl KeyStore {
     /// `x-oneuptime-token`, `x-oneuptime-service-token` and `x-oneuptime-ingestion-key`, so
     /// existing collector configurations work unchanged.
     pub fn project_for(&self, headers: &HeaderMap) -> Option<Arc<str>> {
-        let bearer = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
-        let token = bearer.or_else(|| {
+        let token = bearer(headers).or_else(|| {
             [
                 "x-vigil-token",
                 "x-oneuptime-token",

@@ -77,73 +77,31 @@ async fn export(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let is_grpc = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if !is_grpc {
-        let mut r = Response::new(Body::from("expected content-type application/grpc\n"));
-        *r.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return r;
+    if let Some(refused) = not_grpc(&headers) {
+        return refused;
     }
     let result = async {
         let project = engine.authenticate(&headers)?;
-        let limits = &engine.limits;
-        let timeout = Duration::from_millis(limits.request_timeout_ms);
-        let raw = read_limited(&headers, body, limits.max_body_bytes + 5, timeout).await?;
-        let (compressed, message) = unframe(raw, limits.max_body_bytes)?;
-        let encoding = if compressed {
-            ContentEncoding::from_headers(&headers, "grpc-encoding")?
-        } else {
-            ContentEncoding::Identity
-        };
-        engine
+        let (message, encoding) = message(&engine, &headers, body).await?;
+        let summary = engine
             .export(signal, project, message, encoding, Encoding::Protobuf)
-            .await
+            .await?;
+        Ok(response::export_response(
+            signal,
+            summary.rejected,
+            summary.reason,
+            Encoding::Protobuf,
+        ))
     }
     .await;
-    let (status, response) = match result {
-        Ok(summary) => {
-            let reply = response::export_response(
-                signal,
-                summary.rejected,
-                summary.reason,
-                Encoding::Protobuf,
-            );
-            (200, ok_response(reply))
-        }
-        Err(error) => {
-            let wire = error.status();
-            if wire.http >= 500 && error.throttle_reason().is_none() {
-                tracing::warn!(signal = signal.as_str(), %error, "grpc export failed");
-            }
-            engine.telemetry.count_throttled(&error);
-            (
-                wire.http,
-                trailers_only(wire.grpc, &error.client_message(), wire.retry_after),
-            )
-        }
-    };
-    let label = RequestLabel {
-        signal: signal.as_str(),
-        protocol: "grpc",
-        status,
-    };
-    engine.telemetry.requests.get_or_create(&label).inc();
-    response
+    reply(&engine, signal.as_str(), result)
 }
 
 /// A batch of probe results (`proto::probe`): authenticated by the probe's key, answered once
 /// every result is in the WAL as an event for the worker.
 async fn report(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Body) -> Response {
-    let is_grpc = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if !is_grpc {
-        let mut r = Response::new(Body::from("expected content-type application/grpc\n"));
-        *r.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return r;
+    if let Some(refused) = not_grpc(&headers) {
+        return refused;
     }
     let result = async {
         engine.keys_loaded()?;
@@ -161,16 +119,8 @@ async fn report(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
                 retry_after: Duration::from_secs(30),
             });
         }
-        let limits = &engine.limits;
-        let timeout = Duration::from_millis(limits.request_timeout_ms);
-        let raw = read_limited(&headers, body, limits.max_body_bytes + 5, timeout).await?;
-        let (compressed, message) = unframe(raw, limits.max_body_bytes)?;
-        let encoding = if compressed {
-            ContentEncoding::from_headers(&headers, "grpc-encoding")?
-        } else {
-            ContentEncoding::Identity
-        };
-        let limit = limits.max_body_bytes;
+        let (message, encoding) = message(&engine, &headers, body).await?;
+        let limit = engine.limits.max_body_bytes;
         let held = message.len();
         let inline = crate::engine::decodes_inline(held, encoding);
         let taken = engine
@@ -181,16 +131,58 @@ async fn report(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
                 Ok(items)
             })
             .await?;
-        Ok(u32::try_from(taken).unwrap_or(u32::MAX))
+        let accepted = u32::try_from(taken).unwrap_or(u32::MAX);
+        Ok(prost::Message::encode_to_vec(&proto::probe::ReportReply {
+            accepted,
+        }))
     }
     .await;
+    reply(&engine, "probe_results", result)
+}
+
+/// 415 for a call that is not gRPC (nothing else can be said in gRPC terms).
+fn not_grpc(headers: &HeaderMap) -> Option<Response> {
+    let is_grpc = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if is_grpc {
+        return None;
+    }
+    let mut r = Response::new(Body::from("expected content-type application/grpc\n"));
+    *r.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    Some(r)
+}
+
+/// The call's one message, read within the engine's size and time limits, and how it is
+/// compressed.
+async fn message(
+    engine: &Engine,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, ContentEncoding), IngestError> {
+    let limits = &engine.limits;
+    let timeout = Duration::from_millis(limits.request_timeout_ms);
+    let raw = read_limited(headers, body, limits.max_body_bytes + 5, timeout).await?;
+    let (compressed, message) = unframe(raw, limits.max_body_bytes)?;
+    let encoding = if compressed {
+        ContentEncoding::from_headers(headers, "grpc-encoding")?
+    } else {
+        ContentEncoding::Identity
+    };
+    Ok((message, encoding))
+}
+
+/// The answer to a call (its reply message, or the error as trailers-only), counted under
+/// `signal`.
+fn reply(engine: &Engine, signal: &'static str, result: Result<Vec<u8>, IngestError>) -> Response {
     let (status, response) = match result {
-        Ok(accepted) => {
-            let reply = prost::Message::encode_to_vec(&proto::probe::ReportReply { accepted });
-            (200, ok_response(reply))
-        }
+        Ok(reply) => (200, ok_response(reply)),
         Err(error) => {
             let wire = error.status();
+            if wire.http >= 500 && error.throttle_reason().is_none() {
+                tracing::warn!(signal, %error, "grpc call failed");
+            }
             engine.telemetry.count_throttled(&error);
             (
                 wire.http,
@@ -199,7 +191,7 @@ async fn report(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
         }
     };
     let label = RequestLabel {
-        signal: "probe_results",
+        signal,
         protocol: "grpc",
         status,
     };
