@@ -1,11 +1,12 @@
 //! Who is calling and what they may do: a session cookie (with its CSRF token on writes) or an
 //! API key, and the caller's role in a project. Every project-scoped query goes through
-//! [`Caller::role_in`]; a project the caller cannot see is answered 404, like one that does
-//! not exist.
+//! [`Caller::role_in`]; a project the caller is not a member of (instance admins included) is
+//! answered 404, like one that does not exist.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -79,17 +80,23 @@ pub(crate) enum Caller {
         is_admin: bool,
         session_digest: String,
     },
-    /// An API key: one project, one role.
-    ApiKey { project: Uuid, role: Role },
+    /// An API key: one project, one role, perhaps an expiry.
+    ApiKey {
+        project: Uuid,
+        role: Role,
+        expires_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl Caller {
     /// The caller's role in `project`; 404 when the caller cannot see it.
     pub(crate) async fn role_in(&self, pool: &PgPool, project: Uuid) -> Result<Role, ApiError> {
         match self {
-            Caller::ApiKey { project: own, role } if *own == project => Ok(*role),
+            Caller::ApiKey {
+                project: own, role, ..
+            } if *own == project => Ok(*role),
             Caller::ApiKey { .. } => Err(ApiError::NotFound("project")),
-            Caller::User { id, is_admin, .. } => {
+            Caller::User { id, .. } => {
                 let row: Option<(Option<String>,)> = sqlx::query_as(
                     "SELECT m.role FROM projects p \
                      LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2 \
@@ -99,10 +106,10 @@ impl Caller {
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
+                // Membership is the only way in: instance admins manage accounts, not
+                // every project.
                 match row {
                     Some((Some(role),)) => Role::parse(&role),
-                    // Instance admins act as owners of every project.
-                    Some((None,)) if *is_admin => Ok(Role::Owner),
                     _ => Err(ApiError::NotFound("project")),
                 }
             }
@@ -160,17 +167,18 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if let Some(key) = bearer {
-            let row: Option<(Uuid, String)> = sqlx::query_as(
-                "SELECT project_id, role FROM api_keys WHERE digest = $1 \
+            let row: Option<(Uuid, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+                "SELECT project_id, role, expires_at FROM api_keys WHERE digest = $1 \
                  AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
             )
             .bind(secret::digest(key.trim()))
             .fetch_optional(&state.pool)
             .await?;
-            let (project, role) = row.ok_or(ApiError::Unauthenticated)?;
+            let (project, role, expires_at) = row.ok_or(ApiError::Unauthenticated)?;
             return Ok(Caller::ApiKey {
                 project,
                 role: Role::parse(&role)?,
+                expires_at,
             });
         }
         let token = cookie(parts, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;

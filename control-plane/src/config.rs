@@ -40,8 +40,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
-    /// Failed logins allowed per client address and per account in a window
-    /// (`VIGIL_LOGIN_MAX_FAILURES`).
+    /// Login attempts allowed per client address and account in a window, counting each
+    /// attempt until it succeeds (`VIGIL_LOGIN_MAX_FAILURES`); an address alone gets ten
+    /// times as many.
     pub login_max_failures: u32,
     /// That window, seconds.
     pub login_window_secs: u64,

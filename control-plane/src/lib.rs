@@ -17,7 +17,6 @@ mod secret;
 pub mod worker;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -29,16 +28,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
-    let timeout = Duration::from_millis(config.request_timeout_ms);
     let state = api::AppState::new(pool.clone(), config);
     let listener_task = tokio::spawn(db::follow_assignments(
         pool,
         state.assignment_changes.clone(),
     ));
-    let app = api::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        http::StatusCode::SERVICE_UNAVAILABLE,
-        timeout,
-    ));
+    let app = api::router(state);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

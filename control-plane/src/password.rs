@@ -11,13 +11,33 @@ pub(crate) const MIN_LEN: usize = 10;
 /// Longest password accepted (argon2 takes any length; this bounds the work per request).
 pub(crate) const MAX_LEN: usize = 256;
 
-/// Checks a new password's length.
-pub(crate) fn check(password: &str) -> Result<(), ApiError> {
+/// Checks a new password: its length, no control characters, and not guessable — the
+/// `zxcvbn` estimator (common passwords, names, words, repeats, sequences, keyboard patterns,
+/// the account's own email and name) must put it beyond 10^10 guesses.
+pub(crate) fn check(password: &str, account: &[&str]) -> Result<(), ApiError> {
     let len = password.chars().count();
     if !(MIN_LEN..=MAX_LEN).contains(&len) {
         return Err(ApiError::BadRequest(format!(
             "a password needs {MIN_LEN} to {MAX_LEN} characters"
         )));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "a password cannot contain control characters".into(),
+        ));
+    }
+    let estimate = zxcvbn::zxcvbn(password, account);
+    if estimate.score() < zxcvbn::Score::Three {
+        let mut why = "this password is too easy to guess".to_owned();
+        if let Some(feedback) = estimate.feedback() {
+            if let Some(warning) = feedback.warning() {
+                why.push_str(&format!(": {warning}"));
+            }
+            for suggestion in feedback.suggestions() {
+                why.push_str(&format!(" {suggestion}"));
+            }
+        }
+        return Err(ApiError::BadRequest(why));
     }
     Ok(())
 }

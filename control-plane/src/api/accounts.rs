@@ -23,7 +23,7 @@ pub(crate) struct User {
     pub id: Uuid,
     pub email: String,
     pub name: String,
-    /// Instance admins create accounts and act as owners of every project.
+    /// Instance admins create accounts; projects they see by membership, like anyone.
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -105,8 +105,9 @@ async fn insert_user(
     })
 }
 
-/// Creates the first account, which becomes the instance admin. Later accounts are made by
-/// an admin (`POST /api/v1/users`).
+/// Creates the first account, which becomes the instance admin, and signs it in (session
+/// and CSRF cookies, as a login sets them). Later accounts are made by an admin
+/// (`POST /api/v1/users`).
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = NewUser,
     security(()),
     responses((status = 201, body = User), (status = 400, body = ErrorBody),
@@ -114,10 +115,10 @@ async fn insert_user(
 pub(crate) async fn signup(
     State(state): State<AppState>,
     Body(mut new): Body<NewUser>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     normal_email(&new.email)?;
     check_name(&new.name)?;
-    password::check(&new.password)?;
+    password::check(&new.password, &[&new.email, &new.name])?;
     let hash = password::hash(std::mem::take(&mut new.password)).await?;
     let mut tx = state.pool.begin().await?;
     // One sign-up at a time, so that exactly one first account exists.
@@ -134,9 +135,11 @@ pub(crate) async fn signup(
     }
     new.is_admin = true;
     let user = insert_user(&mut *tx, new, hash).await?;
+    // The new admin is signed in at once (the CSRF token is in its cookie).
+    let session = Session::open(&state, &mut tx, user.id).await?;
     tx.commit().await?;
     tracing::info!(user = %user.id, "first account created (instance admin)");
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, session.cookies(&state), Json(user)))
 }
 
 /// Creates an account (instance admins only).
@@ -154,7 +157,7 @@ pub(crate) async fn create_user(
     }
     normal_email(&new.email)?;
     check_name(&new.name)?;
-    password::check(&new.password)?;
+    password::check(&new.password, &[&new.email, &new.name])?;
     let hash = password::hash(std::mem::take(&mut new.password)).await?;
     let user = insert_user(&state.pool, new, hash).await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -181,14 +184,12 @@ pub(crate) async fn login(
     Body(credentials): Body<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = credentials.email.trim().to_lowercase();
-    let (by_addr, by_email) = (format!("ip:{}", peer.ip()), format!("email:{email}"));
-    let keys = [by_addr.as_str(), by_email.as_str()];
-    state
+    // Counted before the password is checked: concurrent guesses all count.
+    let attempt = state
         .limiter
-        .check(&keys)
+        .attempt(peer.ip(), &email)
         .map_err(|retry_after_secs| ApiError::TooManyAttempts { retry_after_secs })?;
     if credentials.password.chars().count() > password::MAX_LEN {
-        state.limiter.failed(&keys);
         return Err(ApiError::BadCredentials);
     }
     let row: Option<(Uuid, String)> =
@@ -200,54 +201,81 @@ pub(crate) async fn login(
     let (id, stored) = row.map_or((None, password::DECOY.to_owned()), |(id, h)| (Some(id), h));
     let matches = password::verify(credentials.password, stored).await?;
     let Some(id) = id.filter(|_| matches) else {
-        state.limiter.failed(&keys);
         tracing::info!(addr = %peer.ip(), "failed login");
         return Err(ApiError::BadCredentials);
     };
-    state.limiter.succeeded(&by_email);
-
-    let token = secret::generate(secret::SESSION)?;
-    let csrf_token = secret::generate(secret::CSRF)?;
-    let ttl = state.config.session_ttl();
-    let expires_at = Utc::now()
-        + chrono::Duration::from_std(ttl).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.limiter.succeeded(attempt);
     let mut tx = state.pool.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO sessions (token_digest, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(secret::digest(&token))
-    .bind(id)
-    .bind(&csrf_token)
-    .bind(expires_at)
-    .execute(&mut *tx)
-    .await?;
+    let session = Session::open(&state, &mut tx, id).await?;
     let user: User = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    let secure = state.config.secure_cookies;
-    let max_age = ttl.as_secs();
     Ok((
+        session.cookies(&state),
+        Json(SignedIn {
+            user,
+            csrf_token: session.csrf_token,
+            expires_at: session.expires_at,
+        }),
+    ))
+}
+
+/// A session just opened: its secret goes only into the cookie.
+struct Session {
+    token: String,
+    csrf_token: String,
+    expires_at: DateTime<Utc>,
+    max_age: u64,
+}
+
+impl Session {
+    /// Stores a new session of `user` (and drops expired ones) in `tx`.
+    async fn open(
+        state: &AppState,
+        tx: &mut sqlx::PgConnection,
+        user: Uuid,
+    ) -> Result<Self, ApiError> {
+        let token = secret::generate(secret::SESSION)?;
+        let csrf_token = secret::generate(secret::CSRF)?;
+        let ttl = state.config.session_ttl();
+        let expires_at = Utc::now()
+            + chrono::Duration::from_std(ttl).map_err(|e| ApiError::Internal(e.to_string()))?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_digest, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(secret::digest(&token))
+        .bind(user)
+        .bind(&csrf_token)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        Ok(Self {
+            token,
+            csrf_token,
+            expires_at,
+            max_age: ttl.as_secs(),
+        })
+    }
+
+    /// The session cookie (HttpOnly) and the CSRF cookie.
+    fn cookies(&self, state: &AppState) -> AppendHeaders<[(header::HeaderName, String); 2]> {
+        let secure = state.config.secure_cookies;
         AppendHeaders([
             (
                 header::SET_COOKIE,
-                cookie(SESSION_COOKIE, &token, max_age, true, secure),
+                cookie(SESSION_COOKIE, &self.token, self.max_age, true, secure),
             ),
             (
                 header::SET_COOKIE,
-                cookie(CSRF_COOKIE, &csrf_token, max_age, false, secure),
+                cookie(CSRF_COOKIE, &self.csrf_token, self.max_age, false, secure),
             ),
-        ]),
-        Json(SignedIn {
-            user,
-            csrf_token,
-            expires_at,
-        }),
-    ))
+        ])
+    }
 }
 
 /// Signs out: the session ends and its cookies are cleared.

@@ -30,7 +30,8 @@ pub(crate) struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// A new API key. Its role can be no stronger than the creator's, and never owner.
+/// A new API key. Its role can be no stronger than the creator's, and never owner; a key
+/// made with an expiring API key expires no later than that key.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewApiKey {
@@ -111,6 +112,17 @@ pub(crate) async fn create_api_key(
     }
     if new.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::BadRequest("expires_at is in the past".into()));
+    }
+    // A key never makes a key that outlives it.
+    if let Caller::ApiKey {
+        expires_at: Some(own),
+        ..
+    } = caller
+        && new.expires_at.is_none_or(|at| at > own)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "expires_at must be set and no later than this API key's own expiry ({own})"
+        )));
     }
     let secret = secret::generate(secret::API_KEY)?;
     let created_by = caller.user().ok();

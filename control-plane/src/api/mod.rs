@@ -18,10 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
@@ -55,20 +57,28 @@ impl AppState {
     }
 }
 
-/// A JSON request body; a malformed one is a 400 in the API's error shape.
+/// A JSON request body; a malformed one is a 400 in the API's error shape, an oversize one 413
+/// and one without a JSON content type 415.
 pub(crate) struct Body<T>(pub(crate) T);
 
-impl<T, S> FromRequest<S> for Body<T>
+impl<T> FromRequest<AppState> for Body<T>
 where
     T: serde::de::DeserializeOwned,
-    S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+            Err(rejection) => Err(match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::PayloadTooLarge(state.config.max_body_bytes)
+                }
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                    ApiError::UnsupportedMediaType(rejection.body_text())
+                }
+                _ => ApiError::BadRequest(rejection.body_text()),
+            }),
         }
     }
 }
@@ -174,6 +184,55 @@ impl Modify for Security {
     }
 }
 
+/// Documents, on every operation, the errors any request can meet whatever its handler does
+/// (the framework's own refusals, put in the API's shape by `error::conform`): a malformed
+/// parameter (400), a body too large (413) or not JSON (415) where there is a body, and an
+/// overloaded or timed-out server (503).
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut common = vec![
+                    ("400", "malformed request"),
+                    ("503", "unavailable or timed out; retry after Retry-After"),
+                ];
+                if operation.request_body.is_some() {
+                    common.push(("413", "request body too large"));
+                    common.push(("415", "request body is not JSON"));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description).into());
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Vigil API", description = "Accounts, projects, keys, monitors, probes, incidents and notifications of a Vigil instance."),
@@ -195,7 +254,7 @@ impl Modify for Security {
         maintenance::create, maintenance::list, maintenance::delete_one,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::access::Role)),
-    modifiers(&Security),
+    modifiers(&Security, &CommonErrors),
     security(("session" = []), ("api_key" = [])),
 )]
 struct ApiDoc;
@@ -344,5 +403,13 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(state.config.request_timeout_ms),
+        ))
+        .layer(axum::middleware::map_response_with_state(
+            max_body,
+            crate::error::conform,
+        ))
         .with_state(state)
 }

@@ -130,7 +130,7 @@ pub(crate) async fn list(
                 .fetch_all(&state.pool)
                 .await?
             }
-            Caller::ApiKey { project, role } => sqlx::query_as(
+            Caller::ApiKey { project, role, .. } => sqlx::query_as(
                 "SELECT id, name, created_at, $2 FROM projects WHERE id = $1 LIMIT $3 OFFSET $4",
             )
             .bind(project)

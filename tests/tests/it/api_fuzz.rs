@@ -1,5 +1,6 @@
 //! Schemathesis (PyPI) against the live OpenAPI document: every operation fuzzed with an
-//! admin API key of a real project, and no answer may be a 5xx or break the documented schema.
+//! admin API key of a real project, and no answer may be a 5xx, or have a status, content type,
+//! headers or body the document does not give.
 
 use std::process::Stdio;
 
@@ -48,7 +49,8 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             "run",
             &format!("{}/api/v1/openapi.json", cp.base),
             "--checks",
-            "not_a_server_error,response_schema_conformance",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_headers_conformance,response_schema_conformance",
             "--header",
             &format!("Authorization: Bearer {key}"),
             "--max-examples",
