@@ -26,6 +26,25 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" >"$stamp"
 fi
 
+# Node.js with the real Node clients (@fluent-org/logger), cached under ~/.cache/vigil/node and
+# reinstalled from the lock file when it changes.
+node_dir=${VIGIL_TEST_NODE_DIR:-$HOME/.cache/vigil/node}
+lock=tests/node/package-lock.json
+node_want=$(sha256sum "$lock" | cut -d' ' -f1)
+if [ ! -d "$node_dir/node_modules" ] || [ "$(cat "$node_dir/.lock.sha256" 2>/dev/null)" != "$node_want" ]; then
+  echo "test: preparing the Node clients in $node_dir" >&2
+  if ! command -v npm >/dev/null; then
+    apt_get=(apt-get); [ "$(id -u)" = 0 ] || apt_get=(sudo apt-get)
+    "${apt_get[@]}" install -y -qq nodejs npm >/dev/null ||
+      { "${apt_get[@]}" update -qq && "${apt_get[@]}" install -y -qq nodejs npm >/dev/null; }
+  fi
+  rm -rf "$node_dir"
+  mkdir -p "$node_dir"
+  cp tests/node/package.json "$lock" "$node_dir/"
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$node_want" >"$node_dir/.lock.sha256"
+fi
+
 # dnsmasq answers the probe's DNS checks in the tests (the binary only, no system service).
 if [ ! -x /usr/sbin/dnsmasq ]; then
   apt_get=(apt-get); [ "$(id -u)" = 0 ] || apt_get=(sudo apt-get)
@@ -50,6 +69,7 @@ export VIGIL_TEST_CLICKHOUSE_URL=$VIGIL_CLICKHOUSE_URL
 export VIGIL_TEST_DATABASE_URL=$VIGIL_DATABASE_URL
 export VIGIL_TEST_REDIS_URL=$VIGIL_REDIS_URL
 export VIGIL_TEST_PYTHON=$venv/bin/python
+export VIGIL_TEST_NODE_PATH=$node_dir/node_modules
 
 # The durability and worker tests run the real binaries (to kill -9 them): build them with the
 # same flags.

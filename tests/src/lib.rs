@@ -110,6 +110,13 @@ pub fn python() -> String {
     required_env("VIGIL_TEST_PYTHON")
 }
 
+/// `node` with the test clients' modules (`@fluent-org/logger`) on its path.
+pub fn node() -> tokio::process::Command {
+    let mut node = tokio::process::Command::new("node");
+    node.env("NODE_PATH", required_env("VIGIL_TEST_NODE_PATH"));
+    node
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha512};
 
-use super::msgpack::{write_array_len, write_bool, write_map_len, write_str};
+use super::msgpack::{write_array_len, write_bin, write_bool, write_map_len, write_str};
 use crate::auth::ForwardKeys;
 
 /// What the server sent in its HELO.
@@ -32,10 +32,12 @@ impl Helo {
         write_array_len(&mut out, 2);
         write_str(&mut out, b"HELO");
         write_map_len(&mut out, 3);
+        // Random bytes go as bin, as Fluentd sends them: a client that decodes a str as
+        // UTF-8 would compute its digests over other bytes.
         write_str(&mut out, b"nonce");
-        write_str(&mut out, &self.nonce);
+        write_bin(&mut out, &self.nonce);
         write_str(&mut out, b"auth");
-        write_str(&mut out, &self.auth_salt);
+        write_bin(&mut out, &self.auth_salt);
         write_str(&mut out, b"keepalive");
         write_bool(&mut out, true);
         out

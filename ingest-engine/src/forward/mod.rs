@@ -226,6 +226,10 @@ impl Listener {
         let mut cutter = Cutter::default();
         loop {
             while let Some(len) = cutter.next(&buf).map_err(FrameError::from)? {
+                // A frame that completed within the last read may still be over the limit.
+                if len > self.config.max_frame_bytes {
+                    return Err(ConnectionError::FrameTooLarge(self.config.max_frame_bytes));
+                }
                 let frame = buf.split_to(len).freeze();
                 match self.frame(frame, project.clone()).await? {
                     Outcome::KeepAlive => {}

@@ -367,6 +367,23 @@ pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// Appends a bin header and bytes (random bytes must be bin: a client may decode a str as
+/// UTF-8 and change them).
+pub fn write_bin(out: &mut Vec<u8>, b: &[u8]) {
+    match b.len() {
+        n @ 0..=0xff => out.extend_from_slice(&[0xc4, n as u8]),
+        n @ 0x100..=0xffff => {
+            out.push(0xc5);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0xc6);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(b);
+}
+
 /// Appends an array header.
 pub fn write_array_len(out: &mut Vec<u8>, n: u32) {
     container_len(out, n, 0x90, 0xdc);

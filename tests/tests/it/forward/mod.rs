@@ -338,25 +338,40 @@ async fn bad_frames_close_their_connection_store_nothing_and_the_listener_keeps_
         closed(&mut s).await,
         "oversized frame: connection not closed"
     );
+    // The limit is exact: a Message frame of 4097 bytes is refused, one of 4096 stored.
+    let sized = |len: usize| {
+        // ["x", 1700000000, {"k": bin16}]: 14 bytes of heads, then the binary.
+        let mut f = hex("93a178ce6553f10081a16bc5");
+        f.extend_from_slice(&((len - 14) as u16).to_be_bytes());
+        f.resize(len, b'a');
+        f
+    };
+    let mut s = connect(addr).await;
+    s.write_all(&sized(4097)).await.unwrap();
+    assert!(
+        closed(&mut s).await,
+        "a frame one byte over the limit was taken"
+    );
     // Others are unaffected.
     let mut s = connect(addr).await;
+    s.write_all(&sized(4096)).await.unwrap();
     s.write_all(&hex(FORWARD_ACKED)).await.unwrap();
     assert_eq!(read_n(&mut s, hex(ACK).len()).await, hex(ACK));
-    assert_eq!(engine.count("logs").await, 2);
+    assert_eq!(engine.count("logs").await, 3);
     engine.stop().await;
 }
 
 /// Reads the HELO and returns (nonce, auth salt).
 async fn read_helo(s: &mut TcpStream) -> (Vec<u8>, Vec<u8>) {
-    // ["HELO", {"nonce": str16, "auth": str(0|16), "keepalive": true}]
-    let head = read_n(s, 14).await;
+    // ["HELO", {"nonce": bin16, "auth": bin(0|16), "keepalive": true}], bin as Fluentd sends
+    let head = read_n(s, 15).await;
     assert_eq!(&head[..7], &hex("92a448454c4f83"));
     assert_eq!(&head[7..13], &hex("a56e6f6e6365"));
-    assert_eq!(head[13], 0xb0);
+    assert_eq!(&head[13..], &hex("c410"));
     let nonce = read_n(s, 16).await;
-    let auth_head = read_n(s, 6).await;
-    assert_eq!(&auth_head[..5], &hex("a461757468"));
-    let salt = read_n(s, usize::from(auth_head[5] & 0x1f)).await;
+    let auth_head = read_n(s, 7).await;
+    assert_eq!(&auth_head[..6], &hex("a461757468c4"));
+    let salt = read_n(s, usize::from(auth_head[6])).await;
     assert_eq!(read_n(s, 11).await, hex("a96b656570616c697665c3"));
     (nonce, salt)
 }
@@ -451,6 +466,47 @@ async fn udp_heartbeats_are_answered() {
         .expect("heartbeat answered")
         .unwrap();
     assert_eq!(&buf[..n], &[0u8]);
+    engine.stop().await;
+}
+
+#[tokio::test]
+async fn the_node_fluent_logger_passes_the_handshake_and_gets_its_acks() {
+    let (engine, addr) = engine_with_forward("fw_node", |c| {
+        c.forward.shared_keys = ingest_engine::config::Secret(format!("node-key={PROJECT_2}"));
+    })
+    .await;
+    let run_id = unique_name("node");
+    let out = tests::node()
+        .arg(repo_root().join("tests/node/fluent_send.js"))
+        .args([
+            addr.ip().to_string(),
+            addr.port().to_string(),
+            "node-key".into(),
+            run_id.clone(),
+        ])
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "fluent_send.js failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Acknowledged, so stored, in the project the shared key selects.
+    let rows = engine
+        .rows("logs", "project_id, service_name, body", "ORDER BY body")
+        .await;
+    let bodies: Vec<&str> = rows.iter().map(|r| r["body"].as_str().unwrap()).collect();
+    assert_eq!(
+        bodies,
+        (0..3)
+            .map(|n| format!("{run_id} n={n}"))
+            .collect::<Vec<_>>()
+    );
+    for r in &rows {
+        assert_eq!(r["project_id"], PROJECT_2);
+        assert_eq!(r["service_name"], "node.app");
+    }
     engine.stop().await;
 }
 
