@@ -16,6 +16,8 @@ use crate::pipeline::Target;
 const MAX_BODY: usize = 64 << 10;
 /// The longest `details_json`.
 const MAX_DETAILS: usize = 64 << 10;
+/// How far ahead of the receive time a result's `checked_at` may be (clock skew).
+const MAX_CLOCK_SKEW_NANOS: u64 = 60_000_000_000;
 const PHASES: [&str; 5] = ["dns", "connect", "tls", "timeout", "response"];
 
 fn bad(message: String) -> DecodeError {
@@ -107,7 +109,11 @@ pub(crate) fn encode(message: &[u8], probe: &ProbeRef, now: u64) -> Result<Vec<I
     for (i, r) in batch.results.iter().enumerate() {
         check(r, i)?;
         let result = result_json(r, i)?;
-        let checked_at = if r.checked_at_unix_nano == 0 {
+        // A result from the future (a wrong clock, a hostile probe) would move its monitor's
+        // state ahead of every real result: it takes the receive time instead.
+        let checked_at = if r.checked_at_unix_nano == 0
+            || r.checked_at_unix_nano > now.saturating_add(MAX_CLOCK_SKEW_NANOS)
+        {
             now
         } else {
             r.checked_at_unix_nano
@@ -185,6 +191,34 @@ mod tests {
         assert_eq!(result["status_code"], 200);
         assert_eq!(result["details"]["timings"]["dns_ms"], 1.5);
         assert!(result.get("error").is_none());
+    }
+
+    #[test]
+    fn results_from_the_future_take_the_receive_time() {
+        let now = 1_700_000_000_000_000_000;
+        let batch = ResultBatch {
+            results: vec![
+                CheckResult {
+                    checked_at_unix_nano: u64::MAX >> 1,
+                    ..result("future")
+                },
+                CheckResult {
+                    checked_at_unix_nano: now + 30_000_000_000,
+                    ..result("skewed")
+                },
+            ],
+        };
+        let items = encode(&batch.encode_to_vec(), &probe(), now).unwrap();
+        let checked_at = |i: usize| {
+            let fields = crate::events::fields(&items[i].data).unwrap();
+            let (_, v) = fields
+                .into_iter()
+                .find(|(n, _)| *n == b"checked_at_unix_nano")
+                .unwrap();
+            String::from_utf8_lossy(v).parse::<u64>().unwrap()
+        };
+        assert_eq!(checked_at(0), now);
+        assert_eq!(checked_at(1), now + 30_000_000_000);
     }
 
     #[test]

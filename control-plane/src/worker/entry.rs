@@ -139,7 +139,12 @@ pub(crate) fn parse(
             }
             let observation: Observation = serde_json::from_value(value)
                 .map_err(|e| format!("field result is not a result object: {e}"))?;
-            let at = nanos(fields, "checked_at_unix_nano")?;
+            // Never later than its receipt: a result cannot move its monitor into the future.
+            let checked_at = nanos(fields, "checked_at_unix_nano")?;
+            let at = match nanos(fields, "received_at_unix_nano") {
+                Ok(received) => checked_at.min(received),
+                Err(_) => checked_at,
+            };
             let probe = uuid(fields, "probe_id")?;
             let detail = serde_json::Value::Object(detail);
             (Source::Probe, at, Some(probe), observation, detail)
@@ -233,6 +238,21 @@ mod tests {
         .unwrap();
         assert_eq!(r.observation.status_code, Some(503));
         assert_eq!(r.at.timestamp_nanos_opt(), Some(1_700_000_000_000_000_001));
+        // A check time later than the receipt is taken as the receipt.
+        let r = parse(
+            StreamKind::ProbeResult,
+            &fields(&[
+                ("event_id", "e3"),
+                ("project_id", &p),
+                ("monitor_id", &m),
+                ("probe_id", &probe),
+                ("received_at_unix_nano", "1700000000000000000"),
+                ("checked_at_unix_nano", "9223372036854775807"),
+                ("result", r#"{"is_online": false}"#),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(r.at.timestamp_nanos_opt(), Some(1_700_000_000_000_000_000));
         let r = parse(
             StreamKind::ServerReport,
             &fields(&[

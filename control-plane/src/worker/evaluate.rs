@@ -6,7 +6,7 @@
 //! compared with the last push instead: a heartbeat still in the stream when the worker judged
 //! its monitor "missing" is news, not a replay, and brings the monitor back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +32,9 @@ pub(crate) struct MonitorState {
     /// Latest decision of each assigned probe (criterion name, or `None` for no match), for
     /// agreement; only kept when `min_probe_agreement > 1`.
     pub probes: HashMap<Uuid, Option<String>>,
+    /// The probes assigned to the monitor (read when the batch has probe results): a result
+    /// from any other probe is not the monitor's and is dropped.
+    pub assigned: HashSet<Uuid>,
 }
 
 /// A monitor moving to another criterion (or back to its default status).
@@ -146,6 +149,7 @@ mod tests {
             last_push_at: None,
             min_probe_agreement: agreement,
             probes: HashMap::new(),
+            assigned: HashSet::new(),
         }
     }
 

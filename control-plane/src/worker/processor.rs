@@ -4,7 +4,7 @@
 //! last-result times of the others in one statement. Every effect is idempotent, so a batch
 //! replayed after a crash changes nothing twice (see `apply`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -62,8 +62,12 @@ impl Processor {
         }
     }
 
-    /// The state of `monitors` (those that exist).
-    async fn states(&self, monitors: &[Uuid]) -> Result<HashMap<Uuid, MonitorState>, ProcessError> {
+    /// The state of `monitors` (those that exist), with the assigned probes of `probed`.
+    async fn states(
+        &self,
+        monitors: &[Uuid],
+        probed: &[Uuid],
+    ) -> Result<HashMap<Uuid, MonitorState>, ProcessError> {
         // Criteria are read (and parsed) only for monitors changed since they were cached.
         let rows: Vec<StateRow> = sqlx::query_as(
             "SELECT id, project_id, name, enabled, updated_at, default_status_id, \
@@ -92,16 +96,12 @@ impl Processor {
             }
         }
         let mut states = HashMap::with_capacity(rows.len());
-        let mut agreeing = Vec::new();
         for row in rows {
             // A monitor changed between the two reads keeps its cached criteria for this
             // batch; the next one reads them again.
             let Some(criteria) = self.criteria.lock().get(&row.id).map(|(_, c)| c.clone()) else {
                 continue;
             };
-            if row.min_probe_agreement > 1 {
-                agreeing.push(row.id);
-            }
             states.insert(
                 row.id,
                 MonitorState {
@@ -116,23 +116,30 @@ impl Processor {
                     last_push_at: row.last_push_at,
                     min_probe_agreement: row.min_probe_agreement,
                     probes: HashMap::new(),
+                    assigned: HashSet::new(),
                 },
             );
         }
-        if !agreeing.is_empty() {
+        if !probed.is_empty() {
             let probes: Vec<(Uuid, Uuid, Option<String>)> = sqlx::query_as(
                 "SELECT monitor_id, probe_id, last_criteria FROM monitor_probes \
-                 WHERE monitor_id = ANY($1) AND last_criteria IS NOT NULL",
+                 WHERE monitor_id = ANY($1)",
             )
-            .bind(&agreeing)
+            .bind(probed)
             .fetch_all(&self.pool)
             .await?;
             for (monitor, probe, last) in probes {
-                if let Some(state) = states.get_mut(&monitor) {
+                let Some(state) = states.get_mut(&monitor) else {
+                    continue;
+                };
+                state.assigned.insert(probe);
+                if state.min_probe_agreement > 1
+                    && let Some(last) = last
+                {
                     // Stored as '' for "no criterion met".
                     state
                         .probes
-                        .insert(probe, last.filter(|name| !name.is_empty()));
+                        .insert(probe, Some(last).filter(|name| !name.is_empty()));
                 }
             }
         }
@@ -144,16 +151,33 @@ impl Processor {
         let mut ids: Vec<Uuid> = batch.iter().map(|r| r.monitor_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut states = self.states(&ids).await?;
+        let mut probed: Vec<Uuid> = batch
+            .iter()
+            .filter(|r| r.probe_id.is_some())
+            .map(|r| r.monitor_id)
+            .collect();
+        probed.sort_unstable();
+        probed.dedup();
+        let mut states = self.states(&ids, &probed).await?;
         let mut judged: Vec<(&MonitorResult, Verdict)> = Vec::with_capacity(batch.len());
         let mut changes: HashMap<Uuid, Vec<Change>> = HashMap::new();
         for result in batch {
-            // Unknown (deleted) or disabled monitors, and entries naming another project's
-            // monitor, are dropped.
+            // Unknown (deleted) or disabled monitors, entries naming another project's monitor
+            // and results of probes not assigned to the monitor are dropped.
             let Some(state) = states.get_mut(&result.monitor_id) else {
                 continue;
             };
             if !state.enabled || state.project_id != result.project_id {
+                continue;
+            }
+            // A probe reports only on the monitors assigned to it.
+            if let Some(probe) = result.probe_id
+                && !state.assigned.contains(&probe)
+            {
+                tracing::warn!(
+                    probe = %probe, monitor = %result.monitor_id,
+                    "result from a probe not assigned to the monitor dropped"
+                );
                 continue;
             }
             let (verdict, change) = state.evaluate(result);

@@ -127,7 +127,7 @@ async fn load(pool: &PgPool) -> Result<Keys, sqlx::Error> {
     }
     let monitors = sqlx::query(
         "SELECT key_digest, kind, project_id::text AS project, id::text AS monitor \
-         FROM monitors WHERE key_digest IS NOT NULL",
+         FROM monitors WHERE key_digest IS NOT NULL AND enabled",
     )
     .fetch_all(pool)
     .await?;

@@ -93,16 +93,21 @@ fn key(out: &mut Vec<u8>, number: u32, wire_type: u8) {
     put_varint(out, (u64::from(number) << 3) | u64::from(wire_type));
 }
 
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+
 fn as_u64(field: &Field, v: &Json) -> Result<u64, DecodeError> {
     match v {
         Json::Number(n) => n
             .as_u64()
             .or_else(|| {
+                // `1e3` is an integer; `1e100` or `1.5` is not one that fits (a cast would
+                // clamp or truncate it silently).
                 n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .filter(|f| f.fract() == 0.0 && (0.0..TWO_POW_64).contains(f))
                     .map(|f| f as u64)
             })
-            .ok_or_else(|| bad(field, "is not an unsigned integer")),
+            .ok_or_else(|| bad(field, "is not an unsigned 64-bit integer")),
         Json::String(s) => s
             .parse()
             .map_err(|_| bad(field, "is not an unsigned integer")),
@@ -114,8 +119,12 @@ fn as_i64(field: &Field, v: &Json) -> Result<i64, DecodeError> {
     match v {
         Json::Number(n) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .ok_or_else(|| bad(field, "is not an integer")),
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(f))
+                    .map(|f| f as i64)
+            })
+            .ok_or_else(|| bad(field, "is not a 64-bit integer")),
         Json::String(s) => s.parse().map_err(|_| bad(field, "is not an integer")),
         _ => Err(bad(field, "is not an integer")),
     }

@@ -109,6 +109,22 @@ async fn bad_http_requests_are_refused_and_store_nothing() {
             400,
         ),
         (
+            "intValue beyond int64",
+            "application/json",
+            Some(TOKEN),
+            None,
+            br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"x"},"attributes":[{"key":"n","value":{"intValue":1e100}}]}]}]}]}"#.to_vec(),
+            400,
+        ),
+        (
+            "fractional intValue",
+            "application/json",
+            Some(TOKEN),
+            None,
+            br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"x"},"attributes":[{"key":"n","value":{"intValue":1.5}}]}]}]}]}"#.to_vec(),
+            400,
+        ),
+        (
             "wrong content type",
             "text/plain",
             Some(TOKEN),

@@ -438,6 +438,27 @@ async fn keys_made_in_the_control_plane_work_at_the_engine_and_revocation_reache
     .await;
     assert!(took < Duration::from_secs(5), "key rotation took {took:?}");
     assert_eq!(get(verify(&new_key)).await, 200);
+    // A disabled monitor's key is refused until it is enabled again.
+    let beat_path = format!("{monitors}/{}", beat["monitor"]["id"].as_str().unwrap());
+    let enable = |on: bool| {
+        cp.ok(
+            Method::PATCH,
+            &beat_path,
+            &admin,
+            Some(json!({"enabled": on})),
+        )
+    };
+    enable(false).await;
+    let took = time_until("the disabled monitor's key is refused", || {
+        get(beat_url.clone()).then_is(404)
+    })
+    .await;
+    assert!(took < Duration::from_secs(5), "disabling took {took:?}");
+    enable(true).await;
+    time_until("the enabled monitor's key works again", || {
+        get(beat_url.clone()).then_is(200)
+    })
+    .await;
     cp.answer(
         StatusCode::NO_CONTENT,
         Method::DELETE,

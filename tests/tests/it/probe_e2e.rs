@@ -355,3 +355,63 @@ async fn a_probe_that_cannot_reach_the_engine_keeps_a_bounded_buffer_and_counts_
     assert!(t.buffered.load(Relaxed) <= 2);
     assert!(dropped >= checks - 2, "{dropped} dropped of {checks}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_moves_only_its_own_monitors_and_never_into_the_future() {
+    let (cp, admin, p) = setup().await;
+    let probe = register_probe(&cp, &admin, &p, "eu").await;
+    let key = probe["key"].as_str().unwrap().to_owned();
+    let probe_id = probe["probe"]["id"].as_str().unwrap().to_owned();
+    let monitor = |name: &str, probes: Vec<String>| {
+        json!({"name": name, "kind": "http", "probe_ids": probes,
+               "settings": {"url": "https://shop.test"}})
+    };
+    let id = |v: serde_json::Value| v["monitor"]["id"].as_str().unwrap().to_owned();
+    let mine = id(create_monitor(&cp, &admin, &p, monitor("Mine", vec![probe_id])).await);
+    let other = id(create_monitor(&cp, &admin, &p, monitor("Other", vec![])).await);
+    let other_before = timeline(&cp, &admin, &p, &other).await;
+    let worker = TestWorker::start(&cp, "pa", |_| {}).await;
+    let engine = engine_for(&cp, &worker, "pa_eng").await;
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64;
+    let result = |id: &str, monitor: &str, at: u64, online: bool| proto::probe::CheckResult {
+        id: id.into(),
+        monitor_id: monitor.into(),
+        checked_at_unix_nano: at,
+        is_online: online,
+        ..Default::default()
+    };
+    // A result dated in the year 2262 for its own monitor, and one for a monitor of the same
+    // project that is not assigned to it.
+    let batch = proto::probe::ResultBatch {
+        results: vec![
+            result("far", &mine, i64::MAX as u64, true),
+            result("foreign", &other, now, false),
+        ],
+    };
+    wait_until(WAIT, "the probe key works", || {
+        let (batch, engine, key) = (batch.clone(), &engine, key.clone());
+        async move { report(engine, &key, batch).await.ok() }
+    })
+    .await;
+    // A real result a second later still counts: the far one did not freeze the monitor.
+    let later = proto::probe::ResultBatch {
+        results: vec![result("real", &mine, now + 2_000_000_000, false)],
+    };
+    report(&engine, &key, later).await.unwrap();
+    status_becomes(&cp, &admin, &p, &mine, "Offline").await;
+    let rows = clickhouse(&format!(
+        "SELECT monitor_id, toUnixTimestamp(time) < {} FROM {}.monitor_results FINAL \
+         ORDER BY time FORMAT TabSeparated",
+        now / 1_000_000_000 + 3600,
+        worker.clickhouse_database
+    ))
+    .await;
+    assert_eq!(
+        rows.lines().collect::<Vec<_>>(),
+        [format!("{mine}\t1"), format!("{mine}\t1")],
+        "only the assigned monitor's results, none in the future"
+    );
+    assert_eq!(timeline(&cp, &admin, &p, &other).await, other_before);
+    engine.stop().await;
+    worker.stop().await;
+}
