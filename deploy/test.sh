@@ -75,9 +75,11 @@ export VIGIL_TEST_NODE_PATH=$node_dir/node_modules
 # same flags.
 build_flags=()
 for arg in "$@"; do [ "$arg" = --locked ] && build_flags+=(--locked); done
-cargo build -p ingest-engine --bin vigil-ingest -p control-plane --bin vigil "${build_flags[@]}"
+cargo build -p ingest-engine --bin vigil-ingest -p control-plane --bin vigil -p probe --bin vigil-probe \
+  "${build_flags[@]}"
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 export VIGIL_TEST_INGEST_BIN=$target_dir/debug/vigil-ingest
 export VIGIL_TEST_VIGIL_BIN=$target_dir/debug/vigil
+export VIGIL_TEST_PROBE_BIN=$target_dir/debug/vigil-probe
 
 TMPDIR=$stack_dir/tmp cargo test --workspace "$@"

@@ -30,25 +30,25 @@ struct Assignments {
     monitors: Vec<Assignment>,
 }
 
-/// Follows the assignments until `shutdown`, publishing each new set on `tx`.
+/// Follows the assignments until `shutdown`, publishing each new set on `tx`. Gives up with
+/// an error once the control plane refused the probe's key `config.max_key_refusals` times
+/// in a row (a wrong or deleted key never starts working by itself).
 pub async fn follow(
     config: Config,
     tx: watch::Sender<Vec<Assignment>>,
     shutdown: CancellationToken,
-) {
+) -> Result<(), String> {
     let http = match reqwest::Client::builder()
         .timeout(config.call_timeout + Duration::from_secs(config.poll_wait_secs))
         .build()
     {
         Ok(http) => http,
-        Err(error) => {
-            tracing::error!(%error, "cannot build the HTTP client");
-            return;
-        }
+        Err(error) => return Err(format!("cannot build the HTTP client: {error}")),
     };
     let url = format!("{}/api/v1/probe/assignments", config.control_url);
     let mut version: Option<String> = None;
     let mut backoff = Duration::from_millis(250);
+    let mut refusals = 0u32;
     loop {
         let mut request = http
             .get(&url)
@@ -61,10 +61,24 @@ pub async fn follow(
             ]);
         }
         let answer = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return Ok(()),
             answer = request.send() => answer,
         };
         let result = match answer {
+            Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+                refusals += 1;
+                let why = format!(
+                    "the control plane refuses this probe's key ({}): check VIGIL_PROBE_KEY \
+                     (the key shown when the probe was registered)",
+                    r.status()
+                );
+                if refusals >= config.max_key_refusals {
+                    return Err(format!(
+                        "{why}; refused {refusals} times in a row, giving up"
+                    ));
+                }
+                Err(why)
+            }
             Ok(r) if r.status().is_success() => {
                 r.json::<Assignments>().await.map_err(|e| e.to_string())
             }
@@ -74,6 +88,7 @@ pub async fn follow(
         match result {
             Ok(a) => {
                 backoff = Duration::from_millis(250);
+                refusals = 0;
                 if version.as_deref() != Some(a.version.as_str()) {
                     tracing::info!(monitors = a.monitors.len(), version = %a.version, "assignments");
                     version = Some(a.version);
@@ -84,7 +99,7 @@ pub async fn follow(
             Err(error) => tracing::warn!(%error, retry_in = ?backoff, "assignments not fetched"),
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(10));

@@ -34,7 +34,30 @@ pub struct Config {
     /// Where `/metrics` is served (`VIGIL_PROBE_METRICS_ADDR`, default `127.0.0.1:9465`;
     /// `off` serves nothing).
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Consecutive refusals of the key by the control plane before the probe exits with an
+    /// error (`VIGIL_PROBE_MAX_KEY_REFUSALS`, default 8: about a minute of backoff).
+    pub max_key_refusals: u32,
 }
+
+/// What `vigil-probe --help` prints.
+pub const USAGE: &str = "\
+vigil-probe: checks the monitors assigned to this probe and reports the results to Vigil.
+
+Usage: vigil-probe [--help | --version]
+
+Configured by environment variables:
+  VIGIL_PROBE_KEY               the probe's key, shown once when it was registered (required)
+  VIGIL_PROBE_CONTROL_URL       the control plane's API (http://127.0.0.1:8080)
+  VIGIL_PROBE_INGEST_URL        the ingest engine's gRPC listener (http://127.0.0.1:4317)
+  VIGIL_PROBE_CONCURRENCY       checks running at once (512)
+  VIGIL_PROBE_BUFFER            results held while the engine is away (100000)
+  VIGIL_PROBE_BATCH             results per batch (1000)
+  VIGIL_PROBE_BODY_LIMIT        response bytes kept for criteria (65536)
+  VIGIL_PROBE_CA_FILE           extra CA certificates to trust (PEM)
+  VIGIL_PROBE_METRICS_ADDR      where /metrics is served (127.0.0.1:9465; off)
+  VIGIL_PROBE_MAX_KEY_REFUSALS  key refusals in a row before exiting (8)
+  VIGIL_LOG                     log filter (info)
+";
 
 impl std::fmt::Debug for Config {
     // The key is a secret: never logged.
@@ -65,6 +88,7 @@ impl Config {
             extra_ca: Vec::new(),
             body_limit: 64 << 10,
             metrics_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9465))),
+            max_key_refusals: 8,
         }
     }
 
@@ -94,6 +118,10 @@ impl Config {
         number("VIGIL_PROBE_BUFFER", &mut config.buffer)?;
         number("VIGIL_PROBE_BATCH", &mut config.batch)?;
         number("VIGIL_PROBE_BODY_LIMIT", &mut config.body_limit)?;
+        let mut refusals = config.max_key_refusals as usize;
+        number("VIGIL_PROBE_MAX_KEY_REFUSALS", &mut refusals)?;
+        config.max_key_refusals = u32::try_from(refusals)
+            .map_err(|_| "VIGIL_PROBE_MAX_KEY_REFUSALS is too large".to_owned())?;
         if let Some(addr) = var("VIGIL_PROBE_METRICS_ADDR") {
             config.metrics_addr =
                 match addr.trim() {

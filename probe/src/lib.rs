@@ -23,6 +23,8 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<Arc<telemetry::Telemetry>, String> {
+    // Everything stops when the assignments cannot be followed (the key is refused).
+    let shutdown = shutdown.child_token();
     let telemetry = Arc::new(telemetry::Telemetry::default());
     let checker = Arc::new(check::Checker {
         tls: check::connect::Tls::new(&config.extra_ca)?,
@@ -40,7 +42,7 @@ pub async fn run(
             .map_err(|e| format!("VIGIL_PROBE_METRICS_ADDR {addr}: {e}"))?;
         tasks.spawn(serve_metrics(listener, telemetry.clone(), shutdown.clone()));
     }
-    tasks.spawn(assignments::follow(
+    let follow = tokio::spawn(assignments::follow(
         config.clone(),
         assigned_tx,
         shutdown.clone(),
@@ -53,10 +55,20 @@ pub async fn run(
         telemetry.clone(),
         shutdown.clone(),
     ));
-    tasks.spawn(sender::run(config, results_rx, telemetry.clone(), shutdown));
+    tasks.spawn(sender::run(
+        config,
+        results_rx,
+        telemetry.clone(),
+        shutdown.clone(),
+    ));
     tasks.close();
+    let followed = follow
+        .await
+        .map_err(|e| format!("the assignment task failed: {e}"))
+        .and_then(|r| r);
+    shutdown.cancel();
     tasks.wait().await;
-    Ok(telemetry)
+    followed.map(|()| telemetry)
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown`.

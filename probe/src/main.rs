@@ -6,6 +6,20 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("-h" | "--help") => {
+            print!("{}", probe::config::USAGE);
+            return Ok(());
+        }
+        Some("-V" | "--version") => {
+            println!("vigil-probe {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        Some(other) => {
+            anyhow::bail!("unknown argument {other:?}\n\n{}", probe::config::USAGE)
+        }
+    }
     let config = probe::Config::from_env().map_err(anyhow::Error::msg)?;
     let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();

@@ -415,3 +415,34 @@ async fn a_probe_moves_only_its_own_monitors_and_never_into_the_future() {
     engine.stop().await;
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_with_a_wrong_key_gives_up_with_a_clear_error_and_the_binary_has_help() {
+    let (cp, _admin, _p) = setup().await;
+    let mut config = probe::Config::new("vpk_not-a-key");
+    config.control_url = cp.base.clone();
+    config.metrics_addr = None;
+    config.max_key_refusals = 3;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let ended = tokio::time::timeout(Duration::from_secs(30), probe::run(config, stop))
+        .await
+        .expect("the probe gives up by itself");
+    let error = ended.err().expect("a refused key is an error");
+    assert!(
+        error.contains("VIGIL_PROBE_KEY") && error.contains("401") && error.contains("3 times"),
+        "{error}"
+    );
+    // `--help` explains the settings without needing any.
+    let out = tokio::process::Command::new(tests::required_env("VIGIL_TEST_PROBE_BIN"))
+        .arg("--help")
+        .env_remove("VIGIL_PROBE_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("VIGIL_PROBE_KEY") && help.contains("VIGIL_PROBE_CONTROL_URL"),
+        "{help}"
+    );
+}
