@@ -1,6 +1,8 @@
 //! `vigil-probe`: configured by `VIGIL_PROBE_*` environment variables; runs until SIGTERM or
 //! Ctrl-C.
 
+use std::io::Write;
+
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -9,11 +11,15 @@ fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         None => {}
         Some("-h" | "--help") => {
-            print!("{}", probe::config::USAGE);
+            std::io::stdout().write_all(probe::config::USAGE.as_bytes())?;
             return Ok(());
         }
         Some("-V" | "--version") => {
-            println!("vigil-probe {}", env!("CARGO_PKG_VERSION"));
+            writeln!(
+                std::io::stdout(),
+                "vigil-probe {}",
+                env!("CARGO_PKG_VERSION")
+            )?;
             return Ok(());
         }
         Some(other) => {
