@@ -427,7 +427,9 @@ async fn a_probe_with_a_wrong_key_gives_up_with_a_clear_error_and_the_binary_has
     let ended = tokio::time::timeout(Duration::from_secs(30), probe::run(config, stop))
         .await
         .expect("the probe gives up by itself");
-    let error = ended.err().expect("a refused key is an error");
+    let Err(error) = ended else {
+        panic!("a refused key is an error")
+    };
     assert!(
         error.contains("VIGIL_PROBE_KEY") && error.contains("401") && error.contains("3 times"),
         "{error}"
