@@ -219,10 +219,10 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
     ));
     if let Some(sockets) = listeners.forward {
         tasks.spawn(forward::serve(
-            sockets.tcp,
-            sockets.udp,
+            sockets,
             engine.clone(),
             config.forward.clone(),
+            config.limits.clone(),
             forward_keys,
             forward_tls,
             shutdown.clone(),

@@ -180,6 +180,24 @@ impl Config {
         );
         set(
             env,
+            "VIGIL_MAX_CONNECTIONS_PER_ADDRESS",
+            &mut l.max_connections_per_address,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_FIRST_REQUEST_TIMEOUT_MS",
+            &mut l.first_request_timeout_ms,
+            problems,
+        );
+        set(
+            env,
+            "VIGIL_IDLE_TIMEOUT_MS",
+            &mut l.idle_timeout_ms,
+            problems,
+        );
+        set(
+            env,
             "VIGIL_REQUEST_TIMEOUT_MS",
             &mut l.request_timeout_ms,
             problems,

@@ -127,8 +127,20 @@ pub struct LimitsConfig {
     /// Largest request body or gRPC message, before and after decompression
     /// (`VIGIL_MAX_BODY_BYTES`, default 64 MiB).
     pub max_body_bytes: usize,
-    /// Open connections per listener (`VIGIL_MAX_CONNECTIONS`, default 4096).
+    /// Open connections per listener (`VIGIL_MAX_CONNECTIONS`, default 4096). At the cap the
+    /// connection idle the longest is closed for a newcomer.
     pub max_connections: usize,
+    /// Open connections per client address and listener, Forward's included
+    /// (`VIGIL_MAX_CONNECTIONS_PER_ADDRESS`, default 1024). At the cap that address's idlest
+    /// connection is closed for a newcomer, or the newcomer refused when all are busy.
+    pub max_connections_per_address: usize,
+    /// A connection must start a request (Forward: send its first frame) this soon after it
+    /// was accepted, ms (`VIGIL_FIRST_REQUEST_TIMEOUT_MS`, default 10000); HTTP/1 request
+    /// headers must arrive within it too.
+    pub first_request_timeout_ms: u64,
+    /// An HTTP connection idle this long between requests is closed, ms
+    /// (`VIGIL_IDLE_TIMEOUT_MS`, default 120000).
+    pub idle_timeout_ms: u64,
     /// Time to receive a whole request body, ms (`VIGIL_REQUEST_TIMEOUT_MS`, default 30000).
     pub request_timeout_ms: u64,
     /// Request bodies being decoded plus encoded blocks waiting for the WAL (WAL off: for
@@ -274,6 +286,9 @@ impl Default for LimitsConfig {
         Self {
             max_body_bytes: 64 << 20,
             max_connections: 4096,
+            max_connections_per_address: 1024,
+            first_request_timeout_ms: 10_000,
+            idle_timeout_ms: 120_000,
             request_timeout_ms: 30_000,
             max_buffered_bytes: 512 << 20,
             h2_max_concurrent_streams: 256,
@@ -384,6 +399,18 @@ impl Config {
             ("batch.max_age_ms", self.batch.max_age_ms as usize),
             ("limits.max_body_bytes", self.limits.max_body_bytes),
             ("limits.max_connections", self.limits.max_connections),
+            (
+                "limits.max_connections_per_address",
+                self.limits.max_connections_per_address,
+            ),
+            (
+                "limits.first_request_timeout_ms",
+                self.limits.first_request_timeout_ms as usize,
+            ),
+            (
+                "limits.idle_timeout_ms",
+                self.limits.idle_timeout_ms as usize,
+            ),
             (
                 "limits.request_timeout_ms",
                 self.limits.request_timeout_ms as usize,

@@ -22,18 +22,18 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::ForwardKeys;
 use crate::clickhouse::compression::Compression;
-use crate::config::ForwardConfig;
+use crate::config::{ForwardConfig, LimitsConfig};
 use crate::engine::{Engine, INLINE_DECODE_BYTES};
 use crate::error::IngestError;
 use crate::otlp;
 use crate::pipeline::Target;
+use crate::server::connections::{Connections, Slot};
 use crate::telemetry::RequestLabel;
 use event::Frame;
 pub use event::FrameError;
@@ -86,17 +86,19 @@ pub fn decode_frame(
 struct Listener {
     engine: Arc<Engine>,
     config: ForwardConfig,
+    /// How soon a connection must send its first frame.
+    first_frame: Duration,
     keys: ForwardKeys,
     project: Arc<str>,
     tls: Option<TlsAcceptor>,
 }
 
-/// Serves Forward on `tcp` (and heartbeats on `udp`) until `shutdown`.
+/// Serves Forward on the TCP socket (and heartbeats on the UDP one) until `shutdown`.
 pub(crate) async fn serve(
-    tcp: TcpListener,
-    udp: Option<UdpSocket>,
+    ForwardSockets { tcp, udp }: ForwardSockets,
     engine: Arc<Engine>,
     config: ForwardConfig,
+    limits: LimitsConfig,
     keys: ForwardKeys,
     tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
@@ -105,19 +107,26 @@ pub(crate) async fn serve(
     if let Some(udp) = udp {
         tasks.spawn(heartbeats(udp, shutdown.clone()));
     }
+    let connections = Connections::new(
+        "forward",
+        config.max_connections,
+        limits.max_connections_per_address,
+    );
     let listener = Arc::new(Listener {
         engine,
         project: Arc::from(config.project.trim()),
         keys,
         config,
+        first_frame: Duration::from_millis(limits.first_request_timeout_ms),
         tls,
     });
-    let slots = Arc::new(Semaphore::new(listener.config.max_connections));
+    tracing::info!(
+        addr = ?tcp.local_addr().ok(),
+        tls = listener.tls.is_some(),
+        handshake = listener.keys.handshake(),
+        "forward listener up"
+    );
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.cancelled() => break,
-        };
         let (stream, peer) = tokio::select! {
             r = tcp.accept() => match r {
                 Ok(ok) => ok,
@@ -129,14 +138,24 @@ pub(crate) async fn serve(
             },
             _ = shutdown.cancelled() => break,
         };
+        let slot = tokio::select! {
+            slot = connections.admit(peer.ip()) => match slot {
+                Ok(slot) => slot,
+                Err(error) => {
+                    tracing::debug!(listener = "forward", %peer, %error, "connection refused");
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
         let _nodelay = stream.set_nodelay(true);
         let (listener, shutdown) = (listener.clone(), shutdown.clone());
         tasks.spawn(async move {
             let result = match &listener.tls {
-                None => listener.connection(stream, &shutdown).await,
+                None => listener.connection(stream, &slot, &shutdown).await,
                 Some(tls) => {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                        Ok(Ok(stream)) => listener.connection(stream, &shutdown).await,
+                        Ok(Ok(stream)) => listener.connection(stream, &slot, &shutdown).await,
                         Ok(Err(e)) => Err(ConnectionError::Tls(e.to_string())),
                         Err(_) => Err(ConnectionError::Tls(format!(
                             "handshake not completed within {TLS_HANDSHAKE_TIMEOUT:?}"
@@ -147,7 +166,7 @@ pub(crate) async fn serve(
             if let Err(error) = result {
                 tracing::warn!(%peer, %error, "forward connection closed");
             }
-            drop(permit);
+            drop(slot);
         });
     }
     tasks.close();
@@ -182,6 +201,8 @@ enum ConnectionError {
     FrameTooLarge(usize),
     #[error("idle for {0:?}")]
     Idle(Duration),
+    #[error("closed to make room for a newer connection (this one was idle)")]
+    MadeRoom,
     #[error("connection ended inside a frame")]
     Truncated,
     #[error("events before the handshake")]
@@ -210,10 +231,12 @@ impl Listener {
     async fn connection(
         &self,
         stream: impl AsyncRead + AsyncWrite + Unpin,
+        slot: &Slot,
         shutdown: &CancellationToken,
     ) -> Result<(), ConnectionError> {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let idle = Duration::from_millis(self.config.idle_timeout_ms);
+        let mut framed_once = false;
         let helo = if self.keys.handshake() {
             let helo = Helo::new(self.keys.user_auth())?;
             wr.write_all(&helo.encode()).await?;
@@ -231,6 +254,9 @@ impl Listener {
                     return Err(ConnectionError::FrameTooLarge(self.config.max_frame_bytes));
                 }
                 let frame = buf.split_to(len).freeze();
+                framed_once = true;
+                // Busy while the frame is decoded and stored: not closed to make room.
+                let _busy = slot.activity.begin();
                 match self.frame(frame, project.clone()).await? {
                     Outcome::KeepAlive => {}
                     Outcome::Ping(parts) => {
@@ -270,12 +296,15 @@ impl Listener {
             let room = (self.config.max_frame_bytes + 1 - buf.len()).min(1 << 20);
             buf.reserve(room);
             let mut limited = (&mut rd).take(room as u64);
+            // The first frame must come soon; later reads may wait the idle timeout.
+            let wait = if framed_once { idle } else { self.first_frame };
             let read = tokio::select! {
-                r = tokio::time::timeout(idle, limited.read_buf(&mut buf)) => r,
+                r = tokio::time::timeout(wait, limited.read_buf(&mut buf)) => r,
+                _ = slot.close.cancelled() => return Err(ConnectionError::MadeRoom),
                 _ = shutdown.cancelled() => return Ok(()),
             };
             match read {
-                Err(_) => return Err(ConnectionError::Idle(idle)),
+                Err(_) => return Err(ConnectionError::Idle(wait)),
                 Ok(Err(e)) => return Err(e.into()),
                 Ok(Ok(0)) if buf.is_empty() => return Ok(()),
                 Ok(Ok(0)) => return Err(ConnectionError::Truncated),

@@ -1,13 +1,13 @@
-//! Network listeners: one accept loop (connection cap, HTTP/1.1 + h2c, graceful drain) shared
-//! by the OTLP/gRPC and OTLP/HTTP routers.
+//! Network listeners: one accept loop (connection table, first-request and idle deadlines,
+//! HTTP/1.1 + h2c, graceful drain) shared by the OTLP/gRPC and OTLP/HTTP routers.
 
 pub(crate) mod body;
 pub(crate) mod buffers;
+pub(crate) mod connections;
 pub(crate) mod grpc;
 pub(crate) mod http;
 mod inputs;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ::http::Request;
@@ -16,16 +16,21 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
 
 use crate::config::LimitsConfig;
+use connections::Connections;
 
 /// Serves `router` on `listener` until `shutdown` fires, then waits up to `drain` for open
 /// requests to finish.
+///
+/// Connections take a place in a [`Connections`] table (a cap in total and per address; at a
+/// cap the idlest connection is closed for the newcomer). A connection must start a request
+/// within `limits.first_request_timeout_ms` of being accepted, and is closed (gracefully: an
+/// HTTP/2 GOAWAY) once idle for `limits.idle_timeout_ms` between requests.
 pub(crate) async fn serve(
     name: &'static str,
     listener: TcpListener,
@@ -34,12 +39,18 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
     drain: Duration,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = Connections::new(
+        name,
+        limits.max_connections,
+        limits.max_connections_per_address,
+    );
+    let first = Duration::from_millis(limits.first_request_timeout_ms);
+    let idle = Duration::from_millis(limits.idle_timeout_ms);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(first)
         .max_buf_size(1 << 20);
     builder
         .http2()
@@ -51,14 +62,9 @@ pub(crate) async fn serve(
         .max_frame_size(1 << 20)
         .keep_alive_interval(Some(Duration::from_secs(60)))
         .keep_alive_timeout(Duration::from_secs(20));
-    let graceful = GracefulShutdown::new();
+    let tasks = TaskTracker::new();
     let mut accept_errors = 0u32;
     loop {
-        // Take a connection slot before accepting, so excess clients wait in the kernel backlog.
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.cancelled() => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(ok) => { accept_errors = 0; ok }
@@ -72,30 +78,56 @@ pub(crate) async fn serve(
             },
             _ = shutdown.cancelled() => break,
         };
+        let slot = tokio::select! {
+            slot = connections.admit(peer.ip()) => match slot {
+                Ok(slot) => slot,
+                Err(error) => {
+                    tracing::debug!(listener = name, %peer, %error, "connection refused");
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
         let _ignored = stream.set_nodelay(true);
         // Handlers that record the sender (incoming requests) find it as `ConnectInfo`.
         let router = router.clone();
+        let activity = slot.activity.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            let busy = activity.begin();
             let mut router = router.clone();
-            async move { router.call(request).await }
+            async move {
+                let response = router.call(request).await;
+                drop(busy);
+                response
+            }
         });
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(error) = conn.await {
-                tracing::debug!(listener = name, %peer, %error, "connection ended with an error");
-            }
-            drop(permit);
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let grace = tokio::select! {
+                ended = conn.as_mut() => {
+                    if let Err(error) = ended {
+                        tracing::debug!(listener = name, %peer, %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = slot.close.cancelled() => Duration::from_secs(1),
+                _ = slot.activity.expired(first, idle) => Duration::from_secs(1),
+                _ = shutdown.cancelled() => drain,
+            };
+            // Requests in progress finish (HTTP/2: GOAWAY); then the socket is closed.
+            conn.as_mut().graceful_shutdown();
+            let _ended = tokio::time::timeout(grace, conn).await;
+            drop(slot);
         });
     }
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    tasks.close();
+    if tokio::time::timeout(drain, tasks.wait()).await.is_err() {
         tracing::warn!(
             listener = name,
             "connections still open after the drain deadline"

@@ -6,6 +6,7 @@
 
 mod api_fuzz;
 mod bad_input;
+mod connections;
 mod control_plane;
 mod durability;
 mod fluentd_http;
