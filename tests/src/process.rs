@@ -60,6 +60,18 @@ impl EngineProcess {
         }
     }
 
+    /// The process's resident memory, bytes (`VmRSS`).
+    pub fn resident_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS");
+        kib * 1024
+    }
+
     /// `kill -9`: no flush, no goodbye.
     pub async fn kill_9(mut self) {
         self.child.kill().await.expect("SIGKILL vigil-ingest");

@@ -40,6 +40,9 @@ pub use event::FrameError;
 use handshake::Helo;
 use msgpack::Cutter;
 
+/// The read buffer of a new connection; it doubles as frames grow.
+const FIRST_READ_BYTES: usize = 8 << 10;
+
 /// How long a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -245,7 +248,14 @@ impl Listener {
             None
         };
         let mut project = helo.is_none().then(|| self.project.clone());
-        let mut buf = BytesMut::with_capacity(64 << 10);
+        // The read buffer grows with what the connection actually sent, and its capacity
+        // counts against the memory budget (a connection waits, unread, while there is none).
+        let mut buf = BytesMut::new();
+        let mut held = self
+            .engine
+            .pipeline
+            .hold(0)
+            .map_err(ConnectionError::NotStored)?;
         let mut cutter = Cutter::default();
         loop {
             while let Some(len) = cutter.next(&buf).map_err(FrameError::from)? {
@@ -292,9 +302,11 @@ impl Listener {
             if buf.len() > self.config.max_frame_bytes {
                 return Err(ConnectionError::FrameTooLarge(self.config.max_frame_bytes));
             }
-            // Read at most up to the frame limit, so one read cannot overshoot it by much.
+            // Read at most up to the frame limit, so one read cannot overshoot it by much, and
+            // grow geometrically from a small first read.
             let room = (self.config.max_frame_bytes + 1 - buf.len()).min(1 << 20);
-            buf.reserve(room);
+            buf.reserve(buf.len().max(FIRST_READ_BYTES).min(room));
+            self.wait_for_room(|| held.resize(buf.capacity())).await?;
             let mut limited = (&mut rd).take(room as u64);
             // The first frame must come soon; later reads may wait the idle timeout.
             let wait = if framed_once { idle } else { self.first_frame };

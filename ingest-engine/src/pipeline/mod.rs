@@ -65,6 +65,24 @@ pub(crate) struct Held {
     bytes: usize,
 }
 
+impl Held {
+    /// Holds `bytes` instead: growing reserves the difference (refused when the budget has no
+    /// room, and nothing changes), shrinking releases it.
+    pub(crate) fn resize(&mut self, bytes: usize) -> Result<(), IngestError> {
+        if bytes > self.bytes {
+            if !self.memory.try_reserve(bytes - self.bytes) {
+                return Err(IngestError::Overloaded {
+                    retry_after: Duration::from_secs(1),
+                });
+            }
+        } else {
+            self.memory.release(self.bytes - bytes);
+        }
+        self.bytes = bytes;
+        Ok(())
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
         self.memory.release(self.bytes);

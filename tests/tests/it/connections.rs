@@ -132,3 +132,45 @@ async fn silent_connections_cannot_lock_out_real_exports_and_are_closed() {
     assert_eq!(engine.count("logs").await, 3 * (2 + 2 + 1));
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forward_connections_hold_memory_by_what_they_sent_and_it_is_counted() {
+    let database = tests::unique_name("fwmem");
+    let wal = tests::test_dir(&database);
+    let port = tests::free_port().to_string();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let env = [
+        ("VIGIL_FORWARD_ADDR", addr.to_string()),
+        ("VIGIL_FORWARD_SHARED_KEYS", format!("k={PROJECT}")),
+        ("VIGIL_FORWARD_MAX_CONNECTIONS", "2000".to_owned()),
+        ("VIGIL_MAX_CONNECTIONS_PER_ADDRESS", "2000".to_owned()),
+        ("VIGIL_FIRST_REQUEST_TIMEOUT_MS", "120000".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let engine =
+        tests::process::EngineProcess::start(&tests::clickhouse_url(), &database, &wal, &env).await;
+    let before = engine.resident_bytes();
+    // 1000 connections that never authenticate: each reads its HELO and sends one byte of a
+    // PING.
+    let mut held = Vec::new();
+    for _ in 0..1000 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(&[0x96]).await.unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let grown = engine.resident_bytes().saturating_sub(before);
+    assert!(
+        grown < 100 << 20,
+        "1000 one-byte connections grew the engine by {} MiB",
+        grown >> 20
+    );
+    // What they hold is counted in the memory budget, a few KiB each.
+    let buffered = tests::metric(&engine.metrics().await, "vigil_ingest_buffered_bytes");
+    assert!(
+        (1000.0 * 1024.0..=1000.0 * 32.0 * 1024.0).contains(&buffered),
+        "buffered bytes {buffered}"
+    );
+    drop(held);
+    engine.terminate().await;
+}
