@@ -82,14 +82,14 @@ impl Engine {
     }
 
     /// Whether the engine takes exports now: once its keys are loaded, and with the WAL while
-    /// it has room (a ClickHouse outage is absorbed); without, when the schema is applied and
-    /// ClickHouse answers.
+    /// it has room and can be written (a ClickHouse outage is absorbed); without, when the
+    /// schema is applied and ClickHouse answers.
     pub(crate) fn is_ready(&self) -> bool {
         if !self.keys.is_loaded() {
             return false;
         }
         match self.pipeline.wal_usage() {
-            Some((used, max)) => used < max / 10 * 9,
+            Some((used, max)) => used < max / 10 * 9 && !self.pipeline.wal_write_failing(),
             None => self.schema_ready.load(Ordering::Acquire) && self.telemetry.clickhouse_ok(),
         }
     }

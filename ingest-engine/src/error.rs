@@ -60,6 +60,13 @@ pub enum IngestError {
         /// When the client should try again.
         retry_after: Duration,
     },
+    /// The write-ahead log could not be written (a full disk, an I/O error); nothing was
+    /// acknowledged, and the engine recovers by itself once writes succeed again.
+    #[error("the write-ahead log cannot be written now (disk full?); retry after {}s", retry_after.as_secs())]
+    WalUnwritable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
     /// ClickHouse did not take the data after every retry; nothing was acknowledged.
     #[error("storage is unavailable; retry after {}s", retry_after.as_secs())]
     StorageUnavailable {
@@ -127,6 +134,7 @@ impl IngestError {
             IngestError::Overloaded { retry_after } => (429, G::Unavailable, Some(*retry_after)),
             IngestError::StorageUnavailable { retry_after }
             | IngestError::WalFull { retry_after }
+            | IngestError::WalUnwritable { retry_after }
             | IngestError::KeysUnavailable { retry_after } => {
                 (503, G::Unavailable, Some(*retry_after))
             }
@@ -145,6 +153,7 @@ impl IngestError {
         match self {
             IngestError::Overloaded { .. } => Some("buffer_full"),
             IngestError::WalFull { .. } => Some("wal_full"),
+            IngestError::WalUnwritable { .. } => Some("wal_unwritable"),
             _ => None,
         }
     }
@@ -165,6 +174,7 @@ mod tests {
         for e in [
             IngestError::Overloaded { retry_after: d },
             IngestError::WalFull { retry_after: d },
+            IngestError::WalUnwritable { retry_after: d },
             IngestError::ShuttingDown,
         ] {
             let s = e.status();

@@ -41,7 +41,7 @@ pub struct TableLabel {
 /// Label set for back-pressure refusals.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
-    /// `buffer_full` (429) or `wal_full` (503).
+    /// `buffer_full` (429), `wal_full` or `wal_unwritable` (503).
     pub reason: &'static str,
 }
 
@@ -159,7 +159,7 @@ impl Telemetry {
         );
         r.register(
             "requests_throttled",
-            "Requests refused by back-pressure (429 buffer_full, 503 wal_full)",
+            "Requests refused by back-pressure (429 buffer_full, 503 wal_full or wal_unwritable)",
             t.throttled.clone(),
         );
         r.register(

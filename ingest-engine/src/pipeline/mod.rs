@@ -113,6 +113,10 @@ enum Sink {
     Wal(Arc<wal::Log>),
 }
 
+/// How long after a failed WAL write (with none succeeding since) the engine says it is not
+/// ready; clients are told to retry after 5 s, so a disk with room again is found by them.
+const WAL_FAILURE_NOT_READY: Duration = Duration::from_secs(10);
+
 /// The batching and delivery pipeline of every target.
 pub(crate) struct Pipeline {
     /// Indexed by [`Target::index`]; `None` for the event streams when Redis is off.
@@ -230,6 +234,9 @@ impl Pipeline {
             sinks.push(Some(sink));
         }
         tracker.close();
+        if wal_id.is_some() {
+            wal::report_room(&config.wal.dir, budget.used(), config.wal.max_bytes);
+        }
         Ok(Self {
             sinks,
             memory,
@@ -271,6 +278,14 @@ impl Pipeline {
     /// `(bytes used, wal.max_bytes)` of the WAL, when it is on.
     pub(crate) fn wal_usage(&self) -> Option<(u64, u64)> {
         self.wal_budget.as_ref().map(|b| (b.used(), b.limit()))
+    }
+
+    /// Whether a WAL write failed lately with none succeeding since (a full disk).
+    pub(crate) fn wal_write_failing(&self) -> bool {
+        self.sinks.iter().flatten().any(|sink| match sink {
+            Sink::Wal(log) => log.write_failing(WAL_FAILURE_NOT_READY),
+            Sink::Direct(_) => false,
+        })
     }
 
     /// Whether acknowledgements come from the WAL (and ClickHouse outages are absorbed).

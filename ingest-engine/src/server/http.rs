@@ -76,6 +76,7 @@ async fn readyz(State(engine): State<Arc<Engine>>) -> Response {
         "wal": engine.pipeline.wal_usage().map(|(used, max)| serde_json::json!({
             "bytes": used,
             "max_bytes": max,
+            "write_failing": engine.pipeline.wal_write_failing(),
             "tables": tables,
         })),
     });

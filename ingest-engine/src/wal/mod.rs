@@ -40,6 +40,26 @@ pub(crate) use recovery::wal_id;
 /// Appends waiting for the writer, per table; beyond it requests get 429.
 const APPEND_QUEUE: usize = 4096;
 
+/// Says at start-up when `max_bytes` cannot be reached on the WAL's filesystem (`held`
+/// bytes of WAL already there plus the free space): the disk fills before the WAL limit, and
+/// clients then get 503 for a full disk rather than for a full WAL.
+pub(crate) fn report_room(dir: &std::path::Path, held: u64, max_bytes: u64) {
+    match fs4::available_space(dir) {
+        Ok(free) if free.saturating_add(held) < max_bytes => tracing::warn!(
+            dir = %dir.display(),
+            free_bytes = free,
+            wal_bytes = held,
+            max_bytes,
+            "wal.max_bytes (VIGIL_WAL_MAX_BYTES) is larger than the WAL's free disk space plus \
+             what it holds: the disk fills first; lower the limit or give the WAL more room"
+        ),
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "free space of the WAL's disk unknown");
+        }
+    }
+}
+
 /// One append waiting for the writer.
 struct Append {
     payload: Vec<u8>,
@@ -84,6 +104,8 @@ struct State {
     abandon: bool,
     /// Append time of the oldest record not yet confirmed, 0 when none.
     oldest_unconfirmed_ms: u64,
+    /// When the last write failed (ms since the epoch), 0 once a write succeeded since.
+    write_failed_ms: u64,
 }
 
 /// The part of a log that inserters and the threads hold.
@@ -256,6 +278,15 @@ impl Log {
             self.budget.release(n);
         }
         result
+    }
+
+    /// Whether a write failed within the last `within` with none succeeding since (a full
+    /// disk): not ready meanwhile.
+    pub(crate) fn write_failing(&self, within: Duration) -> bool {
+        let failed = self.shared.state.lock().write_failed_ms;
+        failed != 0
+            && record::now_unix_ms().saturating_sub(failed)
+                < u64::try_from(within.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Segments, bytes and the oldest unconfirmed record of this log.

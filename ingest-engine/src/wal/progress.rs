@@ -30,6 +30,8 @@ pub(crate) struct Progress {
     cuts: BTreeMap<u64, u64>,
     /// Entries appended since the file was last rewritten.
     appended: u64,
+    /// A write failed: the file misses entries until the next rewrite.
+    unsaved: bool,
 }
 
 fn entry(kind: u8, a: u64, b: u64) -> [u8; ENTRY] {
@@ -73,6 +75,7 @@ impl Progress {
             done: BTreeMap::new(),
             cuts: BTreeMap::new(),
             appended: 0,
+            unsaved: false,
         };
         let mut damaged = bytes.len() % ENTRY != 0;
         for e in bytes.chunks_exact(ENTRY) {
@@ -92,8 +95,8 @@ impl Progress {
         for a in stale {
             p.cuts.remove(&a);
         }
-        // Start from a clean, small file.
-        p.rewrite()?;
+        // Start from a clean, small file (on a full disk, later).
+        p.save();
         Ok((p, damaged))
     }
 
@@ -132,29 +135,49 @@ impl Progress {
     }
 
     /// Records that `first..=last` is about to be sent as one batch.
-    pub(crate) fn record_cut(&mut self, first: u64, last: u64) -> io::Result<()> {
+    pub(crate) fn record_cut(&mut self, first: u64, last: u64) {
         self.cuts.insert(first, last);
-        self.append(CUT, first, last)
+        self.append(CUT, first, last);
     }
 
     /// Records that `first..=last` is stored (or can never be: a corrupt region).
-    pub(crate) fn record_done(&mut self, first: u64, last: u64) -> io::Result<()> {
+    pub(crate) fn record_done(&mut self, first: u64, last: u64) {
         self.cuts.remove(&first);
         self.apply_done(first, last);
-        self.append(DONE, first, last)
+        self.append(DONE, first, last);
     }
 
-    /// Rewrites the file with just the current state, if it grew; call after deleting segments.
-    pub(crate) fn compact(&mut self) -> io::Result<()> {
-        if self.appended >= 4096 {
-            self.rewrite()?;
+    /// Rewrites the file with just the current state, if it grew or missed entries; call
+    /// after deleting segments (which is when a full disk gets room back).
+    pub(crate) fn compact(&mut self) {
+        if self.appended >= 4096 || self.unsaved {
+            self.save();
         }
-        Ok(())
     }
 
-    fn append(&mut self, kind: u8, a: u64, b: u64) -> io::Result<()> {
+    /// The state in memory is what counts: a write that fails (a full disk) is logged and
+    /// the whole state rewritten at the next chance. A crash before that replays batches the
+    /// file missed — sent twice, never lost — which keeps the reader running, and so deleting
+    /// confirmed segments, when the disk is full.
+    fn append(&mut self, kind: u8, a: u64, b: u64) {
         self.appended += 1;
-        self.file.write_all(&entry(kind, a, b))
+        if self.unsaved {
+            return;
+        }
+        if let Err(error) = self.file.write_all(&entry(kind, a, b)) {
+            tracing::warn!(path = %self.path.display(), %error, "WAL progress not written; it is rewritten once the disk has room");
+            self.unsaved = true;
+        }
+    }
+
+    fn save(&mut self) {
+        match self.rewrite() {
+            Ok(()) => self.unsaved = false,
+            Err(error) => {
+                tracing::warn!(path = %self.path.display(), %error, "WAL progress not rewritten; tried again later");
+                self.unsaved = true;
+            }
+        }
     }
 
     fn apply_done(&mut self, a: u64, b: u64) {
@@ -220,10 +243,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let (mut p, damaged) = Progress::open(&dir, 10).unwrap();
         assert!(!damaged);
-        p.record_cut(10, 19).unwrap();
-        p.record_cut(20, 29).unwrap();
-        p.record_cut(30, 39).unwrap();
-        p.record_done(20, 29).unwrap();
+        p.record_cut(10, 19);
+        p.record_cut(20, 29);
+        p.record_cut(30, 39);
+        p.record_done(20, 29);
         assert_eq!(p.low_water(), 10, "out-of-order confirmation leaves a gap");
         assert!(p.is_done(25) && !p.is_done(15) && !p.is_done(30));
         drop(p);
@@ -236,7 +259,7 @@ mod tests {
             "confirmed batches are not re-sent"
         );
         assert_eq!(p.cut_starting_at(30), Some(39));
-        p.record_done(10, 19).unwrap();
+        p.record_done(10, 19);
         assert_eq!(p.low_water(), 30);
         drop(p);
 

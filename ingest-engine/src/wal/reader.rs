@@ -159,19 +159,25 @@ impl Reader {
         }
         for (first, last) in confirmed {
             self.in_flight.remove(&first);
-            self.s.progress.record_done(first, last)?;
+            self.s.progress.record_done(first, last);
         }
         let low_water = self.s.progress.low_water();
-        let reading = self.cursor.as_ref().map(|c| c.start);
         let mut deleted = false;
         loop {
+            let reading = self.cursor.as_ref().map(|c| c.start);
             let doomed = {
                 let mut st = self.s.shared.state.lock();
-                match (st.segments.front(), st.segments.get(1)) {
-                    (Some(first), Some(next))
-                        if first.sealed
-                            && next.start <= low_water
-                            && Some(first.start) != reading =>
+                // A sealed segment ends where the next begins; the last one, sealed after a
+                // failed write, ends at the next record to come.
+                let end = match (st.segments.front(), st.segments.get(1)) {
+                    (Some(first), Some(next)) if first.sealed => Some(next.start),
+                    (Some(first), None) if first.sealed => Some(st.next_seq),
+                    _ => None,
+                };
+                match (st.segments.front(), end) {
+                    (Some(first), Some(end))
+                        if end <= low_water
+                            && (Some(first.start) != reading || self.expect >= end) =>
                     {
                         st.segments.pop_front()
                     }
@@ -179,12 +185,15 @@ impl Reader {
                 }
             };
             let Some(meta) = doomed else { break };
+            if reading == Some(meta.start) {
+                self.cursor = None;
+            }
             std::fs::remove_file(segment::path(&self.s.dir, meta.start))?;
             self.s.budget.release(meta.len);
             deleted = true;
         }
         if deleted {
-            self.s.progress.compact()?;
+            self.s.progress.compact();
         }
         Ok(())
     }
@@ -258,7 +267,7 @@ impl Reader {
         let file = File::open(segment::path(&self.s.dir, start))?;
         if self.expect < start {
             // Records before the segment are gone (deleted or lost): nothing to wait for.
-            self.s.progress.record_done(self.expect, start - 1)?;
+            self.s.progress.record_done(self.expect, start - 1);
             self.expect = start;
         }
         self.cursor = Some(Cursor {
@@ -275,7 +284,7 @@ impl Reader {
         self.cursor = None;
         if let Some(next) = next_start {
             if self.expect < next {
-                self.s.progress.record_done(self.expect, next - 1)?;
+                self.s.progress.record_done(self.expect, next - 1);
             }
             self.expect = next;
         }
@@ -310,7 +319,7 @@ impl Reader {
                 // The segment being written: skip to what is committed now.
                 let committed = self.s.shared.state.lock().next_seq;
                 if self.expect < committed {
-                    self.s.progress.record_done(self.expect, committed - 1)?;
+                    self.s.progress.record_done(self.expect, committed - 1);
                 }
                 self.expect = committed;
                 if let Some(cursor) = self.cursor.as_mut() {
@@ -330,7 +339,7 @@ impl Reader {
         }
         if seq > self.expect {
             // Records that can never arrive (e.g. a corrupt region) are not waited for.
-            self.s.progress.record_done(self.expect, seq - 1)?;
+            self.s.progress.record_done(self.expect, seq - 1);
         }
         self.expect = seq + 1;
         let earlier_cut = self.s.progress.cut_starting_at(seq);
@@ -373,7 +382,7 @@ impl Reader {
             return Ok(true);
         }
         if p.forced_last.is_none() {
-            self.s.progress.record_cut(p.first, p.last)?;
+            self.s.progress.record_cut(p.first, p.last);
         }
         self.in_flight.insert(p.first, p.oldest_ms);
         self.publish_oldest();

@@ -79,10 +79,14 @@ impl Writer {
                 }
             }
             let outcome = self.commit(&mut group);
+            self.note(&outcome);
             for append in group {
                 let reply = match &outcome {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(IngestError::Internal(format!("WAL write failed: {e}"))),
+                    // Back-pressure, not a failure: the client retries and nothing is lost.
+                    Err(_) => Err(IngestError::WalUnwritable {
+                        retry_after: Duration::from_secs(5),
+                    }),
                 };
                 // The request may have gone away; its data is committed all the same.
                 let _ignored = append.done.send(reply);
@@ -107,10 +111,13 @@ impl Writer {
             Some(c) => c,
             None => {
                 let start = self.next_seq;
+                // A file of this name can only be left from an attempt that committed nothing
+                // (a failed directory sync on a full disk): start it afresh.
                 let file = OpenOptions::new()
-                    .create_new(true)
+                    .create(true)
                     .append(true)
                     .open(segment::path(&self.dir, start))?;
+                file.set_len(0)?;
                 if self.policy != FsyncPolicy::Never {
                     File::open(&self.dir)?.sync_all()?;
                 }
@@ -144,19 +151,27 @@ impl Writer {
             slices.push(IoSlice::new(&self.buf[at..at + record::HEADER_LEN]));
             slices.push(IoSlice::new(&a.payload));
         }
-        if let Err(e) = write_all_vectored(file, &mut slices) {
-            tracing::error!(error = %e, "WAL write failed; cutting the segment back");
-            file.set_len(*len)?;
-            return Err(e);
-        }
-        match self.policy {
-            FsyncPolicy::Always => file.sync_data()?,
+        let written = write_all_vectored(file, &mut slices).and_then(|()| match self.policy {
+            FsyncPolicy::Always => file.sync_data(),
             FsyncPolicy::Every(d) if self.last_sync.elapsed() >= d => {
                 file.sync_data()?;
                 self.last_sync = Instant::now();
                 self.unsynced = false;
+                Ok(())
             }
-            _ => self.unsynced = true,
+            _ => {
+                self.unsynced = true;
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            // Cut the torn group off, and seal a segment holding records: what is confirmed
+            // in it can then be deleted, which is how a full disk gets room back.
+            let cut = file.set_len(*len);
+            if *len > 0 || cut.is_err() {
+                self.seal_current();
+            }
+            return Err(e);
         }
         let (start, first_offset) = (*start, *len);
         *len += size as u64;
@@ -194,16 +209,46 @@ impl Writer {
         if !full {
             return Ok(());
         }
-        if let Some((start, file, _)) = self.current.take() {
-            if self.policy != FsyncPolicy::Never {
-                file.sync_data()?;
-            }
+        if let Some((_, file, _)) = &self.current
+            && self.policy != FsyncPolicy::Never
+        {
+            file.sync_data()?;
+        }
+        self.seal_current();
+        Ok(())
+    }
+
+    /// Closes the open segment for good; the next append starts a new one.
+    fn seal_current(&mut self) {
+        if let Some((start, _, _)) = self.current.take() {
             let mut state = self.shared.state.lock();
             if let Some(meta) = state.segments.iter_mut().rev().find(|m| m.start == start) {
                 meta.sealed = true;
             }
         }
-        Ok(())
+    }
+
+    /// Keeps the state of writes for readiness, and logs when writing fails and recovers
+    /// (once each, not per request).
+    fn note(&mut self, outcome: &std::io::Result<()>) {
+        let mut state = self.shared.state.lock();
+        match outcome {
+            Ok(()) if state.write_failed_ms != 0 => {
+                state.write_failed_ms = 0;
+                tracing::info!(table = self.shared.table, "WAL writes succeed again");
+            }
+            Ok(()) => {}
+            Err(e) => {
+                if state.write_failed_ms == 0 {
+                    tracing::error!(
+                        table = self.shared.table, error = %e,
+                        "WAL write failed: refusing data with 503 until writes succeed \
+                         (confirmed segments are deleted as ClickHouse catches up)"
+                    );
+                }
+                state.write_failed_ms = record::now_unix_ms().max(1);
+            }
+        }
     }
 
     fn sync_if_due(&mut self) {

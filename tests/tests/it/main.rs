@@ -11,6 +11,7 @@ mod control_plane;
 mod durability;
 mod fluentd_http;
 mod forward;
+mod full_disk;
 mod monitor_inputs;
 mod monitors;
 mod notification_targets;
