@@ -196,8 +196,24 @@ pub fn insert_query(database: &str, table: &str) -> String {
     format!("INSERT INTO {database}.{table} ({columns}) FORMAT Native")
 }
 
+/// The highest migration recorded.
+async fn applied(client: &ClickHouse, database: &str) -> Result<u32, ClickHouseError> {
+    let v = client
+        .query(&format!(
+            "SELECT max(version) FROM {database}.schema_migrations"
+        ))
+        .await?;
+    Ok(v.trim().parse().unwrap_or(0))
+}
+
+/// How long a caller waits for another to finish applying migrations before it applies
+/// them itself (every statement is idempotent, so that is safe, only noisier).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Creates the database and applies every migration not yet recorded; returns the server's
-/// capabilities. Safe to run from many engines at once (every statement is idempotent).
+/// capabilities. Safe to run from many engines and workers at once: one of them takes the
+/// lock (a `schema_lock` table only one `CREATE` can make) and applies, the others wait for
+/// the recorded version.
 pub async fn ensure(
     client: &ClickHouse,
     database: &str,
@@ -208,24 +224,49 @@ pub async fn ensure(
         .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
         .await?;
     client.query(&migrations_table(database)).await?;
-    let applied = client
-        .query(&format!(
-            "SELECT max(version) FROM {database}.schema_migrations"
-        ))
-        .await?;
-    let applied: u32 = applied.trim().parse().unwrap_or(0);
-    for version in (applied + 1)..=SCHEMA_VERSION {
-        for statement in migration(version, database, &caps, retention_days) {
-            client.query(&statement).await?;
+    let lock = format!("{database}.schema_lock");
+    let waiting_since = std::time::Instant::now();
+    loop {
+        if applied(client, database).await? >= SCHEMA_VERSION {
+            return Ok(caps);
         }
-        client
+        let taken = client
             .query(&format!(
-                "INSERT INTO {database}.schema_migrations (version, applied_at) VALUES ({version}, now())"
+                "CREATE TABLE {lock} (at DateTime) ENGINE = Memory"
             ))
-            .await?;
-        tracing::info!(version, database, "clickhouse schema migration applied");
+            .await;
+        if taken.is_ok() {
+            break;
+        }
+        if waiting_since.elapsed() > LOCK_WAIT {
+            tracing::warn!(
+                database,
+                "clickhouse schema lock held for over {LOCK_WAIT:?}; applying anyway"
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    Ok(caps)
+    let applied_now = applied(client, database).await;
+    let result = async {
+        for version in (applied_now? + 1)..=SCHEMA_VERSION {
+            for statement in migration(version, database, &caps, retention_days) {
+                client.query(&statement).await?;
+            }
+            client
+                .query(&format!(
+                    "INSERT INTO {database}.schema_migrations (version, applied_at) VALUES ({version}, now())"
+                ))
+                .await?;
+            tracing::info!(version, database, "clickhouse schema migration applied");
+        }
+        Ok::<(), ClickHouseError>(())
+    }
+    .await;
+    if let Err(error) = client.query(&format!("DROP TABLE IF EXISTS {lock}")).await {
+        tracing::warn!(database, %error, "clickhouse schema lock not released");
+    }
+    result.map(|()| caps)
 }
 
 #[cfg(test)]

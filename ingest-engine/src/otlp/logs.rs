@@ -70,7 +70,10 @@ pub(super) fn decode(
         push_envelope!(block, env, project);
         block.time.push(seconds(row_time));
         block.time_unix_nano.push(time);
-        block.observed_time_unix_nano.push(observed);
+        // Receivers set the observed time of records that come without one (OTLP spec).
+        block
+            .observed_time_unix_nano
+            .push(if observed == 0 { now } else { observed });
         block.severity_number.push(severity);
         block.severity_text.push(severity_text);
         let body_type = put_any_value(body, block.body.raw(), &mut env.scratch)?;

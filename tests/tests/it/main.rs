@@ -22,6 +22,7 @@ mod probe_e2e;
 mod python_sdk;
 mod rows;
 mod rust_sdk;
+mod schema_migrations;
 mod schema_modern;
 mod worker;
 mod worker_streams;

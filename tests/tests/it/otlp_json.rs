@@ -40,9 +40,21 @@ async fn json_logs_and_traces_keep_every_field() {
             ]
         }]
     }]});
+    let sent_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let (status, reply) = post_json(&engine, "/otlp/v1/logs", &logs).await;
     assert_eq!((status, reply), (200, json!({})));
     let rows = engine.rows("logs", "*", "ORDER BY time_unix_nano").await;
+    // Records without an observed time get their receive time.
+    for row in &rows {
+        let observed = row["observed_time_unix_nano"].as_u64().unwrap();
+        assert!(
+            (sent_at..sent_at + 60_000_000_000).contains(&observed),
+            "{observed} vs {sent_at}"
+        );
+    }
     assert_eq!(rows.len(), 2);
     let first = &rows[0];
     assert_eq!(first["project_id"], PROJECT_2);
