@@ -22,6 +22,9 @@ pub(crate) struct NewIncident<'a> {
     pub created_by: Option<Uuid>,
     pub monitor_ids: &'a [Uuid],
     pub at: DateTime<Utc>,
+    /// What failed, when a monitor's result opened it: added to the description and noted on
+    /// the opening timeline entry.
+    pub cause: Option<&'a str>,
 }
 
 /// The kinds of state every project has one of.
@@ -84,6 +87,11 @@ pub(crate) async fn open(
     .fetch_one(&mut *db)
     .await?;
     let id = Uuid::new_v4();
+    let description = match new.cause {
+        Some(cause) if new.description.is_empty() => format!("What failed: {cause}"),
+        Some(cause) => format!("{}\n\nWhat failed: {cause}", new.description),
+        None => new.description.to_owned(),
+    };
     sqlx::query(
         "INSERT INTO incidents (id, project_id, number, title, description, state_id, \
          severity_id, source_monitor_id, source_criterion, auto_resolve, created_by, declared_at) \
@@ -93,7 +101,7 @@ pub(crate) async fn open(
     .bind(new.project_id)
     .bind(number)
     .bind(new.title)
-    .bind(new.description)
+    .bind(&description)
     .bind(state)
     .bind(new.severity_id)
     .bind(new.source.map(|s| s.0))
@@ -111,7 +119,7 @@ pub(crate) async fn open(
     .bind(new.monitor_ids)
     .execute(&mut *db)
     .await?;
-    timeline(db, id, new.at, Some(state), None, new.created_by).await?;
+    timeline(db, id, new.at, Some(state), new.cause, new.created_by).await?;
     notify(db, new.project_id, id, "incident.opened").await?;
     Ok(Some(id))
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole Vigil stack locally: PostgreSQL, Redis and ClickHouse (installed if missing,
-# data under .vigil/stack, non-default 127.0.0.1 ports), then vigil-ingest, the control plane's
-# API (`vigil serve`) and its worker (`vigil worker`) against them.
-# Prints where to send data and a ready token. Ctrl-C stops everything cleanly.
+# data under .vigil/stack, non-default 127.0.0.1 ports), then the control plane's API
+# (`vigil serve`), its worker (`vigil worker`) and vigil-ingest against them; builds
+# vigil-probe too. Makes a development admin, project, ingestion key and monitors through the
+# API (once; deploy/local/bootstrap.py) and, once everything listens, prints how to sign in and
+# where to send data. Ctrl-C stops everything cleanly.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -15,7 +17,7 @@ trap 'deploy/local/stack.sh stop "$stack_dir"' EXIT
 # shellcheck disable=SC1091
 source "$stack_dir/stack.env"
 
-cargo build --release --locked -p ingest-engine -p control-plane
+cargo build --release --locked -p ingest-engine -p control-plane -p probe
 
 # The control plane keeps its tables in a database of its own.
 psql "$VIGIL_DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'vigil'" | grep -q 1 ||
@@ -26,58 +28,66 @@ target_dir=${CARGO_TARGET_DIR:-$repo/target}
 # Tables first: the ingest engine reads its keys from them (VIGIL_DATABASE_URL).
 "$target_dir/release/vigil" migrate
 
-# Development keys besides those the API issues, kept across runs.
-secret() { # file
-  if [ ! -s "$1" ]; then
-    head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"
-    chmod 600 "$1"
-  fi
-  cat "$1"
-}
-token=$(secret "$repo/.vigil/ingest-token")
-agent_key=$(secret "$repo/.vigil/agent-key")
-heartbeat_key=$(secret "$repo/.vigil/heartbeat-key")
-export VIGIL_INGEST_TOKENS="$token=default"
-export VIGIL_AGENT_KEYS="$agent_key=default/server-1"
-export VIGIL_HEARTBEAT_KEYS="$heartbeat_key=default/heartbeat-1"
 export VIGIL_OTLP_GRPC_ADDR=${VIGIL_OTLP_GRPC_ADDR:-127.0.0.1:4317}
 export VIGIL_OTLP_HTTP_ADDR=${VIGIL_OTLP_HTTP_ADDR:-127.0.0.1:4318}
 export VIGIL_WAL_DIR=${VIGIL_WAL_DIR:-$repo/.vigil/wal}
 export VIGIL_FORWARD_ADDR=${VIGIL_FORWARD_ADDR:-127.0.0.1:24224}
-export VIGIL_FORWARD_PROJECT=${VIGIL_FORWARD_PROJECT:-default}
+# Fluent Bit and Fluentd log in with this (public) shared key and an ingestion key as username.
+export VIGIL_FORWARD_KEY_LOGIN_SHARED_KEY=${VIGIL_FORWARD_KEY_LOGIN_SHARED_KEY:-vigil}
 
+pids=()
+stop_all() { [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true; }
+trap 'stop_all' INT TERM
+# Waits until URL answers 2xx (or the process PID exits).
+wait_for() { # url pid what
+  for _ in $(seq 1 600); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "run: $3 exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "run: $3 did not come up" >&2
+  exit 1
+}
+
+"$target_dir/release/vigil" serve &
+pids+=($!)
+wait_for "http://$VIGIL_CONTROL_ADDR/api/v1/openapi.json" "${pids[-1]}" "vigil serve"
+# The development account, project, keys and monitors, made through the API once and kept.
+dev_env=$(python3 "$repo/deploy/local/bootstrap.py" "http://$VIGIL_CONTROL_ADDR" "$repo/.vigil/dev-account.json")
+eval "$dev_env"
+"$target_dir/release/vigil" worker &
+pids+=($!)
+"$target_dir/release/vigil-ingest" &
+pids+=($!)
+ingest=${pids[-1]}
+wait_for "http://$VIGIL_OTLP_HTTP_ADDR/readyz" "$ingest" "vigil-ingest"
+
+http=http://$VIGIL_OTLP_HTTP_ADDR
 cat >&2 <<MSG
 
-Vigil is starting. Send OpenTelemetry data to:
+Vigil is running.
+  Sign in    http://$VIGIL_CONTROL_ADDR/api/v1   as $dev_email / $dev_password
+             (POST /api/v1/auth/login; project "Development" $dev_project_id;
+             OpenAPI: /api/v1/openapi.json; kept in .vigil/dev-account.json)
   OTLP/gRPC  $VIGIL_OTLP_GRPC_ADDR          (e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://$VIGIL_OTLP_GRPC_ADDR)
-  OTLP/HTTP  http://$VIGIL_OTLP_HTTP_ADDR   (/v1/logs, /v1/traces, /v1/metrics)
-  header     x-vigil-token: $token          (project "default"; also Authorization: Bearer …)
-  Forward    $VIGIL_FORWARD_ADDR          (Fluent Bit / Fluentd, project "$VIGIL_FORWARD_PROJECT")
-  Fluentd    http://$VIGIL_OTLP_HTTP_ADDR/fluentd/v1/logs   (JSON, same token)
-  agent      http://$VIGIL_OTLP_HTTP_ADDR/server-monitor/response/ingest/$agent_key   (monitor "server-1")
-  heartbeat  http://$VIGIL_OTLP_HTTP_ADDR/heartbeat/$heartbeat_key   (GET or POST; monitor "heartbeat-1")
-  events     $VIGIL_REDIS_URL  streams vigil:events:server_report, vigil:events:incoming_request
-             (drained by vigil worker: statuses, incidents, notifications)
-  metrics    http://$VIGIL_OTLP_HTTP_ADDR/metrics   ready: /readyz
-  ClickHouse $VIGIL_CLICKHOUSE_URL  (database "vigil")
-  WAL        $VIGIL_WAL_DIR  (acknowledged data waits here for ClickHouse)
-  API        http://$VIGIL_CONTROL_ADDR/api/v1   (OpenAPI: /api/v1/openapi.json; the first
-             POST /api/v1/auth/signup creates the instance admin; ingestion keys and
-             heartbeat/server monitor keys made there work at the ingest engine within seconds)
+  OTLP/HTTP  $http   (/v1/logs, /v1/traces, /v1/metrics)
+  header     x-vigil-token: $dev_ingestion_key   (also Authorization: Bearer …)
+  Forward    $VIGIL_FORWARD_ADDR   Fluent Bit: Shared_Key $VIGIL_FORWARD_KEY_LOGIN_SHARED_KEY,
+             Username $dev_ingestion_key, Password (anything)
+  Fluentd    $http/fluentd/v1/logs   (JSON, same header)
+  agent      $http/server-monitor/response/ingest/$dev_agent_key   (monitor "server-1")
+  heartbeat  $http/heartbeat/$dev_heartbeat_key   (GET or POST; monitor "heartbeat-1")
+  probe      register one (POST /api/v1/projects/$dev_project_id/probes), then
+             VIGIL_PROBE_KEY=vpk_… $target_dir/release/vigil-probe
+  metrics    $http/metrics   ready: /readyz
+  ClickHouse $VIGIL_CLICKHOUSE_URL  (database "vigil")   WAL $VIGIL_WAL_DIR
 
-Try:  curl -s http://$VIGIL_OTLP_HTTP_ADDR/v1/logs -H 'content-type: application/json' \\
-        -H 'x-vigil-token: $token' -d '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hello"}}]}]}]}'
+Try:  curl -s $http/v1/logs -H 'content-type: application/json' \\
+        -H 'x-vigil-token: $dev_ingestion_key' -d '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hello"}}]}]}]}'
 Ctrl-C stops Vigil and the servers.
 
 MSG
 # Not exec: the EXIT trap must run after all have exited (vigil-ingest flushes first).
-"$target_dir/release/vigil" serve &
-control=$!
-"$target_dir/release/vigil" worker &
-worker=$!
-"$target_dir/release/vigil-ingest" &
-pid=$!
-trap 'kill -TERM $pid $control $worker 2>/dev/null || true' INT TERM
-wait $pid || true
-kill -TERM $control $worker 2>/dev/null || true
-wait $pid $control $worker 2>/dev/null || true
+wait "$ingest" || true
+stop_all
+wait "${pids[@]}" 2>/dev/null || true

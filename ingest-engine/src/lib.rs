@@ -136,9 +136,12 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
     let from_database = config.keys.from_database();
     // With a database, requests wait (503) for its first load rather than meet a partial store.
     let keys = auth::KeyStore::new(static_keys.clone(), !from_database);
-    let forward_keys =
-        auth::ForwardKeys::parse(&config.forward.shared_keys.0, &config.forward.users.0)
-            .map_err(|e| StartError::Config(e.to_string()))?;
+    let forward_keys = auth::ForwardKeys::parse(
+        &config.forward.shared_keys.0,
+        &config.forward.users.0,
+        &config.forward.key_login_shared_key.0,
+    )
+    .map_err(|e| StartError::Config(e.to_string()))?;
     let forward_tls = match config.forward.tls() {
         true => Some(
             forward::tls::acceptor(

@@ -103,7 +103,7 @@ pub async fn probe_result(
     result: Value,
 ) {
     let mut conn = redis().await;
-    let probe = "00000000-0000-4000-8000-000000000001";
+    let probe = FIXTURE_PROBE;
     let nanos = (at_secs * 1_000_000_000).to_string();
     let _: String = conn
         .xadd(
@@ -157,11 +157,41 @@ pub fn http_target(listener: tokio::net::TcpListener) -> tokio::task::JoinHandle
     })
 }
 
+/// The probe [`probe_result`] appends results as.
+pub const FIXTURE_PROBE: &str = "00000000-0000-4000-8000-000000000001";
+
 /// Creates a monitor from `body` in project `p`; the API's answer (`monitor`, and `key` for
-/// push monitors).
+/// push monitors). A probe-checked monitor made without `probe_ids` is assigned
+/// [`FIXTURE_PROBE`], so that the results [`probe_result`] appends for it are the monitor's
+/// (the worker drops results of probes not assigned to a monitor).
 pub async fn create_monitor(cp: &ControlPlane, auth: &Auth, p: &str, body: Value) -> Value {
     let path = format!("/api/v1/projects/{p}/monitors");
-    cp.ok(Method::POST, &path, auth, Some(body)).await
+    let created = cp.ok(Method::POST, &path, auth, Some(body.clone())).await;
+    if body.get("probe_ids").is_none() && created["key"].is_null() {
+        let pool = sqlx::PgPool::connect(&cp.database_url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO probes (id, project_id, name, digest, hint) \
+             VALUES ($1::uuid, $2::uuid, 'fixture', 'fixture-' || $2, 'fixture') \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(FIXTURE_PROBE)
+        .bind(p)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO monitor_probes (monitor_id, probe_id, project_id) \
+             VALUES ($1::uuid, $2::uuid, $3::uuid)",
+        )
+        .bind(created["monitor"]["id"].as_str().unwrap())
+        .bind(FIXTURE_PROBE)
+        .bind(p)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    created
 }
 
 /// Registers a probe named `name` in project `p`; the API's answer (`probe`, `key`).

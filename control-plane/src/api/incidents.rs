@@ -283,6 +283,7 @@ pub(crate) async fn create(
             created_by: caller.user().ok(),
             monitor_ids: &new.monitor_ids,
             at: Utc::now(),
+            cause: None,
         },
     )
     .await?

@@ -162,6 +162,7 @@ pub(crate) async fn apply(
                     created_by: None,
                     monitor_ids: &[monitor],
                     at: change.at,
+                    cause: Some(&change.cause),
                 },
             )
             .await?;

@@ -79,6 +79,10 @@ pub(crate) struct MonitorResult {
     pub detail: serde_json::Value,
 }
 
+/// How far after its receipt a probe may date a check (clock skew); the engine applies the
+/// same bound.
+const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// The longest body kept for criteria (`response_body` filters) and the stored row.
 const MAX_BODY: usize = 64 << 10;
 
@@ -139,11 +143,13 @@ pub(crate) fn parse(
             }
             let observation: Observation = serde_json::from_value(value)
                 .map_err(|e| format!("field result is not a result object: {e}"))?;
-            // Never later than its receipt: a result cannot move its monitor into the future.
+            // A check dated well after its receipt (a wrong clock, a hostile probe) takes the
+            // receipt's time: a result cannot move its monitor into the future. Within the
+            // skew the probe's own time stands, so that a replayed result keeps its time.
             let checked_at = nanos(fields, "checked_at_unix_nano")?;
             let at = match nanos(fields, "received_at_unix_nano") {
-                Ok(received) => checked_at.min(received),
-                Err(_) => checked_at,
+                Ok(received) if checked_at > received + MAX_CLOCK_SKEW => received,
+                _ => checked_at,
             };
             let probe = uuid(fields, "probe_id")?;
             let detail = serde_json::Value::Object(detail);

@@ -46,6 +46,8 @@ pub(crate) struct Change {
     pub criterion: Option<String>,
     /// Made by a push (compared with `last_push_at` when applied).
     pub push: bool,
+    /// What the result that made the change says (an opened incident carries it).
+    pub cause: String,
 }
 
 /// How one result was judged.
@@ -107,6 +109,9 @@ impl MonitorState {
                     to_status,
                     criterion: name.clone(),
                     push,
+                    cause: result
+                        .observation
+                        .cause(result.detail["failed_phase"].as_str()),
                 };
                 self.current_criterion = name;
                 self.current_status_id = to_status;

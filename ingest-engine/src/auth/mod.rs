@@ -265,6 +265,18 @@ impl KeyStore {
         self.keys.load().tokens.get(&digest(token)).cloned()
     }
 
+    /// The project of ingestion token `token`, with the token's digest (to check later that
+    /// it was not revoked without hashing it again).
+    pub(crate) fn token(&self, token: &str) -> Option<(Arc<str>, KeyDigest)> {
+        let d = digest(token);
+        self.keys.load().tokens.get(&d).map(|p| (p.clone(), d))
+    }
+
+    /// Whether the ingestion token of `digest` is still known (not revoked).
+    pub(crate) fn token_live(&self, digest: &KeyDigest) -> bool {
+        self.keys.load().tokens.contains_key(digest)
+    }
+
     /// The server monitor of an agent's secret key.
     pub fn agent(&self, key: &str) -> Option<MonitorRef> {
         self.keys.load().agents.get(&digest(key)).cloned()
@@ -323,49 +335,66 @@ mod tests {
     }
 }
 
-/// The Forward listener's secrets: shared keys (each selecting a project) and, optionally,
-/// users for the handshake's password check. The Forward protocol needs the keys themselves
-/// (its digests are salted per connection), so these are kept as configured, never logged.
+/// The Forward listener's secrets: shared keys (each selecting a project), optionally users
+/// for the handshake's password check, and the key-login shared key (with which the
+/// handshake's username is a project's ingestion key). The Forward protocol needs the keys
+/// themselves (its digests are salted per connection), so these are kept as configured,
+/// never logged.
 #[derive(Clone, Default)]
 pub struct ForwardKeys {
     shared: Arc<Vec<(String, Arc<str>)>>,
     users: Arc<HashMap<Vec<u8>, String>>,
+    login: Option<Arc<str>>,
 }
 
 impl fmt::Debug for ForwardKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "ForwardKeys({} shared keys, {} users)",
+            "ForwardKeys({} shared keys, {} users, key login {})",
             self.shared.len(),
-            self.users.len()
+            self.users.len(),
+            if self.login.is_some() { "on" } else { "off" }
         )
     }
 }
 
 impl ForwardKeys {
-    /// Parses `key=project,…` and `user=password,…`.
-    pub fn parse(shared: &str, users: &str) -> Result<Self, TokenListError> {
+    /// Parses `key=project,…` and `user=password,…`; `login` (when not empty) is the shared
+    /// key of ingestion-key logins.
+    pub fn parse(shared: &str, users: &str, login: &str) -> Result<Self, TokenListError> {
         let shared = entries(shared, "forward.shared_keys", "shared_key=project")
             .map(|e| e.map(|(k, p)| (k.to_owned(), Arc::from(p))))
             .collect::<Result<_, _>>()?;
         let users = entries(users, "forward.users", "user=password")
             .map(|e| e.map(|(u, p)| (u.as_bytes().to_vec(), p.to_owned())))
             .collect::<Result<_, _>>()?;
+        let login = Some(login.trim()).filter(|l| !l.is_empty()).map(Arc::from);
         Ok(Self {
             shared: Arc::new(shared),
             users: Arc::new(users),
+            login,
         })
     }
 
     /// Whether connections must complete the handshake.
     pub fn handshake(&self) -> bool {
-        !self.shared.is_empty()
+        !self.shared.is_empty() || self.login.is_some()
     }
 
-    /// Whether the handshake also checks a username and password.
+    /// Whether the HELO asks for a username (configured users, or ingestion-key logins).
     pub fn user_auth(&self) -> bool {
+        !self.users.is_empty() || self.login.is_some()
+    }
+
+    /// Whether configured users' passwords are checked.
+    pub(crate) fn has_users(&self) -> bool {
         !self.users.is_empty()
+    }
+
+    /// The shared key of ingestion-key logins, when they are on.
+    pub(crate) fn login_key(&self) -> Option<&str> {
+        self.login.as_deref()
     }
 
     pub(crate) fn shared_keys(&self) -> impl Iterator<Item = (&str, Arc<str>)> {

@@ -51,6 +51,9 @@ impl Config {
         if let Some(users) = env("VIGIL_FORWARD_USERS") {
             fw.users = Secret(users);
         }
+        if let Some(key) = env("VIGIL_FORWARD_KEY_LOGIN_SHARED_KEY") {
+            fw.key_login_shared_key = Secret(key);
+        }
         if let Some(hostname) = env("VIGIL_FORWARD_HOSTNAME") {
             fw.hostname = hostname;
         }

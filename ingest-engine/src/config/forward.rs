@@ -21,6 +21,10 @@ pub struct ForwardConfig {
     pub shared_keys: Secret,
     /// `user=password,…` (`VIGIL_FORWARD_USERS`): the handshake also checks these.
     pub users: Secret,
+    /// Ingestion-key logins (`VIGIL_FORWARD_KEY_LOGIN_SHARED_KEY`): a client that completes the
+    /// handshake with this shared key and a project's ingestion key as its username sends
+    /// into that project; revoking the key refuses its connections. Empty: off.
+    pub key_login_shared_key: Secret,
     /// Host name this server gives in PONG (`VIGIL_FORWARD_HOSTNAME`, default `vigil`).
     pub hostname: String,
     /// Largest frame (one msgpack value) (`VIGIL_FORWARD_MAX_FRAME_BYTES`, default 16 MiB).
@@ -47,6 +51,7 @@ impl Default for ForwardConfig {
             project: String::new(),
             shared_keys: Secret::default(),
             users: Secret::default(),
+            key_login_shared_key: Secret::default(),
             hostname: "vigil".into(),
             max_frame_bytes: 16 << 20,
             max_decompressed_bytes: 64 << 20,
@@ -66,6 +71,8 @@ impl ForwardConfig {
 
     /// Whether the listener runs.
     pub fn enabled(&self) -> bool {
-        !self.project.trim().is_empty() || !self.shared_keys.0.trim().is_empty()
+        !self.project.trim().is_empty()
+            || !self.shared_keys.0.trim().is_empty()
+            || !self.key_login_shared_key.0.trim().is_empty()
     }
 }

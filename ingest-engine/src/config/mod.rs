@@ -365,7 +365,11 @@ impl Config {
         if fw.tls() && (fw.tls_cert_file.trim().is_empty() || fw.tls_key_file.trim().is_empty()) {
             problems.push("forward.tls_cert_file and forward.tls_key_file go together".into());
         }
-        if let Err(e) = crate::auth::ForwardKeys::parse(&fw.shared_keys.0, &fw.users.0) {
+        if let Err(e) = crate::auth::ForwardKeys::parse(
+            &fw.shared_keys.0,
+            &fw.users.0,
+            &fw.key_login_shared_key.0,
+        ) {
             problems.push(e.to_string());
         }
         let r = &self.redis;

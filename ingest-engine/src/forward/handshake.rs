@@ -1,10 +1,12 @@
 //! The Forward `shared_key` handshake (HELO → PING → PONG) with optional user authentication.
 //! The shared key the client proves also selects the project its events go to.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha512};
 
 use super::msgpack::{write_array_len, write_bin, write_bool, write_map_len, write_str};
-use crate::auth::ForwardKeys;
+use crate::auth::{ForwardKeys, KeyDigest, KeyStore};
 
 /// What the server sent in its HELO.
 pub(crate) struct Helo {
@@ -58,31 +60,48 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The outcome of a PING: the PONG to send and, when accepted, the project.
+/// The outcome of a PING: the PONG to send and, when accepted, the project (and, for an
+/// ingestion-key login, the key's digest, checked again before each frame is stored).
 pub(crate) struct Verdict {
     pub(crate) pong: Vec<u8>,
-    pub(crate) project: Option<std::sync::Arc<str>>,
+    pub(crate) project: Option<Arc<str>>,
+    pub(crate) login: Option<KeyDigest>,
 }
 
 /// Checks `["PING", hostname, salt, digest, username, password_digest]` against the configured
-/// shared keys (and users, when configured).
+/// shared keys (and users, when configured), then against the key-login shared key with the
+/// username as an ingestion key of `store`.
 pub(crate) fn verify(
     helo: &Helo,
     ping: [&[u8]; 5],
     keys: &ForwardKeys,
+    store: &KeyStore,
     server_hostname: &str,
 ) -> Verdict {
     let [hostname, salt, client_digest, username, password_digest] = ping;
-    let found = keys.shared_keys().find(|(key, _)| {
+    let matches = |key: &str| {
         same(
             digest(&[salt, hostname, &helo.nonce, key.as_bytes()]).as_bytes(),
             client_digest,
         )
-    });
-    let Some((key, project)) = found else {
-        return refuse("shared key mismatch");
     };
-    if !helo.auth_salt.is_empty() {
+    let found = keys.shared_keys().find(|(key, _)| matches(key));
+    let Some((key, project)) = found else {
+        // An ingestion-key login: the username is the key (its password is not used).
+        return match keys.login_key().filter(|key| matches(key)) {
+            None => refuse("shared key mismatch"),
+            Some(key) => match std::str::from_utf8(username)
+                .ok()
+                .and_then(|u| store.token(u))
+            {
+                Some((project, login)) => {
+                    accept(salt, server_hostname, helo, key, project, Some(login))
+                }
+                None => refuse("username is not a live ingestion key"),
+            },
+        };
+    };
+    if keys.has_users() {
         let ok = keys.password(username).is_some_and(|password| {
             same(
                 digest(&[&helo.auth_salt, username, password.as_bytes()]).as_bytes(),
@@ -93,6 +112,18 @@ pub(crate) fn verify(
             return refuse("username/password mismatch");
         }
     }
+    accept(salt, server_hostname, helo, key, project, None)
+}
+
+/// The PONG of an accepted PING, proving the server knows `key` too.
+fn accept(
+    salt: &[u8],
+    server_hostname: &str,
+    helo: &Helo,
+    key: &str,
+    project: Arc<str>,
+    login: Option<KeyDigest>,
+) -> Verdict {
     let server_digest = digest(&[
         salt,
         server_hostname.as_bytes(),
@@ -109,6 +140,7 @@ pub(crate) fn verify(
     Verdict {
         pong,
         project: Some(project),
+        login,
     }
 }
 
@@ -123,6 +155,7 @@ fn refuse(reason: &str) -> Verdict {
     Verdict {
         pong,
         project: None,
+        login: None,
     }
 }
 
@@ -163,7 +196,8 @@ mod tests {
 
     #[test]
     fn right_key_selects_its_project_and_wrong_ones_are_refused() {
-        let keys = ForwardKeys::parse("other=p2,secret=p1", "alice=pa55").unwrap();
+        let keys = ForwardKeys::parse("other=p2,secret=p1", "alice=pa55", "").unwrap();
+        let store = KeyStore::parse("").unwrap();
         let h = helo(b"fedcba9876543210");
         let ping = |digest: &'static str, pw: &'static str| -> [&'static [u8]; 5] {
             [
@@ -174,14 +208,24 @@ mod tests {
                 pw.as_bytes(),
             ]
         };
-        let v = verify(&h, ping(PING, PASSWORD), &keys, "server.example.com");
+        let v = verify(
+            &h,
+            ping(PING, PASSWORD),
+            &keys,
+            &store,
+            "server.example.com",
+        );
         assert_eq!(v.project.as_deref(), Some("p1"));
         assert!(v.pong.windows(PONG.len()).any(|w| w == PONG.as_bytes()));
         assert!(
-            verify(&h, ping(PONG, PASSWORD), &keys, "s")
+            verify(&h, ping(PONG, PASSWORD), &keys, &store, "s")
                 .project
                 .is_none()
         );
-        assert!(verify(&h, ping(PING, PING), &keys, "s").project.is_none());
+        assert!(
+            verify(&h, ping(PING, PING), &keys, &store, "s")
+                .project
+                .is_none()
+        );
     }
 }

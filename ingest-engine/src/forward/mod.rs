@@ -248,6 +248,7 @@ impl Listener {
             None
         };
         let mut project = helo.is_none().then(|| self.project.clone());
+        let mut login = None;
         // The read buffer grows with what the connection actually sent, and its capacity
         // counts against the memory budget (a connection waits, unread, while there is none).
         let mut buf = BytesMut::new();
@@ -274,9 +275,15 @@ impl Listener {
                             return Err(ConnectionError::UnexpectedPing);
                         };
                         let ping = parts.each_ref().map(Vec::as_slice);
-                        let verdict =
-                            handshake::verify(helo, ping, &self.keys, &self.config.hostname);
+                        let verdict = handshake::verify(
+                            helo,
+                            ping,
+                            &self.keys,
+                            &self.engine.keys,
+                            &self.config.hostname,
+                        );
                         wr.write_all(&verdict.pong).await?;
+                        login = verdict.login;
                         match verdict.project {
                             Some(p) => project = Some(p),
                             None => {
@@ -288,6 +295,10 @@ impl Listener {
                         return Err(ConnectionError::HandshakeRequired);
                     }
                     Outcome::Events { decoded, chunk } => {
+                        // A login's ingestion key may have been revoked since the handshake.
+                        if login.is_some_and(|key| !self.engine.keys.token_live(&key)) {
+                            return Err(ConnectionError::Refused("ingestion key revoked"));
+                        }
                         self.store(decoded).await?;
                         if let Some(chunk) = chunk {
                             let mut ack = Vec::with_capacity(chunk.len() + 8);

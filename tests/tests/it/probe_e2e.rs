@@ -217,6 +217,29 @@ async fn a_running_probe_checks_a_website_and_its_outage_opens_and_resolves_an_i
     ))
     .await;
     assert!(failure.contains("connect"), "{failure}");
+    // The incident says what failed, in its description and on its opening timeline entry.
+    let open = incidents(&cp, &admin, &p, "?open=true").await;
+    let description = open["items"][0]["description"].as_str().unwrap().to_owned();
+    assert!(
+        description.contains("What failed: connect: "),
+        "{description}"
+    );
+    let id = open["items"][0]["id"].as_str().unwrap();
+    let detail = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents/{id}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert!(
+        detail["timeline"][0]["note"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("connect: "),
+        "{detail}"
+    );
     // The server is back on the same port.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
