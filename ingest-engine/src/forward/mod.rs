@@ -12,6 +12,7 @@ mod event;
 mod fields;
 mod handshake;
 pub mod msgpack;
+mod otlp_json;
 pub(crate) mod record;
 pub mod tls;
 

@@ -90,13 +90,9 @@ fn put_value(
         }
         Head::Array(_) | Head::Map(_) | Head::Ext(..) => {
             scratch.clear();
-            to_json(raw, scratch)?;
+            let ty = super::otlp_json::container(raw, scratch)?;
             put_bytes(out, scratch);
-            if matches!(h, Head::Map(_)) {
-                ValueType::KvList
-            } else {
-                ValueType::Array
-            }
+            ty
         }
     })
 }

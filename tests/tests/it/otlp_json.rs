@@ -229,3 +229,36 @@ async fn json_metrics_of_every_type() {
     assert_eq!(values, [2.0, 4.0]);
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nested_values_read_the_same_from_otlp_and_fluentd() {
+    let engine = TestEngine::start("nested").await;
+    // {"a": [1, "x", true]} as an OTLP kvlist attribute, and as a Fluentd record field.
+    let otlp = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{
+        "body": {"stringValue": "from otlp"},
+        "attributes": [{"key": "nested", "value": {"kvlistValue": {"values": [
+            {"key": "a", "value": {"arrayValue": {"values": [
+                {"intValue": "1"}, {"stringValue": "x"}, {"boolValue": true}]}}}]}}}]
+    }]}]}]});
+    let (status, _) = post_json(&engine, "/v1/logs", &otlp).await;
+    assert_eq!(status, 200);
+    let (status, _) = post_json(
+        &engine,
+        "/fluentd/v1/logs",
+        &json!([{"message": "from fluentd", "nested": {"a": [1, "x", true]}}]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rows = engine.rows("logs", "*", "ORDER BY body").await;
+    assert_eq!(rows.len(), 2);
+    let stored: Vec<(Value, Value)> = rows
+        .iter()
+        .map(|r| {
+            let a = attrs(r, "attributes");
+            let (_, value, ty) = a.iter().find(|(k, _, _)| k == "nested").unwrap().clone();
+            (json!(value), json!(ty))
+        })
+        .collect();
+    assert_eq!(stored[0], stored[1], "{rows:?}");
+    assert_eq!(stored[0].1, json!(7));
+}

@@ -255,9 +255,17 @@ async fn records_keep_body_severity_ids_and_typed_attributes() {
         r["attributes_keys"],
         serde_json::json!(["n", "ok", "ratio", "raw", "tags", "nil"])
     );
+    // An array is stored as an OTLP export's is: `[AnyValue…]` in OTLP/JSON.
     assert_eq!(
         r["attributes_values"],
-        serde_json::json!(["-3", "true", "1.5", "AQI=", "[\"a\",1]", ""])
+        serde_json::json!([
+            "-3",
+            "true",
+            "1.5",
+            "AQI=",
+            "[{\"stringValue\":\"a\"},{\"intValue\":\"1\"}]",
+            ""
+        ])
     );
     assert_eq!(r["attributes_types"], serde_json::json!([3, 2, 4, 5, 6, 0]));
     engine.stop().await;
