@@ -236,7 +236,7 @@ fn zstd_encode(data: &[u8]) -> Vec<u8> {
 
 /// A unary gRPC call by hand (h2c): returns `(grpc-status, grpc-message)` of a trailers-only
 /// reply, or `None` for a reply with a body (success).
-async fn grpc_call(
+pub(crate) async fn grpc_call(
     engine: &TestEngine,
     token: &str,
     message: &[u8],

@@ -8,7 +8,7 @@ use tests::{PROJECT, TOKEN, TestEngine};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::bad_input::logs_request;
+use crate::bad_input::{grpc_call, logs_request};
 
 /// A connection to `addr` from the loopback address `source` that sends nothing.
 async fn silent(source: [u8; 4], addr: SocketAddr) -> TcpStream {
@@ -37,37 +37,6 @@ async fn export_http(engine: &TestEngine) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-/// An OTLP/gRPC export by hand (h2c); its `grpc-status` ("0" when taken).
-async fn export_grpc(engine: &TestEngine) -> String {
-    let message = logs_request(2);
-    let mut framed = vec![0u8];
-    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    framed.extend_from_slice(&message);
-    let response = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap()
-        .post(format!(
-            "http://{}/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            engine.grpc
-        ))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .header("x-vigil-token", TOKEN)
-        .body(framed)
-        .send()
-        .await
-        .unwrap();
-    match response.headers().get("grpc-status") {
-        // Trailers-only reply: an error.
-        Some(status) => status.to_str().unwrap().to_owned(),
-        None => {
-            let _body = response.bytes().await.unwrap();
-            "0".into()
-        }
-    }
 }
 
 /// `["app", 1700000000, {"message": "real"}, {"chunk": "c1"}]` and its ack.
@@ -110,12 +79,10 @@ async fn silent_connections_cannot_lock_out_real_exports_and_are_closed() {
     for _ in 0..3 {
         let http = tokio::time::timeout(Duration::from_secs(5), export_http(&engine)).await;
         assert_eq!(http.ok(), Some(200), "OTLP/HTTP export during the attack");
-        let grpc = tokio::time::timeout(Duration::from_secs(5), export_grpc(&engine)).await;
-        assert_eq!(
-            grpc.ok().as_deref(),
-            Some("0"),
-            "OTLP/gRPC export during the attack"
-        );
+        let request = logs_request(2);
+        let grpc = grpc_call(&engine, TOKEN, &request, false);
+        let grpc = tokio::time::timeout(Duration::from_secs(5), grpc).await;
+        assert_eq!(grpc.ok(), Some(None), "OTLP/gRPC export during the attack");
         assert!(
             forward_acked(forward).await,
             "Forward frame during the attack"
