@@ -20,7 +20,7 @@ use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::monitor::criteria::Criterion;
-use crate::monitor::{MonitorKind, check_settings};
+use crate::monitor::{MonitorKind, check_settings, settings_schema};
 
 /// A monitor.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,7 +31,7 @@ pub(crate) struct Monitor {
     /// What to check, by kind: `http` `{url, follow_redirects, allow_self_signed}`; `api` also
     /// `{method, headers, body}`; `tcp` `{host, port}`; `ssl` `{host, port}`; `ping`
     /// `{host, count}`; `dns` `{name, record_type, resolver}`; `heartbeat`, `server` `{}`.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = settings_schema)]
     pub settings: serde_json::Value,
     pub interval_secs: i32,
     pub timeout_ms: i32,
@@ -57,7 +57,7 @@ pub(crate) struct Monitor {
 pub(crate) struct NewMonitor {
     pub name: String,
     pub kind: MonitorKind,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = settings_schema)]
     #[serde(default)]
     pub settings: serde_json::Value,
     /// Seconds between checks (or expected between pushes), 10 to 86400; default 60.
@@ -81,7 +81,7 @@ pub(crate) struct NewMonitor {
 #[serde(deny_unknown_fields)]
 pub(crate) struct MonitorChange {
     pub name: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = settings_schema)]
     pub settings: Option<serde_json::Value>,
     pub interval_secs: Option<i32>,
     pub timeout_ms: Option<i32>,

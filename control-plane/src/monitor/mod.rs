@@ -56,7 +56,7 @@ impl MonitorKind {
 }
 
 /// Settings of `http` and `api` monitors (`http` takes only `url` and the two flags).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HttpSettings {
     url: String,
@@ -76,7 +76,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Settings of `tcp` (port required) and `ssl` (port 443 by default) monitors.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HostPort {
     host: String,
@@ -84,7 +85,8 @@ struct HostPort {
     port: Option<u16>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Settings of `ping` monitors: echo requests per check (default 3).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PingSettings {
     host: String,
@@ -96,7 +98,8 @@ fn three() -> u8 {
     3
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Settings of `dns` monitors.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DnsSettings {
     name: String,
@@ -106,9 +109,29 @@ struct DnsSettings {
     resolver: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `heartbeat` and `server` monitors take no settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoSettings {}
+
+/// The OpenAPI schema of a monitor's `settings`: one schema per kind (the kind field says
+/// which applies; `check_settings` enforces it).
+pub(crate) fn settings_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::PartialSchema;
+    let any_of = utoipa::openapi::schema::AnyOfBuilder::new()
+        .description(Some(
+            "Settings of the monitor's kind: http and api (HttpSettings), tcp and ssl \
+             (HostPort), ping (PingSettings), dns (DnsSettings); heartbeat and server take \
+             none ({}).",
+        ))
+        .item(HttpSettings::schema())
+        .item(HostPort::schema())
+        .item(PingSettings::schema())
+        .item(DnsSettings::schema())
+        .item(NoSettings::schema())
+        .build();
+    utoipa::openapi::schema::Schema::AnyOf(any_of)
+}
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 const RECORD_TYPES: [&str; 10] = [

@@ -390,6 +390,17 @@ async fn the_openapi_document_describes_every_route() {
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
+    // A monitor's settings are typed: one schema per kind.
+    let settings = &doc["components"]["schemas"]["NewMonitor"]["properties"]["settings"];
+    let kinds = settings["anyOf"]
+        .as_array()
+        .expect("settings schemas per kind");
+    assert_eq!(kinds.len(), 5, "{settings}");
+    let http = kinds
+        .iter()
+        .find(|k| k["properties"].get("url").is_some())
+        .expect("the http/api settings");
+    assert_eq!(http["required"], json!(["url"]), "{http}");
     let body = cp
         .answer(
             StatusCode::NOT_FOUND,
