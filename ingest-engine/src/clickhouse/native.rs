@@ -18,9 +18,18 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// Appends a length-prefixed string.
+/// Appends a length-prefixed string. Every string column holds text, so bytes that are not
+/// UTF-8 (OTLP requires it; a msgpack `str` or a header may hold anything) are stored with
+/// U+FFFD in place of each invalid sequence — the same rule for every input, and the record is
+/// kept, not refused.
 #[inline]
 pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if std::str::from_utf8(bytes).is_err() {
+        let text = String::from_utf8_lossy(bytes);
+        put_varint(out, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
@@ -473,6 +482,18 @@ mod tests {
         /// A two-column test table.
         TestBlock { name: StrCol, attrs: AttrCols, n: U64Col }
     );
+
+    #[test]
+    fn strings_that_are_not_utf8_get_replacement_characters() {
+        let mut out = Vec::new();
+        put_bytes(&mut out, b"ok \xff\xfe end");
+        let text = "ok \u{fffd}\u{fffd} end";
+        assert_eq!(out[0] as usize, text.len());
+        assert_eq!(&out[1..], text.as_bytes());
+        let mut out = Vec::new();
+        put_bytes(&mut out, "caf\u{e9}".as_bytes());
+        assert_eq!(&out[1..], "caf\u{e9}".as_bytes());
+    }
 
     #[test]
     fn varint_matches_leb128() {

@@ -24,5 +24,6 @@ mod rows;
 mod rust_sdk;
 mod schema_migrations;
 mod schema_modern;
+mod utf8;
 mod worker;
 mod worker_streams;
