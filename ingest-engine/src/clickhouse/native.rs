@@ -24,7 +24,8 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 /// kept, not refused.
 #[inline]
 pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    if std::str::from_utf8(bytes).is_err() {
+    // ASCII (most of what arrives) is checked a word at a time; only the rest is decoded.
+    if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
         let text = String::from_utf8_lossy(bytes);
         put_varint(out, text.len() as u64);
         out.extend_from_slice(text.as_bytes());

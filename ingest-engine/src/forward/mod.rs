@@ -241,6 +241,7 @@ impl Listener {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let idle = Duration::from_millis(self.config.idle_timeout_ms);
         let mut framed_once = false;
+        let mut largest_frame = FIRST_READ_BYTES;
         let helo = if self.keys.handshake() {
             let helo = Helo::new(self.keys.user_auth())?;
             wr.write_all(&helo.encode()).await?;
@@ -267,6 +268,7 @@ impl Listener {
                 }
                 let frame = buf.split_to(len).freeze();
                 framed_once = true;
+                largest_frame = largest_frame.max(len);
                 // Busy while the frame is decoded and stored: not closed to make room.
                 let _busy = slot.activity.begin();
                 match self.frame(frame, project.clone()).await? {
@@ -314,10 +316,12 @@ impl Listener {
             if buf.len() > self.config.max_frame_bytes {
                 return Err(ConnectionError::FrameTooLarge(self.config.max_frame_bytes));
             }
-            // Read at most up to the frame limit, so one read cannot overshoot it by much, and
-            // grow geometrically from a small first read.
+            // Read at most up to the frame limit, so one read cannot overshoot it by much;
+            // grow geometrically from a small first read, and keep room for a frame as large
+            // as the largest this connection sent (one allocation per frame, not a doubling
+            // series).
             let room = (self.config.max_frame_bytes + 1 - buf.len()).min(1 << 20);
-            buf.reserve(buf.len().max(FIRST_READ_BYTES).min(room));
+            buf.reserve(buf.len().max(largest_frame).min(room));
             self.wait_for_room(|| held.resize(buf.capacity())).await?;
             let mut limited = (&mut rd).take(room as u64);
             // The first frame must come soon; later reads may wait the idle timeout.

@@ -666,9 +666,14 @@ async fn python_fluent_logger_records_are_stored() {
             r["attributes_keys"],
             serde_json::json!(["n", "ratio", "nested"])
         );
+        // A map is stored as an OTLP export's kvlist is.
         assert_eq!(
             r["attributes_values"],
-            serde_json::json!([n.to_string(), "0.5", "{\"k\":[1,\"two\"]}"])
+            serde_json::json!([
+                n.to_string(),
+                "0.5",
+                r#"[{"key":"k","value":{"arrayValue":{"values":[{"intValue":"1"},{"stringValue":"two"}]}}}]"#
+            ])
         );
     }
     engine.stop().await;
