@@ -41,7 +41,7 @@ pub use event::FrameError;
 use handshake::Helo;
 use msgpack::Cutter;
 
-/// The read buffer of a new connection; it doubles as frames grow.
+/// The read buffer of a new connection; it grows with the frames the connection sends.
 const FIRST_READ_BYTES: usize = 8 << 10;
 
 /// How long a client has to complete the TLS handshake.
@@ -167,8 +167,13 @@ pub(crate) async fn serve(
                     }
                 }
             };
-            if let Err(error) = result {
-                tracing::warn!(%peer, %error, "forward connection closed");
+            match result {
+                Ok(()) => {}
+                // Silence is routine (and, from many sockets, must not flood the log).
+                Err(error @ (ConnectionError::Idle(_) | ConnectionError::MadeRoom)) => {
+                    tracing::debug!(%peer, %error, "forward connection closed");
+                }
+                Err(error) => tracing::warn!(%peer, %error, "forward connection closed"),
             }
             drop(slot);
         });
