@@ -45,6 +45,9 @@ pub(crate) struct Monitor {
     pub probe_ids: Vec<Uuid>,
     /// Heartbeat and server monitors: the first characters of the push key.
     pub key_hint: Option<String>,
+    /// When the latest result was judged; absent until the first one: the monitor's status is
+    /// not known yet (`current_status_id` is then the status it starts in).
+    pub last_result_at: Option<DateTime<Utc>>,
     pub last_push_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -105,7 +108,7 @@ const COLUMNS: &str = "id, name, kind, settings, interval_secs, timeout_ms, retr
      min_probe_agreement, criteria, default_status_id, current_status_id, status_since, enabled, \
      COALESCE((SELECT array_agg(probe_id ORDER BY probe_id) FROM monitor_probes mp \
         WHERE mp.monitor_id = monitors.id), '{}') AS probe_ids, \
-     key_hint, last_push_at, created_at, updated_at";
+     key_hint, last_result_at, last_push_at, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct MonitorRow {
@@ -124,6 +127,7 @@ struct MonitorRow {
     enabled: bool,
     probe_ids: Vec<Uuid>,
     key_hint: Option<String>,
+    last_result_at: Option<DateTime<Utc>>,
     last_push_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -147,6 +151,7 @@ fn monitor(r: MonitorRow) -> Result<Monitor, ApiError> {
         enabled: r.enabled,
         probe_ids: r.probe_ids,
         key_hint: r.key_hint,
+        last_result_at: r.last_result_at,
         last_push_at: r.last_push_at,
         created_at: r.created_at,
         updated_at: r.updated_at,

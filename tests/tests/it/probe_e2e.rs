@@ -393,6 +393,15 @@ async fn a_probe_moves_only_its_own_monitors_and_never_into_the_future() {
     let mine = id(create_monitor(&cp, &admin, &p, monitor("Mine", vec![probe_id])).await);
     let other = id(create_monitor(&cp, &admin, &p, monitor("Other", vec![])).await);
     let other_before = timeline(&cp, &admin, &p, &other).await;
+    let path = |m: &str| format!("/api/v1/projects/{p}/monitors/{m}");
+    let fresh = cp
+        .ok(reqwest::Method::GET, &path(&mine), &admin, None)
+        .await;
+    assert_eq!(
+        fresh["last_result_at"],
+        serde_json::Value::Null,
+        "no result yet: unknown"
+    );
     let worker = TestWorker::start(&cp, "pa", |_| {}).await;
     let engine = engine_for(&cp, &worker, "pa_eng").await;
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64;
@@ -435,6 +444,14 @@ async fn a_probe_moves_only_its_own_monitors_and_never_into_the_future() {
         "only the assigned monitor's results, none in the future"
     );
     assert_eq!(timeline(&cp, &admin, &p, &other).await, other_before);
+    let judged = cp
+        .ok(reqwest::Method::GET, &path(&mine), &admin, None)
+        .await;
+    assert!(judged["last_result_at"].is_string(), "{judged}");
+    let untouched = cp
+        .ok(reqwest::Method::GET, &path(&other), &admin, None)
+        .await;
+    assert_eq!(untouched["last_result_at"], serde_json::Value::Null);
     engine.stop().await;
     worker.stop().await;
 }
