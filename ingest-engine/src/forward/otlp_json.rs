@@ -7,6 +7,7 @@ use base64::Engine as _;
 
 use super::msgpack::{Head, MsgpackError, Reader, json_string};
 use crate::otlp::ValueType;
+use crate::otlp::anyvalue::json_double;
 
 /// Nesting rendered; deeper values are refused (the recursion stays shallow).
 const MAX_DEPTH: usize = 64;
@@ -109,15 +110,7 @@ fn any_value(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<(), 
         Head::Uint(u) => int(itoa::Buffer::new().format(u), out),
         Head::Float(f) => {
             out.extend_from_slice(b"{\"doubleValue\":");
-            if f.is_finite() {
-                out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
-            } else if f.is_nan() {
-                out.extend_from_slice(b"\"NaN\"");
-            } else if f > 0.0 {
-                out.extend_from_slice(b"\"Infinity\"");
-            } else {
-                out.extend_from_slice(b"\"-Infinity\"");
-            }
+            json_double(out, f);
             out.push(b'}');
         }
         Head::Str(s) => {

@@ -184,6 +184,20 @@ fn json_str(out: &mut Vec<u8>, s: &[u8]) {
     let _ignored = serde_json::to_writer(&mut *out, text.as_ref());
 }
 
+/// A double as OTLP/JSON writes it: shortest round-trip digits, or the strings `"NaN"`,
+/// `"Infinity"`, `"-Infinity"`.
+pub(crate) fn json_double(out: &mut Vec<u8>, d: f64) {
+    if d.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(d).as_bytes());
+    } else if d.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if d > 0.0 {
+        out.extend_from_slice(b"\"Infinity\"");
+    } else {
+        out.extend_from_slice(b"\"-Infinity\"");
+    }
+}
+
 /// Renders an `AnyValue` as OTLP/JSON.
 fn json_any(v: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError> {
     if depth > MAX_DEPTH {
@@ -216,16 +230,7 @@ fn json_any(v: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError
         }
         4 => {
             out.extend_from_slice(b"{\"doubleValue\":");
-            let d = val.double("AnyValue.double_value")?;
-            if d.is_finite() {
-                out.extend_from_slice(ryu::Buffer::new().format_finite(d).as_bytes());
-            } else if d.is_nan() {
-                out.extend_from_slice(b"\"NaN\"");
-            } else if d > 0.0 {
-                out.extend_from_slice(b"\"Infinity\"");
-            } else {
-                out.extend_from_slice(b"\"-Infinity\"");
-            }
+            json_double(out, val.double("AnyValue.double_value")?);
         }
         5 => {
             out.extend_from_slice(b"{\"arrayValue\":{\"values\":");

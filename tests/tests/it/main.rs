@@ -4,6 +4,7 @@
 // Test code: helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+mod account_security;
 mod api_fuzz;
 mod bad_input;
 mod connections;

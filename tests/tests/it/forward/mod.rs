@@ -1,6 +1,6 @@
-//! Fluent Forward: the byte-exact vectors of `shared/reference/peers.md` §1.7 for every mode,
-//! acks, the handshake, split and batched frames, bad input, the UDP heartbeat, and the real
-//! Python `fluent-logger`.
+//! Fluent Forward: the byte-exact vectors of the protocol for every mode, acks, the handshake,
+//! split and batched frames, bad input, the UDP heartbeat, and the real Python
+//! `fluent-logger` (the Node client in `node.rs`, TLS in `tls.rs`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use tests::{PROJECT, PROJECT_2, TestEngine, python, repo_root, unique_name, wait
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod node;
 mod tls;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -474,137 +475,6 @@ async fn udp_heartbeats_are_answered() {
         .expect("heartbeat answered")
         .unwrap();
     assert_eq!(&buf[..n], &[0u8]);
-    engine.stop().await;
-}
-
-#[tokio::test]
-async fn the_node_fluent_logger_passes_the_handshake_and_gets_its_acks() {
-    let (engine, addr) = engine_with_forward("fw_node", |c| {
-        c.forward.shared_keys = ingest_engine::config::Secret(format!("node-key={PROJECT_2}"));
-    })
-    .await;
-    let run_id = unique_name("node");
-    let out = tests::node()
-        .arg(repo_root().join("tests/node/fluent_send.js"))
-        .args([
-            addr.ip().to_string(),
-            addr.port().to_string(),
-            "node-key".into(),
-            run_id.clone(),
-        ])
-        .output()
-        .await
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "fluent_send.js failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Acknowledged, so stored, in the project the shared key selects.
-    let rows = engine
-        .rows("logs", "project_id, service_name, body", "ORDER BY body")
-        .await;
-    let bodies: Vec<&str> = rows.iter().map(|r| r["body"].as_str().unwrap()).collect();
-    assert_eq!(
-        bodies,
-        (0..3)
-            .map(|n| format!("{run_id} n={n}"))
-            .collect::<Vec<_>>()
-    );
-    for r in &rows {
-        assert_eq!(r["project_id"], PROJECT_2);
-        assert_eq!(r["service_name"], "node.app");
-    }
-    engine.stop().await;
-}
-
-/// Runs `fluent_send.js` against `addr`; whether every record was acknowledged.
-async fn node_send(addr: SocketAddr, args: &[&str]) -> bool {
-    tests::node()
-        .arg(repo_root().join("tests/node/fluent_send.js"))
-        .args([addr.ip().to_string(), addr.port().to_string()])
-        .args(args)
-        // Acknowledged within a second when accepted; refusals end at this deadline.
-        .env("FLUENT_SEND_TIMEOUT_MS", "4000")
-        .output()
-        .await
-        .expect("node runs")
-        .status
-        .success()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_projects_ingestion_key_logs_in_over_forward_until_it_is_revoked() {
-    use reqwest::Method;
-    use tests::control::{ControlPlane, accounts};
-    let cp = ControlPlane::start(|_| {}).await;
-    let admin = accounts(&cp, &[]).await;
-    let p = cp
-        .ok(
-            Method::POST,
-            "/api/v1/projects",
-            &admin,
-            Some(serde_json::json!({"name": "fluent"})),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let created = cp
-        .ok(
-            Method::POST,
-            &format!("/api/v1/projects/{p}/ingestion-keys"),
-            &admin,
-            Some(serde_json::json!({"name": "fluent-bit"})),
-        )
-        .await;
-    let key = created["secret"].as_str().unwrap().to_owned();
-    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
-    let database_url = cp.database_url.clone();
-    let engine = TestEngine::start_with("fw_login", |c| {
-        c.keys.database_url = ingest_engine::config::Secret(database_url);
-        c.forward.key_login_shared_key = ingest_engine::config::Secret("vigil-login".into());
-    })
-    .await;
-    let addr = engine.forward.expect("key logins turn the listener on");
-    let run_id = unique_name("login");
-    // The key made through the API works without a restart (once the engine has loaded it).
-    wait_until(
-        Duration::from_secs(10),
-        "an ingestion-key login",
-        || async {
-            node_send(addr, &["vigil-login", &run_id, &key, "unused"])
-                .await
-                .then_some(())
-        },
-    )
-    .await;
-    let rows = engine
-        .rows("logs", "project_id, body", "ORDER BY body")
-        .await;
-    assert!(!rows.is_empty());
-    for r in &rows {
-        assert_eq!(r["project_id"], p.as_str());
-    }
-    // A wrong key, or the right key with another shared key, is refused.
-    assert!(!node_send(addr, &["vigil-login", &run_id, "vik_wrong", "unused"]).await);
-    assert!(!node_send(addr, &["other", &run_id, &key, "unused"]).await);
-    // Revoked: refused within seconds.
-    cp.ok(
-        Method::DELETE,
-        &format!("/api/v1/projects/{p}/ingestion-keys/{key_id}"),
-        &admin,
-        None,
-    )
-    .await;
-    wait_until(
-        Duration::from_secs(10),
-        "the revoked key refused",
-        || async {
-            (!node_send(addr, &["vigil-login", &run_id, &key, "unused"]).await).then_some(())
-        },
-    )
-    .await;
     engine.stop().await;
 }
 
