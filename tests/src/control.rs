@@ -153,6 +153,33 @@ impl ControlPlane {
         }
     }
 
+    /// Makes the account `email` (password [`PASSWORD`]) a member of `project` the way a
+    /// person does: `by` invites the address, its holder signs in and accepts. The member's
+    /// session and the accepted project.
+    pub async fn join(&self, project: &str, by: &Auth, email: &str, role: &str) -> (Auth, Value) {
+        let invitation = self
+            .ok(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/invitations"),
+                by,
+                Some(json!({"email": email, "role": role})),
+            )
+            .await;
+        let member = self.login(email, PASSWORD).await;
+        let accepted = self
+            .ok(
+                Method::POST,
+                &format!(
+                    "/api/v1/me/invitations/{}/accept",
+                    invitation["id"].as_str().unwrap()
+                ),
+                &member,
+                None,
+            )
+            .await;
+        (member, accepted)
+    }
+
     /// A request that must be answered `want`; its JSON body.
     pub async fn answer(
         &self,

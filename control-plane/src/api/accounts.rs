@@ -60,7 +60,7 @@ pub(crate) struct SignedIn {
 const USER_COLUMNS: &str = "id, email, name, is_admin, created_at";
 
 /// An email address as stored: trimmed, lowercased, one `@` between non-empty parts.
-fn normal_email(email: &str) -> Result<String, ApiError> {
+pub(crate) fn normal_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())

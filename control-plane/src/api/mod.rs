@@ -5,6 +5,7 @@ mod accounts;
 mod channels;
 mod incident_levels;
 mod incidents;
+mod invitations;
 mod keys;
 mod maintenance;
 mod monitor_rules;
@@ -239,7 +240,8 @@ impl Modify for CommonErrors {
     paths(
         accounts::signup, accounts::login, accounts::logout, accounts::me, accounts::create_user,
         projects::create, projects::list, projects::get_one, projects::delete_one,
-        projects::members, projects::add_member, projects::change_member, projects::remove_member,
+        projects::members, invitations::invite, invitations::list, invitations::revoke,
+        invitations::received, invitations::accept, invitations::decline, projects::change_member, projects::remove_member,
         keys::create_api_key, keys::list_api_keys, keys::revoke_api_key,
         keys::create_ingestion_key, keys::list_ingestion_keys, keys::revoke_ingestion_key,
         monitors::create, monitors::list, monitors::get_one, monitors::change,
@@ -277,6 +279,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(accounts::login))
         .route("/api/v1/auth/logout", post(accounts::logout))
         .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/me/invitations", get(invitations::received))
+        .route(
+            "/api/v1/me/invitations/{invitation_id}",
+            delete(invitations::decline),
+        )
+        .route(
+            "/api/v1/me/invitations/{invitation_id}/accept",
+            post(invitations::accept),
+        )
         .route("/api/v1/users", post(accounts::create_user))
         .route(
             "/api/v1/projects",
@@ -288,7 +299,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/projects/{project_id}/members",
-            get(projects::members).post(projects::add_member),
+            get(projects::members),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/invitations",
+            post(invitations::invite).get(invitations::list),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/invitations/{invitation_id}",
+            delete(invitations::revoke),
         )
         .route(
             "/api/v1/projects/{project_id}/members/{user_id}",

@@ -39,14 +39,6 @@ pub(crate) struct Member {
     pub created_at: DateTime<Utc>,
 }
 
-/// An account to add, by email, with its role.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewMember {
-    pub email: String,
-    pub role: Role,
-}
-
 /// A member's new role.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -230,7 +222,11 @@ pub(crate) async fn members(
 }
 
 /// Refuses a change that only an owner may make: making, changing or removing an owner.
-fn check_owner_rule(caller: Role, from: Option<Role>, to: Option<Role>) -> Result<(), ApiError> {
+pub(crate) fn check_owner_rule(
+    caller: Role,
+    from: Option<Role>,
+    to: Option<Role>,
+) -> Result<(), ApiError> {
     caller.require(Role::Admin)?;
     if from == Some(Role::Owner) || to == Some(Role::Owner) {
         caller.require(Role::Owner)?;
@@ -257,48 +253,6 @@ async fn keep_an_owner(
         ));
     }
     Ok(())
-}
-
-/// Adds an existing account to a project (admins; owners to add an owner).
-#[utoipa::path(post, path = "/api/v1/projects/{project_id}/members", tag = "projects",
-    params(("project_id" = Uuid, Path)), request_body = NewMember,
-    responses((status = 201, body = Member), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn add_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(project_id): Path<Uuid>,
-    Body(new): Body<NewMember>,
-) -> Result<(StatusCode, Json<Member>), ApiError> {
-    let role = caller.role_in(&state.pool, project_id).await?;
-    check_owner_rule(role, None, Some(new.role))?;
-    let email = new.email.trim().to_lowercase();
-    let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&state.pool)
-        .await?;
-    let (user_id,) = user.ok_or(ApiError::NotFound("account"))?;
-    let inserted = sqlx::query(
-        "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(project_id)
-    .bind(user_id)
-    .bind(new.role.as_str())
-    .execute(&state.pool)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(ApiError::Conflict("already a member".into()));
-    }
-    let row: MemberRow = sqlx::query_as(&format!(
-        "{MEMBER_SELECT} WHERE m.project_id = $1 AND m.user_id = $2"
-    ))
-    .bind(project_id)
-    .bind(user_id)
-    .fetch_one(&state.pool)
-    .await?;
-    Ok((StatusCode::CREATED, Json(member(row)?)))
 }
 
 /// The current role of a member, locked for the rest of the transaction.

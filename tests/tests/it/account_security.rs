@@ -1,6 +1,7 @@
 //! Account security through the API: login limits under concurrent guessing, API keys that
 //! cannot outlive their maker, membership as the only way into a project, every error in the
-//! API's JSON shape, weak passwords refused, sign-up signing the admin in.
+//! API's JSON shape, weak passwords refused, sign-up signing the admin in, invitations that
+//! reveal no account.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -266,4 +267,162 @@ async fn signup_signs_in_and_weak_passwords_are_refused() {
         Some(json!({"name": "first"})),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invitations_reveal_no_account_and_only_their_addressee_accepts() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &["bob"]).await;
+    let project = cp
+        .ok(
+            Method::POST,
+            "/api/v1/projects",
+            &admin,
+            Some(json!({"name": "Shop"})),
+        )
+        .await;
+    let p = project["id"].as_str().unwrap();
+    let invitations = format!("/api/v1/projects/{p}/invitations");
+    // An address with an account and one without are answered alike.
+    let mut answers = Vec::new();
+    for email in ["bob@vigil.test", "Dora@Vigil.test"] {
+        let (status, body, _) = cp
+            .call(
+                Method::POST,
+                &invitations,
+                &admin,
+                Some(json!({"email": email, "role": "viewer"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["email"], email.to_lowercase());
+        let mut keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        answers.push((keys, body));
+    }
+    assert_eq!(answers[0].0, answers[1].0);
+    assert!(
+        !answers[0]
+            .0
+            .iter()
+            .any(|k| k.contains("user") || k == "name")
+    );
+    let listed = cp.ok(Method::GET, &invitations, &admin, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    cp.answer(
+        StatusCode::BAD_REQUEST,
+        Method::POST,
+        &invitations,
+        &admin,
+        Some(json!({"email": "not an address", "role": "viewer"})),
+    )
+    .await;
+
+    // Bob sees his invitation, not Dora's, and joins by accepting it; only once.
+    let bob = cp.login("bob@vigil.test", PASSWORD).await;
+    let mine = cp
+        .ok(Method::GET, "/api/v1/me/invitations", &bob, None)
+        .await;
+    let mine = mine["items"].as_array().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["project_name"], "Shop");
+    assert_eq!(mine[0]["role"], "viewer");
+    let dora_invitation = answers[1].1["id"].as_str().unwrap();
+    cp.answer(
+        StatusCode::NOT_FOUND,
+        Method::POST,
+        &format!("/api/v1/me/invitations/{dora_invitation}/accept"),
+        &bob,
+        None,
+    )
+    .await;
+    cp.answer(
+        StatusCode::NOT_FOUND,
+        Method::GET,
+        &format!("/api/v1/projects/{p}"),
+        &bob,
+        None,
+    )
+    .await;
+    let accept = format!(
+        "/api/v1/me/invitations/{}/accept",
+        mine[0]["id"].as_str().unwrap()
+    );
+    let joined = cp.ok(Method::POST, &accept, &bob, None).await;
+    assert_eq!(joined["id"], p);
+    assert_eq!(joined["role"], "viewer");
+    cp.answer(StatusCode::NOT_FOUND, Method::POST, &accept, &bob, None)
+        .await;
+    // A viewer cannot invite; inviting a member again is a conflict.
+    cp.answer(
+        StatusCode::FORBIDDEN,
+        Method::POST,
+        &invitations,
+        &bob,
+        Some(json!({"email": "eve@vigil.test", "role": "viewer"})),
+    )
+    .await;
+    cp.answer(
+        StatusCode::CONFLICT,
+        Method::POST,
+        &invitations,
+        &admin,
+        Some(json!({"email": "bob@vigil.test", "role": "admin"})),
+    )
+    .await;
+
+    // Dora's account, made later, finds the invitation waiting; she declines it.
+    cp.ok(
+        Method::POST,
+        "/api/v1/users",
+        &admin,
+        Some(json!({"email": "dora@vigil.test", "name": "Dora", "password": PASSWORD})),
+    )
+    .await;
+    let dora = cp.login("dora@vigil.test", PASSWORD).await;
+    let waiting = cp
+        .ok(Method::GET, "/api/v1/me/invitations", &dora, None)
+        .await;
+    assert_eq!(waiting["items"][0]["id"], dora_invitation);
+    cp.answer(
+        StatusCode::NO_CONTENT,
+        Method::DELETE,
+        &format!("/api/v1/me/invitations/{dora_invitation}"),
+        &dora,
+        None,
+    )
+    .await;
+    let waiting = cp
+        .ok(Method::GET, "/api/v1/me/invitations", &dora, None)
+        .await;
+    assert_eq!(waiting["items"].as_array().unwrap().len(), 0);
+    cp.answer(
+        StatusCode::NOT_FOUND,
+        Method::GET,
+        &format!("/api/v1/projects/{p}"),
+        &dora,
+        None,
+    )
+    .await;
+
+    // A withdrawn invitation cannot be accepted.
+    let eve = cp
+        .ok(
+            Method::POST,
+            &invitations,
+            &admin,
+            Some(json!({"email": "eve@vigil.test", "role": "member"})),
+        )
+        .await;
+    let eve_id = eve["id"].as_str().unwrap();
+    cp.answer(
+        StatusCode::NO_CONTENT,
+        Method::DELETE,
+        &format!("{invitations}/{eve_id}"),
+        &admin,
+        None,
+    )
+    .await;
+    let listed = cp.ok(Method::GET, &invitations, &admin, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
 }

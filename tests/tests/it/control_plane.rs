@@ -184,15 +184,9 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
     assert_eq!(listed["items"][0]["id"], q.as_str());
 
     // Carol joins as a viewer: she reads, she does not manage.
-    let added = cp
-        .ok(
-            Method::POST,
-            &format!("/api/v1/projects/{p}/members"),
-            &bob,
-            Some(json!({"email": "carol@vigil.test", "role": "viewer"})),
-        )
-        .await;
+    let (_, added) = cp.join(&p, &bob, "carol@vigil.test", "viewer").await;
     assert_eq!(added["role"], "viewer");
+    assert_eq!(added["id"], p.as_str());
     let seen = cp
         .ok(Method::GET, &format!("/api/v1/projects/{p}"), &carol, None)
         .await;
@@ -229,7 +223,10 @@ async fn projects_are_isolated_roles_are_enforced_and_keys_work_until_revoked() 
     )
     .await;
     // An admin cannot make owners.
-    let carol_id = added["user_id"].as_str().unwrap().to_owned();
+    let carol_id = cp.ok(Method::GET, "/api/v1/me", &carol, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     cp.ok(
         Method::PATCH,
         &format!("/api/v1/projects/{p}/members/{carol_id}"),

@@ -47,13 +47,8 @@ async fn monitors_statuses_roles_isolation_and_timeline() {
     let p = project(&cp, &admin, "shop").await;
     let other = project(&cp, &admin, "other").await;
     for (who, role) in [("viewer", "viewer"), ("member", "member")] {
-        cp.ok(
-            Method::POST,
-            &format!("/api/v1/projects/{p}/members"),
-            &admin,
-            Some(json!({"email": format!("{who}@vigil.test"), "role": role})),
-        )
-        .await;
+        cp.join(&p, &admin, &format!("{who}@vigil.test"), role)
+            .await;
     }
     let viewer = cp
         .login("viewer@vigil.test", tests::control::PASSWORD)

@@ -33,13 +33,8 @@ async fn setup() -> Setup {
         ids.push(p["id"].as_str().unwrap().to_owned());
     }
     for role in ["member", "viewer"] {
-        cp.ok(
-            Method::POST,
-            &format!("/api/v1/projects/{}/members", ids[0]),
-            &admin,
-            Some(json!({"email": format!("{role}@vigil.test"), "role": role})),
-        )
-        .await;
+        cp.join(&ids[0], &admin, &format!("{role}@vigil.test"), role)
+            .await;
     }
     let member = cp.login("member@vigil.test", PASSWORD).await;
     let viewer = cp.login("viewer@vigil.test", PASSWORD).await;
