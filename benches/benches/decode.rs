@@ -26,7 +26,7 @@ fn decode(c: &mut Criterion) {
 fn logs_by_protocol(c: &mut Criterion) {
     let request = payload::generate(Signal::Logs, 1000, 7);
     let (frame, records) = benches::forward::packed_forward(&request, false, "c").expect("frame");
-    let none = ingest_engine::clickhouse::compression::Compression::None;
+    let none = storage::compression::Compression::None;
     let mut group = c.benchmark_group("logs_by_protocol");
     group.throughput(Throughput::Elements(records as u64));
     group.bench_function("otlp", |b| {

@@ -19,7 +19,7 @@ fn frame(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut out = Vec::with_capacity(batch.len());
-                ingest_engine::clickhouse::compression::frame(&batch, compression, &mut out);
+                storage::compression::frame(&batch, compression, &mut out);
                 out.len()
             })
         });

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::MonitorRef;
-use crate::clickhouse::compression::Compression;
-use crate::clickhouse::native::put_bytes;
-use crate::clickhouse::tables::ServerMetricsBlock;
 use crate::events::Event;
 use crate::otlp::{DecodeError, ValueType};
+use storage::compression::Compression;
+use storage::native::put_bytes;
+use storage::tables::ServerMetricsBlock;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -452,7 +452,7 @@ pub(crate) fn decode(
     .report(&report, max_processes);
     let mut raw = Vec::with_capacity(block.byte_len() + 1024);
     block.encode(&mut raw);
-    let framed = crate::clickhouse::compression::framed(&raw, compression);
+    let framed = storage::compression::framed(&raw, compression);
     let mut event = Event::new(&monitor.project, &monitor.monitor, now);
     event.field("hostname", hostname.as_bytes());
     event.field("report", &serde_json::to_vec(&inner).unwrap_or_default());

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use crate::auth::KeyStore;
-use crate::clickhouse::compression::Compression;
 use crate::config::{LimitsConfig, MonitorsConfig};
 use crate::error::IngestError;
 use crate::otlp::response::Encoding;
@@ -17,6 +16,7 @@ use crate::otlp::{self, Signal};
 use crate::pipeline::{Pipeline, Target};
 use crate::server::body::{self, ContentEncoding};
 use crate::telemetry::{SignalLabel, Telemetry};
+use storage::compression::Compression;
 
 /// Payloads above this size are decoded on the blocking pool so they never stall the async
 /// workers (decoding runs at roughly 1 GB/s, so this is well under 0.1 ms inline).

@@ -10,7 +10,6 @@
 
 use serde_json::Value;
 
-use crate::clickhouse::compression::Compression;
 use crate::forward::msgpack::Reader;
 use crate::forward::msgpack::{
     write_array_len, write_bool, write_f64, write_i64, write_map_len, write_nil, write_str,
@@ -18,6 +17,7 @@ use crate::forward::msgpack::{
 };
 use crate::forward::record::{self, Origin};
 use crate::otlp::{self, DecodeError, Decoded};
+use storage::compression::Compression;
 
 /// How the body is to be read, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use http::HeaderMap;
 
 use crate::auth::MonitorRef;
-use crate::clickhouse::compression::Compression;
-use crate::clickhouse::native::put_bytes;
-use crate::clickhouse::tables::IncomingRequestsBlock;
 use crate::events::Event;
+use storage::compression::Compression;
+use storage::native::put_bytes;
+use storage::tables::IncomingRequestsBlock;
 
 /// Headers whose values are credentials: stored as `[redacted]`.
 const REDACTED: [&str; 8] = [
@@ -96,7 +96,7 @@ pub(crate) fn encode(
     b.rows = 1;
     let mut raw = Vec::with_capacity(b.byte_len() + 256);
     b.encode(&mut raw);
-    let framed = crate::clickhouse::compression::framed(&raw, compression);
+    let framed = storage::compression::framed(&raw, compression);
 
     let mut event = Event::new(&monitor.project, &monitor.monitor, now);
     event

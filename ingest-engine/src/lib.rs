@@ -4,14 +4,13 @@
 //!
 //! Data path: `server` (listeners, limits) → `engine` (auth, decompress, decode) → `otlp`
 //! (wire walker writing straight into Native columns) → `pipeline` (byte budgets, the `wal`
-//! that acknowledges, batches, retries, poison isolation) → `clickhouse` (LZ4-framed
+//! that acknowledges, batches, retries, poison isolation) → the `storage` crate (LZ4-framed
 //! `INSERT … FORMAT Native`).
 //! See ARCHITECTURE.md for the invariants.
 
 mod agent_report;
 pub mod auth;
 mod budget;
-pub mod clickhouse;
 pub mod config;
 mod engine;
 pub mod error;
@@ -35,13 +34,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clickhouse::client::{ClickHouse, ClickHouseError};
-pub use crate::clickhouse::compression::Compression;
 use crate::config::Config;
 use crate::engine::Engine;
 pub use crate::engine::ExportSummary;
 use crate::pipeline::Pipeline;
 use crate::telemetry::Telemetry;
+use storage::client::{ClickHouse, ClickHouseError};
+pub use storage::compression::Compression;
 
 /// Sockets the engine serves on, bound before start so that callers (and tests) can use port 0.
 pub struct Listeners {
@@ -255,7 +254,7 @@ async fn apply_schema(
     database: &str,
     retention: u32,
 ) -> bool {
-    match clickhouse::schema::ensure(client, database, retention).await {
+    match storage::schema::ensure(client, database, retention).await {
         Ok(caps) => {
             tracing::info!(version = ?caps.version, database, "clickhouse schema ready");
             engine.telemetry.set_clickhouse_ok(true);

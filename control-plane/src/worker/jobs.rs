@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ingest_engine::clickhouse::client::ClickHouse;
 use sqlx::PgPool;
+use storage::client::ClickHouse;
+use storage::tables::Table;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -19,16 +20,6 @@ use super::entry::{MonitorResult, Source};
 use super::processor::Processor;
 use crate::config::WorkerConfig;
 use crate::monitor::observation::Observation;
-
-/// The tables whose old partitions retention drops.
-const TABLES: [&str; 6] = [
-    "logs",
-    "spans",
-    "metrics",
-    "server_metrics",
-    "incoming_requests",
-    "monitor_results",
-];
 
 /// Runs the jobs until `shutdown`.
 pub(crate) async fn run(
@@ -124,7 +115,7 @@ async fn offline_probes(pool: &PgPool, after_secs: u64) -> Result<(), sqlx::Erro
 /// Drops the daily partitions older than `days` of every telemetry table (works on every
 /// ClickHouse version, unlike TTL).
 async fn retention(client: &ClickHouse, database: &str, days: u32) -> Result<(), String> {
-    for table in TABLES {
+    for table in Table::ALL.map(Table::name) {
         let old = client
             .query(&format!(
                 "SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' \

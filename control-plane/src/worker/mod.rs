@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ingest_engine::clickhouse::client::ClickHouse;
-use ingest_engine::config::{ClickHouseConfig, Secret};
+use storage::client::ClickHouse;
+use storage::{ClickHouseConfig, Secret};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -58,9 +58,7 @@ pub async fn run(
     });
     // The table's DDL is the ingest engine's schema (one owner for every ClickHouse table).
     loop {
-        match ingest_engine::clickhouse::schema::ensure(&clickhouse, &w.clickhouse_database, 0)
-            .await
-        {
+        match storage::schema::ensure(&clickhouse, &w.clickhouse_database, 0).await {
             Ok(_) => break,
             Err(error) => tracing::warn!(%error, "clickhouse schema not ready; retrying"),
         }

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use ingest_engine::clickhouse::client::ClickHouse;
 use serde::Serialize;
+use storage::client::ClickHouse;
+use storage::tables::Table;
 use uuid::Uuid;
 
 use super::entry::MonitorResult;
@@ -52,7 +53,10 @@ impl ResultRows {
     pub(crate) fn new(client: ClickHouse, database: &str) -> Self {
         Self {
             client,
-            insert: format!("INSERT INTO {database}.monitor_results FORMAT JSONEachRow"),
+            insert: format!(
+                "INSERT INTO {database}.{} FORMAT JSONEachRow",
+                Table::MonitorResults.name()
+            ),
         }
     }
 

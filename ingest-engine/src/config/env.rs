@@ -1,7 +1,7 @@
 //! `VIGIL_*` environment overrides: the one place that maps variable names to config fields.
 
 use super::{Config, LogFormat, Secret};
-use crate::clickhouse::compression::Compression;
+use storage::compression::Compression;
 
 impl Config {
     pub(super) fn apply_env(

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use super::msgpack::{Head, MsgpackError, Reader};
 use super::record::{Fields, Origin, push_record};
-use crate::clickhouse::tables::LogsBlock;
+use storage::tables::LogsBlock;
 
 /// A frame the listener refuses; the connection is closed.
 #[derive(Debug, thiserror::Error)]

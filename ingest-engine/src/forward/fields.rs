@@ -5,7 +5,7 @@
 //! once, with the attributes it was encoded to, without parsing it again.
 
 use super::msgpack::Head;
-use crate::clickhouse::native::AttrMark;
+use storage::native::AttrMark;
 
 /// What a field's key makes it, beyond an attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::ForwardKeys;
-use crate::clickhouse::compression::Compression;
 use crate::config::{ForwardConfig, LimitsConfig};
 use crate::engine::{Engine, INLINE_DECODE_BYTES};
 use crate::error::IngestError;
@@ -40,6 +39,7 @@ use event::Frame;
 pub use event::FrameError;
 use handshake::Helo;
 use msgpack::Cutter;
+use storage::compression::Compression;
 
 /// The read buffer of a new connection; it grows with the frames the connection sends.
 const FIRST_READ_BYTES: usize = 8 << 10;

@@ -9,9 +9,9 @@ use base64::Engine as _;
 pub(crate) use super::fields::Fields;
 use super::fields::{Offer, Picks, role};
 use super::msgpack::{Head, MsgpackError, Reader, to_json};
-use crate::clickhouse::native::{AttrCols, put_bytes};
-use crate::clickhouse::tables::LogsBlock;
 use crate::otlp::anyvalue::{ValueType, put_double};
+use storage::native::{AttrCols, put_bytes};
+use storage::tables::LogsBlock;
 
 /// Where a record came from.
 pub(crate) struct Origin<'a> {
@@ -112,9 +112,9 @@ fn put_attribute(
 }
 
 /// Appends lowercase `hex` (already checked to be hex) to an id column.
-fn push_lower_hex(col: &mut crate::clickhouse::native::StrCol, hex: &[u8]) {
+fn push_lower_hex(col: &mut storage::native::StrCol, hex: &[u8]) {
     let raw = col.raw();
-    crate::clickhouse::native::put_varint(raw, hex.len() as u64);
+    storage::native::put_varint(raw, hex.len() as u64);
     raw.extend(hex.iter().map(u8::to_ascii_lowercase));
 }
 

@@ -9,7 +9,7 @@ use base64::Engine as _;
 
 use super::DecodeError;
 use super::wire::{Fields, Value};
-use crate::clickhouse::native::{PreparedAttrs, put_bytes};
+use storage::native::{PreparedAttrs, put_bytes};
 
 /// The OTLP type of a stored value (the `*_types` columns and `body_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,7 +319,7 @@ pub(crate) fn json_kvs(
 #[inline]
 pub(crate) fn push_attr(
     kv: &[u8],
-    cols: &mut crate::clickhouse::native::AttrCols,
+    cols: &mut storage::native::AttrCols,
     scratch: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
     push_key_value(
@@ -335,7 +335,7 @@ pub(crate) fn push_attr(
 pub(crate) fn push_attrs(
     msg: &[u8],
     field: u32,
-    cols: &mut crate::clickhouse::native::AttrCols,
+    cols: &mut storage::native::AttrCols,
     scratch: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
     let mut count = 0;

@@ -6,7 +6,7 @@
 use super::DecodeError;
 use super::anyvalue::prepare_attrs;
 use super::wire::Fields;
-use crate::clickhouse::native::{PreparedAttrs, put_bytes};
+use storage::native::{PreparedAttrs, put_bytes};
 
 /// What every row copies from its resource and scope, pre-encoded.
 #[derive(Default)]

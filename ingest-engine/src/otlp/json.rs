@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::Value as Json;
 
 use super::{DecodeError, Signal};
-use crate::clickhouse::native::put_varint;
+use storage::native::put_varint;
 
 mod schema;
 

@@ -4,7 +4,7 @@ use super::anyvalue::{push_attr, put_any_value};
 use super::envelope::{Envelope, push_envelope, walk};
 use super::wire::Fields;
 use super::{DecodeError, Decoded, seconds};
-use crate::clickhouse::tables::LogsBlock;
+use storage::tables::LogsBlock;
 
 pub(super) fn decode(
     request: &[u8],

@@ -5,8 +5,8 @@ use super::anyvalue::{json_kvs, prepare_attrs, push_attrs};
 use super::envelope::{Envelope, push_envelope, walk};
 use super::wire::{Fields, Value, packed_fixed64, packed_varint, zigzag32};
 use super::{DecodeError, Decoded, seconds};
-use crate::clickhouse::native::{PreparedAttrs, put_bytes, put_hex};
-use crate::clickhouse::tables::MetricsBlock;
+use storage::native::{PreparedAttrs, put_bytes, put_hex};
+use storage::tables::MetricsBlock;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {

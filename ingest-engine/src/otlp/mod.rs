@@ -19,8 +19,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use anyvalue::ValueType;
 
-use crate::clickhouse::compression::Compression;
-use crate::clickhouse::tables::{LogsBlock, MetricsBlock, SpansBlock};
+use storage::compression::Compression;
+use storage::tables::{LogsBlock, MetricsBlock, SpansBlock};
 
 /// A payload that is not valid OTLP; the whole request is refused with this message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -139,7 +139,7 @@ macro_rules! with_block {
                         framed.clear();
                         $block.encode(native);
                         $decoded.native_len = native.len();
-                        crate::clickhouse::compression::frame(native, compression, framed);
+                        storage::compression::frame(native, compression, framed);
                         $decoded.native = framed.to_vec();
                         if native.capacity() > MAX_KEPT_BLOCK_BYTES {
                             *native = Vec::new();

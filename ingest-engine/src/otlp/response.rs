@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Signal;
-use crate::clickhouse::native::put_varint;
+use storage::native::put_varint;
 
 /// The request's (and so the reply's) encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

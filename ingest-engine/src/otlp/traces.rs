@@ -4,8 +4,8 @@ use super::anyvalue::{json_kvs, push_attr};
 use super::envelope::{Envelope, push_envelope, walk};
 use super::wire::Fields;
 use super::{DecodeError, Decoded, seconds};
-use crate::clickhouse::native::{put_bytes, put_hex};
-use crate::clickhouse::tables::SpansBlock;
+use storage::native::{put_bytes, put_hex};
+use storage::tables::SpansBlock;
 
 pub(super) fn decode(
     request: &[u8],

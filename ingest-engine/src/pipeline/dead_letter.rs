@@ -14,7 +14,7 @@ use base64::Engine as _;
 
 use super::Block;
 use crate::budget::ByteBudget;
-use crate::clickhouse::compression;
+use storage::compression;
 
 pub(crate) struct DeadLetter {
     dir: PathBuf,

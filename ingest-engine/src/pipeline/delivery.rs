@@ -14,11 +14,11 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{Block, InsertSettings};
-use crate::clickhouse::client::{ClickHouseError, Failure, FramedBody};
-use crate::clickhouse::compression;
-use crate::clickhouse::native_rows;
 use crate::error::IngestError;
 use crate::telemetry::TableLabel;
+use storage::client::{ClickHouseError, Failure, FramedBody};
+use storage::compression;
+use storage::native_rows;
 
 /// One batch's delivery context.
 pub(crate) struct Job<'a> {

@@ -25,17 +25,24 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::budget::ByteBudget;
-use crate::clickhouse::client::ClickHouse;
-use crate::clickhouse::compression::Compression;
 use crate::config::Config;
 use crate::error::IngestError;
 use crate::telemetry::{TableLabel, Telemetry};
 use crate::wal;
+use storage::client::ClickHouse;
+use storage::compression::Compression;
 
 pub(crate) use batch::{AckSender, Batch, Block, Origin, conclude};
 use batcher::TableBatcher;
 pub(crate) use dead_letter::DeadLetter;
+use target::Destination;
 pub(crate) use target::Target;
+
+/// What a target's queue feeds.
+enum Out {
+    Insert(storage::tables::Table),
+    Publish(Box<publisher::Stream>),
+}
 
 /// Bytes of request bodies and encoded blocks held in memory, mirrored in the
 /// `buffered_bytes` gauge.
@@ -185,11 +192,13 @@ impl Pipeline {
         let mut sinks = Vec::with_capacity(Target::ALL.len());
         for target in Target::ALL {
             let table = target.name();
-            let publish = match (target.stream(), &publish) {
-                (None, _) => None,
-                (Some(stream), Some(publish)) => Some(publish.for_stream(stream)),
+            let out = match (target.destination(), &publish) {
+                (Destination::Table(t), _) => Out::Insert(t),
+                (Destination::Stream(stream), Some(publish)) => {
+                    Out::Publish(Box::new(publish.for_stream(stream)))
+                }
                 // Events are off (no Redis configured): the target has no sink.
-                (Some(_), None) => {
+                (Destination::Stream(_), None) => {
                     sinks.push(None);
                     continue;
                 }
@@ -217,15 +226,15 @@ impl Pipeline {
                     Sink::Direct(batcher)
                 }
             };
-            match publish {
-                Some(publish) => {
-                    tracker.spawn(publisher::run(rx, table, publish, settings.memory.clone()));
+            match out {
+                Out::Publish(publish) => {
+                    tracker.spawn(publisher::run(rx, table, *publish, settings.memory.clone()));
                 }
-                None => {
+                Out::Insert(t) => {
                     tracker.spawn(inserter::run(
                         rx,
                         table,
-                        crate::clickhouse::schema::insert_query(&ch.database, table),
+                        storage::schema::insert_query(&ch.database, t),
                         settings.clone(),
                         ch.max_concurrent_inserts,
                     ));

@@ -2,7 +2,16 @@
 //! has its own write-ahead log (or, with the WAL off, in-memory batcher) and its own deliverer,
 //! so a slow or unreachable destination delays only its own data.
 
+use storage::tables::Table;
+
 use crate::otlp::Signal;
+
+/// A ClickHouse table or a Redis stream (its name after the configured prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Destination {
+    Table(Table),
+    Stream(&'static str),
+}
 
 /// One destination of accepted data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,27 +47,38 @@ impl Target {
         Target::ProbeResultEvents,
     ];
 
+    /// Where the target's data goes.
+    pub(crate) fn destination(self) -> Destination {
+        match self {
+            Target::Logs => Destination::Table(Table::Logs),
+            Target::Spans => Destination::Table(Table::Spans),
+            Target::Metrics => Destination::Table(Table::Metrics),
+            Target::ServerMetrics => Destination::Table(Table::ServerMetrics),
+            Target::IncomingRequests => Destination::Table(Table::IncomingRequests),
+            Target::ServerReportEvents => Destination::Stream("server_report"),
+            Target::IncomingRequestEvents => Destination::Stream("incoming_request"),
+            Target::ProbeResultEvents => Destination::Stream("probe_result"),
+        }
+    }
+
     /// The table name, or the WAL directory name of a stream; also the `table` metric label.
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Target::Logs => "logs",
-            Target::Spans => "spans",
-            Target::Metrics => "metrics",
-            Target::ServerMetrics => "server_metrics",
-            Target::IncomingRequests => "incoming_requests",
             Target::ServerReportEvents => "events-server_report",
             Target::IncomingRequestEvents => "events-incoming_request",
             Target::ProbeResultEvents => "events-probe_result",
+            table => match table.destination() {
+                Destination::Table(t) => t.name(),
+                Destination::Stream(s) => s,
+            },
         }
     }
 
     /// The Redis stream name (after the configured prefix), for event targets.
     pub(crate) fn stream(self) -> Option<&'static str> {
-        match self {
-            Target::ServerReportEvents => Some("server_report"),
-            Target::IncomingRequestEvents => Some("incoming_request"),
-            Target::ProbeResultEvents => Some("probe_result"),
-            _ => None,
+        match self.destination() {
+            Destination::Stream(s) => Some(s),
+            Destination::Table(_) => None,
         }
     }
 

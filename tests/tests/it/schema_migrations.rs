@@ -1,9 +1,9 @@
 //! ClickHouse schema migrations started by several processes at once (engines and workers):
 //! one applies each version, the others wait for it.
 
-use ingest_engine::clickhouse::client::ClickHouse;
-use ingest_engine::clickhouse::schema;
 use ingest_engine::config::ClickHouseConfig;
+use storage::client::ClickHouse;
+use storage::schema;
 use tests::{clickhouse, clickhouse_url, unique_name};
 
 #[tokio::test(flavor = "multi_thread")]

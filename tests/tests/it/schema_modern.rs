@@ -2,9 +2,9 @@
 //! Native batches are valid for a current ClickHouse: checked in chdb (ClickHouse 26.x
 //! in-process), including that a batch replayed with its deduplication token is stored once.
 
-use ingest_engine::clickhouse::schema::{ServerCaps, create_statements};
 use ingest_engine::otlp::{Signal, decode, json::to_protobuf};
 use serde_json::{Value, json};
+use storage::schema::{ServerCaps, create_statements};
 use tests::{python, repo_root, unique_name};
 
 fn native_batch(signal: Signal, payload: Value) -> Vec<u8> {

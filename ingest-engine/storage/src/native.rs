@@ -10,7 +10,7 @@
 
 /// Appends `v` as a LEB128 varint, the length prefix ClickHouse uses for strings and headers.
 #[inline]
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -23,7 +23,7 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 /// U+FFFD in place of each invalid sequence — the same rule for every input, and the record is
 /// kept, not refused.
 #[inline]
-pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     // ASCII (most of what arrives) is checked a word at a time; only the rest is decoded.
     if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
         let text = String::from_utf8_lossy(bytes);
@@ -36,7 +36,7 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A group of one or more physical ClickHouse columns stored under one logical field name.
-pub(crate) trait ColumnGroup: Default {
+pub trait ColumnGroup: Default {
     /// `(name suffix, ClickHouse type)` of each physical column, in wire order.
     const PARTS: &'static [(&'static str, &'static str)];
     /// Appends the data of physical column `part` (rows already counted by the block).
@@ -53,12 +53,12 @@ macro_rules! fixed_column {
     ($(#[$doc:meta])* $name:ident, $ty:ty, $ch:literal) => {
         $(#[$doc])*
         #[derive(Default, Debug)]
-        pub(crate) struct $name {
+        pub struct $name {
             data: Vec<u8>,
         }
         impl $name {
             #[inline]
-            pub(crate) fn push(&mut self, v: $ty) {
+            pub fn push(&mut self, v: $ty) {
                 self.data.extend_from_slice(&v.to_le_bytes());
             }
         }
@@ -111,30 +111,30 @@ fixed_column!(
 
 /// `String` (arbitrary bytes; OTLP strings are stored as sent).
 #[derive(Default, Debug)]
-pub(crate) struct StrCol {
+pub struct StrCol {
     data: Vec<u8>,
 }
 
 impl StrCol {
     #[inline]
-    pub(crate) fn push(&mut self, v: &[u8]) {
+    pub fn push(&mut self, v: &[u8]) {
         put_bytes(&mut self.data, v);
     }
 
     /// Appends a value whose encoding was already produced with [`put_bytes`].
     #[inline]
-    pub(crate) fn push_encoded(&mut self, encoded: &[u8]) {
+    pub fn push_encoded(&mut self, encoded: &[u8]) {
         self.data.extend_from_slice(encoded);
     }
 
     /// Appends `bytes` as lowercase hex (trace and span ids).
     #[inline]
-    pub(crate) fn push_hex(&mut self, bytes: &[u8]) {
+    pub fn push_hex(&mut self, bytes: &[u8]) {
         put_hex(&mut self.data, bytes);
     }
 
     /// Raw access for writers that produce the length prefix themselves.
-    pub(crate) fn raw(&mut self) -> &mut Vec<u8> {
+    pub fn raw(&mut self) -> &mut Vec<u8> {
         &mut self.data
     }
 }
@@ -157,7 +157,7 @@ impl ColumnGroup for StrCol {
 
 /// Appends `bytes` as a length-prefixed lowercase hex string.
 #[inline]
-pub(crate) fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     put_varint(out, (bytes.len() * 2) as u64);
     out.reserve(bytes.len() * 2);
@@ -169,14 +169,14 @@ pub(crate) fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// `Nullable(Float64)`: optional OTLP doubles (histogram sum, min, max).
 #[derive(Default, Debug)]
-pub(crate) struct NullableF64Col {
+pub struct NullableF64Col {
     nulls: Vec<u8>,
     values: Vec<u8>,
 }
 
 impl NullableF64Col {
     #[inline]
-    pub(crate) fn push(&mut self, v: Option<f64>) {
+    pub fn push(&mut self, v: Option<f64>) {
         self.nulls.push(u8::from(v.is_none()));
         self.values
             .extend_from_slice(&v.unwrap_or(0.0).to_le_bytes());
@@ -203,7 +203,7 @@ impl ColumnGroup for NullableF64Col {
 
 /// Cumulative `UInt64` offsets of an `Array(T)` column, one per row.
 #[derive(Default, Debug)]
-pub(crate) struct Offsets {
+pub struct Offsets {
     data: Vec<u8>,
     total: u64,
 }
@@ -216,7 +216,7 @@ impl Offsets {
 
     /// Ends a row that holds `items` elements.
     #[inline]
-    pub(crate) fn close_row(&mut self, items: u64) {
+    pub fn close_row(&mut self, items: u64) {
         self.total += items;
         self.data.extend_from_slice(&self.total.to_le_bytes());
     }
@@ -226,10 +226,10 @@ macro_rules! array_column {
     ($(#[$doc:meta])* $name:ident, $ch:literal) => {
         $(#[$doc])*
         #[derive(Default, Debug)]
-        pub(crate) struct $name {
-            pub(crate) offsets: Offsets,
+        pub struct $name {
+            pub offsets: Offsets,
             /// Flat element data, encoded as the element type.
-            pub(crate) values: Vec<u8>,
+            pub values: Vec<u8>,
         }
         impl ColumnGroup for $name {
             const PARTS: &'static [(&'static str, &'static str)] = &[("", $ch)];
@@ -278,11 +278,11 @@ array_column!(
 
 /// A position in [`AttrCols`] (see [`AttrCols::mark`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct AttrMark(usize, usize, usize);
+pub struct AttrMark(usize, usize, usize);
 
 impl AttrMark {
     /// This mark, within a run that was copied from `from` to `to`.
-    pub(crate) fn moved(self, from: AttrMark, to: AttrMark) -> AttrMark {
+    pub fn moved(self, from: AttrMark, to: AttrMark) -> AttrMark {
         AttrMark(
             to.0 + self.0.saturating_sub(from.0),
             to.1 + self.1.saturating_sub(from.1),
@@ -295,30 +295,30 @@ impl AttrMark {
 /// `<name>_values Array(String)` and `<name>_types Array(UInt8)` (the OTLP value type, see
 /// `otlp::anyvalue::ValueType`), so every key, value and type survives on ClickHouse 18.16.
 #[derive(Default, Debug)]
-pub(crate) struct AttrCols {
+pub struct AttrCols {
     offsets: Offsets,
-    pub(crate) keys: Vec<u8>,
-    pub(crate) values: Vec<u8>,
-    pub(crate) types: Vec<u8>,
+    pub keys: Vec<u8>,
+    pub values: Vec<u8>,
+    pub types: Vec<u8>,
 }
 
 impl AttrCols {
     /// Ends a row with `items` attributes appended to `keys`, `values` and `types`.
     #[inline]
-    pub(crate) fn close_row(&mut self, items: u64) {
+    pub fn close_row(&mut self, items: u64) {
         self.offsets.close_row(items);
     }
 
     /// Where the columns stand, so that attributes appended for a row that then turns out
     /// invalid can be taken back with [`AttrCols::rollback`].
     #[inline]
-    pub(crate) fn mark(&self) -> AttrMark {
+    pub fn mark(&self) -> AttrMark {
         AttrMark(self.keys.len(), self.values.len(), self.types.len())
     }
 
     /// Drops what was appended since `mark` (the row was not closed).
     #[inline]
-    pub(crate) fn rollback(&mut self, mark: AttrMark) {
+    pub fn rollback(&mut self, mark: AttrMark) {
         self.keys.truncate(mark.0);
         self.values.truncate(mark.1);
         self.types.truncate(mark.2);
@@ -328,7 +328,7 @@ impl AttrCols {
     /// attributes repeated from the previous row); false, appending nothing, when the marks are
     /// not such a range.
     #[inline]
-    pub(crate) fn repeat(&mut self, from: AttrMark, to: AttrMark) -> bool {
+    pub fn repeat(&mut self, from: AttrMark, to: AttrMark) -> bool {
         let fits = from.0 <= to.0
             && from.1 <= to.1
             && from.2 <= to.2
@@ -346,7 +346,7 @@ impl AttrCols {
     /// Appends a whole prepared attribute list as one row (resource and scope attributes are
     /// encoded once per resource and copied into every row).
     #[inline]
-    pub(crate) fn push_prepared(&mut self, prepared: &PreparedAttrs) {
+    pub fn push_prepared(&mut self, prepared: &PreparedAttrs) {
         self.keys.extend_from_slice(&prepared.keys);
         self.values.extend_from_slice(&prepared.values);
         self.types.extend_from_slice(&prepared.types);
@@ -387,15 +387,15 @@ impl ColumnGroup for AttrCols {
 
 /// An attribute list encoded once in the element encoding of [`AttrCols`].
 #[derive(Default, Debug, Clone)]
-pub(crate) struct PreparedAttrs {
-    pub(crate) keys: Vec<u8>,
-    pub(crate) values: Vec<u8>,
-    pub(crate) types: Vec<u8>,
-    pub(crate) count: u64,
+pub struct PreparedAttrs {
+    pub keys: Vec<u8>,
+    pub values: Vec<u8>,
+    pub types: Vec<u8>,
+    pub count: u64,
 }
 
 impl PreparedAttrs {
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.keys.clear();
         self.values.clear();
         self.types.clear();
@@ -409,16 +409,16 @@ macro_rules! native_block {
     ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $col:ident : $kind:ty),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Default, Debug)]
-        pub(crate) struct $name {
+        pub struct $name {
             /// Rows appended so far.
-            pub(crate) rows: u64,
-            $($(#[$fdoc])* pub(crate) $col: $kind,)*
+            pub rows: u64,
+            $($(#[$fdoc])* pub $col: $kind,)*
         }
 
         impl $name {
             /// Every physical column as `(name, ClickHouse type)`, in wire and DDL order.
-            pub(crate) fn columns() -> Vec<(String, &'static str)> {
-                use $crate::clickhouse::native::ColumnGroup;
+            pub fn columns() -> Vec<(String, &'static str)> {
+                use $crate::native::ColumnGroup;
                 let mut out = Vec::new();
                 $(
                     for (suffix, ty) in <$kind as ColumnGroup>::PARTS {
@@ -429,30 +429,30 @@ macro_rules! native_block {
             }
 
             /// Bytes held by all columns (an estimate of the encoded block size).
-            pub(crate) fn byte_len(&self) -> usize {
-                use $crate::clickhouse::native::ColumnGroup;
+            pub fn byte_len(&self) -> usize {
+                use $crate::native::ColumnGroup;
                 0 $(+ self.$col.byte_len())*
             }
 
             /// Empties every column, keeping capacity (blocks are reused across requests).
             // Blocks built once per request (server metrics, incoming requests) never clear.
             #[allow(dead_code)]
-            pub(crate) fn clear(&mut self) {
-                use $crate::clickhouse::native::ColumnGroup;
+            pub fn clear(&mut self) {
+                use $crate::native::ColumnGroup;
                 self.rows = 0;
                 $(self.$col.clear();)*
             }
 
             /// Bytes allocated by all columns.
             #[allow(dead_code)]
-            pub(crate) fn capacity(&self) -> usize {
-                use $crate::clickhouse::native::ColumnGroup;
+            pub fn capacity(&self) -> usize {
+                use $crate::native::ColumnGroup;
                 0 $(+ self.$col.capacity())*
             }
 
             /// Appends this block in Native format to `out`.
-            pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-                use $crate::clickhouse::native::{ColumnGroup, put_varint};
+            pub fn encode(&self, out: &mut Vec<u8>) {
+                use $crate::native::{ColumnGroup, put_varint};
                 let mut ncols = 0u64;
                 $(ncols += <$kind as ColumnGroup>::PARTS.len() as u64;)*
                 out.reserve(self.byte_len() + 64 * ncols as usize);
@@ -464,7 +464,7 @@ macro_rules! native_block {
                         put_varint(out, (name.len() + suffix.len()) as u64);
                         out.extend_from_slice(name.as_bytes());
                         out.extend_from_slice(suffix.as_bytes());
-                        $crate::clickhouse::native::put_bytes(out, ty.as_bytes());
+                        $crate::native::put_bytes(out, ty.as_bytes());
                         self.$col.write_part(part, out);
                     }
                 )*
@@ -476,6 +476,7 @@ macro_rules! native_block {
 pub(crate) use native_block;
 
 #[cfg(test)]
+#[allow(unreachable_pub)] // the test table's generated items are public as every table's are
 mod tests {
     use super::*;
 

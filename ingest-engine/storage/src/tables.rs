@@ -1,7 +1,8 @@
 //! The row blocks of Vigil's telemetry tables: one definition per table gives both the DDL's
 //! column list and the Native encoder (see `native_block!`).
 //!
-//! Column names that other parts rely on are fixed by DESIGN.md §2. Every table starts with
+//! The names and columns here are the contract between the ingest engine that writes them and
+//! the worker, explorer and status pages that read them (ARCHITECTURE.md, "Storage"). Every table starts with
 //! `project_id`; `time` (DateTime, seconds) is the partition key and `*_unix_nano` keep the
 //! nanoseconds. Attributes are parallel `_keys`/`_values`/`_types` arrays (resource, scope and
 //! record attributes kept apart); span events and links, and metric exemplars, keep their
@@ -11,6 +12,47 @@ use super::native::{
     ArrF64Col, ArrI64Col, ArrStrCol, ArrU8Col, ArrU32Col, ArrU64Col, AttrCols, DateTimeCol, F64Col,
     I32Col, I64Col, NullableF64Col, StrCol, U8Col, U32Col, U64Col, native_block,
 };
+
+/// Vigil's ClickHouse tables. Every writer and reader names a table through this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// Log records (OTLP, Fluent Forward, Fluentd HTTP).
+    Logs,
+    /// Spans.
+    Spans,
+    /// Metric points.
+    Metrics,
+    /// Server-agent reports.
+    ServerMetrics,
+    /// Heartbeats and other incoming requests.
+    IncomingRequests,
+    /// Every judged monitor result (written by the worker).
+    MonitorResults,
+}
+
+impl Table {
+    /// Every table.
+    pub const ALL: [Table; 6] = [
+        Table::Logs,
+        Table::Spans,
+        Table::Metrics,
+        Table::ServerMetrics,
+        Table::IncomingRequests,
+        Table::MonitorResults,
+    ];
+
+    /// The table's name in the database.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Logs => "logs",
+            Table::Spans => "spans",
+            Table::Metrics => "metrics",
+            Table::ServerMetrics => "server_metrics",
+            Table::IncomingRequests => "incoming_requests",
+            Table::MonitorResults => "monitor_results",
+        }
+    }
+}
 
 native_block!(
     /// One row per OTLP log record.
@@ -199,7 +241,7 @@ native_block!(
 /// probe's check, a heartbeat, an agent report, or a push found missing). The worker writes
 /// them (JSONEachRow), so there is no Native encoder; a result replayed after a crash carries
 /// the same `event_id` and is merged away (ReplacingMergeTree).
-pub(crate) fn monitor_results_columns() -> Vec<(String, &'static str)> {
+pub fn monitor_results_columns() -> Vec<(String, &'static str)> {
     [
         ("project_id", "String"),
         ("monitor_id", "String"),

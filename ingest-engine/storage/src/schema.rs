@@ -8,7 +8,7 @@
 
 use super::client::{ClickHouse, ClickHouseError};
 use super::tables::{
-    IncomingRequestsBlock, LogsBlock, MetricsBlock, ServerMetricsBlock, SpansBlock,
+    IncomingRequestsBlock, LogsBlock, MetricsBlock, ServerMetricsBlock, SpansBlock, Table,
     monitor_results_columns,
 };
 
@@ -42,7 +42,7 @@ impl ServerCaps {
 }
 
 struct TableSpec {
-    name: &'static str,
+    table: Table,
     /// The migration that creates the table.
     since: u32,
     columns: fn() -> Vec<(String, &'static str)>,
@@ -54,7 +54,7 @@ struct TableSpec {
 
 const TABLES: [TableSpec; 6] = [
     TableSpec {
-        name: "logs",
+        table: Table::Logs,
         since: 1,
         columns: LogsBlock::columns,
         order_by: "project_id, service_name, time, time_unix_nano",
@@ -62,7 +62,7 @@ const TABLES: [TableSpec; 6] = [
         engine: "MergeTree",
     },
     TableSpec {
-        name: "spans",
+        table: Table::Spans,
         since: 1,
         columns: SpansBlock::columns,
         order_by: "project_id, service_name, time, start_time_unix_nano",
@@ -70,7 +70,7 @@ const TABLES: [TableSpec; 6] = [
         engine: "MergeTree",
     },
     TableSpec {
-        name: "metrics",
+        table: Table::Metrics,
         since: 1,
         columns: MetricsBlock::columns,
         order_by: "project_id, service_name, name, time, time_unix_nano",
@@ -78,7 +78,7 @@ const TABLES: [TableSpec; 6] = [
         engine: "MergeTree",
     },
     TableSpec {
-        name: "server_metrics",
+        table: Table::ServerMetrics,
         since: 2,
         columns: ServerMetricsBlock::columns,
         order_by: "project_id, monitor_id, name, time, time_unix_nano",
@@ -86,7 +86,7 @@ const TABLES: [TableSpec; 6] = [
         engine: "MergeTree",
     },
     TableSpec {
-        name: "incoming_requests",
+        table: Table::IncomingRequests,
         since: 2,
         columns: IncomingRequestsBlock::columns,
         order_by: "project_id, monitor_id, time, time_unix_nano",
@@ -94,7 +94,7 @@ const TABLES: [TableSpec; 6] = [
         engine: "MergeTree",
     },
     TableSpec {
-        name: "monitor_results",
+        table: Table::MonitorResults,
         since: 3,
         columns: monitor_results_columns,
         order_by: "project_id, monitor_id, time, event_id",
@@ -122,7 +122,10 @@ fn create_table(
     caps: &ServerCaps,
     retention_days: u32,
 ) -> String {
-    let mut sql = format!("CREATE TABLE IF NOT EXISTS {database}.{} (\n", spec.name);
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {database}.{} (\n",
+        spec.table.name()
+    );
     let columns = (spec.columns)();
     let mut lines: Vec<String> = columns
         .iter()
@@ -181,10 +184,10 @@ fn migrations_table(database: &str) -> String {
 
 /// The `INSERT` query for `table`, naming every column so that older engines keep working
 /// against tables that later migrations widened.
-pub fn insert_query(database: &str, table: &str) -> String {
+pub fn insert_query(database: &str, table: Table) -> String {
     let columns = TABLES
         .iter()
-        .find(|t| t.name == table)
+        .find(|t| t.table == table)
         .map(|t| {
             (t.columns)()
                 .into_iter()
@@ -193,7 +196,10 @@ pub fn insert_query(database: &str, table: &str) -> String {
                 .join(", ")
         })
         .unwrap_or_default();
-    format!("INSERT INTO {database}.{table} ({columns}) FORMAT Native")
+    format!(
+        "INSERT INTO {database}.{} ({columns}) FORMAT Native",
+        table.name()
+    )
 }
 
 /// The highest migration recorded.

@@ -155,11 +155,11 @@ pub fn rows(block: &[u8]) -> Result<u64, SplitError> {
 }
 
 #[cfg(test)]
-#[allow(dead_code)] // the test block's generated helpers that this test does not need
+#[allow(dead_code, unreachable_pub)] // the test block's generated helpers, public as every table's are
 mod tests {
     use super::*;
-    use crate::clickhouse::native::native_block;
-    use crate::clickhouse::native::{ArrStrCol, AttrCols, NullableF64Col, StrCol, U64Col};
+    use crate::native::native_block;
+    use crate::native::{ArrStrCol, AttrCols, NullableF64Col, StrCol, U64Col};
 
     native_block!(
         /// Every column kind the splitter must handle.
@@ -180,7 +180,7 @@ mod tests {
             b.n.push(*n);
             b.f.push(*f);
             for k in *attrs {
-                crate::clickhouse::native::put_bytes(&mut b.arr.values, k.as_bytes());
+                crate::native::put_bytes(&mut b.arr.values, k.as_bytes());
             }
             b.arr.offsets.close_row(attrs.len() as u64);
             b.rows += 1;
