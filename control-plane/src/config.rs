@@ -106,7 +106,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             redis_url: "redis://127.0.0.1:6379".into(),
-            stream_prefix: "vigil:events:".into(),
+            stream_prefix: proto::events::DEFAULT_STREAM_PREFIX.into(),
             group: "vigil-worker".into(),
             consumer: String::new(),
             batch_size: 1_000,

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::MonitorRef;
-use crate::events::Event;
 use crate::otlp::{DecodeError, ValueType};
+use proto::events::{Event, field};
 use storage::compression::Compression;
 use storage::native::put_bytes;
 use storage::tables::ServerMetricsBlock;
@@ -454,8 +454,11 @@ pub(crate) fn decode(
     block.encode(&mut raw);
     let framed = storage::compression::framed(&raw, compression);
     let mut event = Event::new(&monitor.project, &monitor.monitor, now);
-    event.field("hostname", hostname.as_bytes());
-    event.field("report", &serde_json::to_vec(&inner).unwrap_or_default());
+    event.field(field::HOSTNAME, hostname.as_bytes());
+    event.field(
+        field::REPORT,
+        &serde_json::to_vec(&inner).unwrap_or_default(),
+    );
     Ok(Decoded {
         framed,
         raw_len: raw.len(),

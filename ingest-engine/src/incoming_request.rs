@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use http::HeaderMap;
 
 use crate::auth::MonitorRef;
-use crate::events::Event;
+use proto::events::{Event, field};
 use storage::compression::Compression;
 use storage::native::put_bytes;
 use storage::tables::IncomingRequestsBlock;
@@ -100,14 +100,14 @@ pub(crate) fn encode(
 
     let mut event = Event::new(&monitor.project, &monitor.monitor, now);
     event
-        .field("method", request.method.as_bytes())
-        .field("source_addr", source.as_bytes())
-        .field("probe_id", probe)
+        .field(field::METHOD, request.method.as_bytes())
+        .field(field::SOURCE_ADDR, source.as_bytes())
+        .field(field::PROBE_ID, probe)
         .field(
-            "headers",
+            field::HEADERS,
             serde_json::Value::Object(headers).to_string().as_bytes(),
         )
-        .field("body", request.body);
+        .field(field::BODY, request.body);
     Encoded {
         framed,
         raw_len: raw.len(),

@@ -14,7 +14,6 @@ mod budget;
 pub mod config;
 mod engine;
 pub mod error;
-mod events;
 mod fluentd;
 pub mod forward;
 mod incoming_request;

@@ -3,22 +3,20 @@
 //! and bounded here; a batch with one bad result is refused whole, so a probe never has to
 //! guess which of its results were kept.
 
+use proto::observation::{FAILED_PHASES, Observation, ProbeResult};
 use proto::probe::{CheckResult, MAX_BATCH_RESULTS, ResultBatch};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::auth::ProbeRef;
 use crate::engine::Item;
-use crate::events::Event;
 use crate::otlp::DecodeError;
 use crate::pipeline::Target;
+use proto::events::{Event, MAX_CLOCK_SKEW_NANOS, field};
 
 /// The longest response body kept (the probe bounds it first).
 const MAX_BODY: usize = 64 << 10;
 /// The longest `details_json`.
 const MAX_DETAILS: usize = 64 << 10;
-/// How far ahead of the receive time a result's `checked_at` may be (clock skew).
-const MAX_CLOCK_SKEW_NANOS: u64 = 60_000_000_000;
-const PHASES: [&str; 5] = ["dns", "connect", "tls", "timeout", "response"];
 
 fn bad(message: String) -> DecodeError {
     DecodeError::new(message)
@@ -26,45 +24,40 @@ fn bad(message: String) -> DecodeError {
 
 /// The result's JSON for the worker: the fields criteria test, `failed_phase` and `details`.
 fn result_json(r: &CheckResult, i: usize) -> Result<Vec<u8>, DecodeError> {
-    let mut m = Map::new();
-    m.insert("is_online".into(), r.is_online.into());
-    m.insert("is_timeout".into(), r.is_timeout.into());
-    let number = |v: Option<f64>| v.filter(|n| n.is_finite()).map(Value::from);
-    for (name, value) in [
-        ("response_time_ms", number(r.response_time_ms)),
-        ("status_code", r.status_code.map(Value::from)),
-        ("body", r.body.clone().map(Value::from)),
-        ("error", r.error.clone().map(Value::from)),
-        ("failed_phase", r.failed_phase.clone().map(Value::from)),
-        (
-            "certificate_expires_in_days",
-            number(r.certificate_expires_in_days),
-        ),
-        (
-            "certificate_self_signed",
-            r.certificate_self_signed.map(Value::from),
-        ),
-        ("certificate_valid", r.certificate_valid.map(Value::from)),
-        ("packet_loss_percent", number(r.packet_loss_percent)),
-        ("jitter_ms", number(r.jitter_ms)),
-        ("dns_answers", r.dns_answers.clone().map(Value::from)),
-    ] {
-        if let Some(v) = value {
-            m.insert(name.into(), v);
-        }
-    }
     if r.status_code.is_some_and(|c| c > 999) {
         return Err(bad(format!("result {i}: status_code is at most 999")));
     }
-    if !r.details_json.is_empty() {
-        let details: Value = serde_json::from_str(&r.details_json)
-            .map_err(|e| bad(format!("result {i}: details_json is not JSON: {e}")))?;
-        if !details.is_object() {
-            return Err(bad(format!("result {i}: details_json must be an object")));
+    let details = if r.details_json.is_empty() {
+        None
+    } else {
+        match serde_json::from_str(&r.details_json) {
+            Ok(Value::Object(details)) => Some(details),
+            Ok(_) => return Err(bad(format!("result {i}: details_json must be an object"))),
+            Err(e) => return Err(bad(format!("result {i}: details_json is not JSON: {e}"))),
         }
-        m.insert("details".into(), details);
-    }
-    serde_json::to_vec(&Value::Object(m)).map_err(|e| bad(e.to_string()))
+    };
+    // JSON has no NaN or infinity: such a number is left out, as if not measured.
+    let number = |v: Option<f64>| v.filter(|n| n.is_finite());
+    let result = ProbeResult {
+        observation: Observation {
+            is_online: r.is_online,
+            is_timeout: r.is_timeout,
+            response_time_ms: number(r.response_time_ms),
+            status_code: r.status_code.and_then(|c| u16::try_from(c).ok()),
+            body: r.body.clone(),
+            error: r.error.clone(),
+            certificate_expires_in_days: number(r.certificate_expires_in_days),
+            certificate_self_signed: r.certificate_self_signed,
+            certificate_valid: r.certificate_valid,
+            packet_loss_percent: number(r.packet_loss_percent),
+            jitter_ms: number(r.jitter_ms),
+            dns_answers: r.dns_answers.clone(),
+            ..Observation::default()
+        },
+        failed_phase: r.failed_phase.clone(),
+        details,
+    };
+    serde_json::to_vec(&result).map_err(|e| bad(e.to_string()))
 }
 
 fn check(r: &CheckResult, i: usize) -> Result<(), DecodeError> {
@@ -86,11 +79,11 @@ fn check(r: &CheckResult, i: usize) -> Result<(), DecodeError> {
         )));
     }
     if let Some(phase) = &r.failed_phase
-        && !PHASES.contains(&phase.as_str())
+        && !FAILED_PHASES.contains(&phase.as_str())
     {
         return Err(bad(format!(
             "result {i}: failed_phase is one of {}",
-            PHASES.join(", ")
+            FAILED_PHASES.join(", ")
         )));
     }
     Ok(())
@@ -122,12 +115,12 @@ pub(crate) fn encode(message: &[u8], probe: &ProbeRef, now: u64) -> Result<Vec<I
         let id = format!("{}:{}", probe.probe, r.id);
         let mut event = Event::with_id(&id, &probe.project, &r.monitor_id, now);
         event
-            .field("probe_id", probe.probe.as_bytes())
+            .field(field::PROBE_ID, probe.probe.as_bytes())
             .field(
-                "checked_at_unix_nano",
+                field::CHECKED_AT_UNIX_NANO,
                 itoa::Buffer::new().format(checked_at).as_bytes(),
             )
-            .field("result", &result);
+            .field(field::RESULT, &result);
         let data = event.finish();
         items.push(Item {
             target: Target::ProbeResultEvents,
@@ -174,7 +167,7 @@ mod tests {
         };
         let items = encode(&batch.encode_to_vec(), &probe(), 7).unwrap();
         assert_eq!(items.len(), 2);
-        let fields = crate::events::fields(&items[0].data).unwrap();
+        let fields = proto::events::fields(&items[0].data).unwrap();
         let get = |name: &str| {
             fields
                 .iter()
@@ -210,7 +203,7 @@ mod tests {
         };
         let items = encode(&batch.encode_to_vec(), &probe(), now).unwrap();
         let checked_at = |i: usize| {
-            let fields = crate::events::fields(&items[i].data).unwrap();
+            let fields = proto::events::fields(&items[i].data).unwrap();
             let (_, v) = fields
                 .into_iter()
                 .find(|(n, _)| *n == b"checked_at_unix_nano")

@@ -1,9 +1,12 @@
 //! Wire contracts shared between Vigil's binaries: the OTLP method paths the ingest engine
-//! serves, and Vigil's own probe protocol (`probe`). OTLP itself is not compiled here: the
-//! ingest engine walks the OTLP wire format by hand so that it can decode straight into
-//! ClickHouse columns. The probe messages are declared with `prost` derives (the `.proto` text
-//! is in their doc comment), so no protobuf compiler is needed to build.
+//! serves, Vigil's own probe protocol (`probe`), the worker's event streams (`events`) and the
+//! results they carry (`observation`). OTLP itself is not compiled here: the ingest engine
+//! walks the OTLP wire format by hand so that it can decode straight into ClickHouse columns.
+//! The probe messages are declared with `prost` derives (the `.proto` text is in their doc
+//! comment), so no protobuf compiler is needed to build.
 
+pub mod events;
+pub mod observation;
 pub mod probe;
 
 /// The gRPC method paths of the OTLP collector services, as OTLP exporters call them.

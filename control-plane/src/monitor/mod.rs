@@ -2,7 +2,9 @@
 //! criteria and the results criteria look at. The API stores them; the worker evaluates them.
 
 pub mod criteria;
-pub mod observation;
+
+/// The results criteria look at: the contract with the probes and the engine, in `proto`.
+pub use proto::observation;
 
 use std::collections::BTreeMap;
 

@@ -9,34 +9,10 @@ use redis::Value;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::monitor::observation::Observation;
+use proto::events::{self, field};
+use proto::observation::{Observation, ProbeResult};
 
-/// The streams the worker reads (after the configured prefix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StreamKind {
-    /// Checks run by probes.
-    ProbeResult,
-    /// Heartbeats (incoming requests).
-    IncomingRequest,
-    /// Server-agent reports.
-    ServerReport,
-}
-
-impl StreamKind {
-    pub(crate) const ALL: [StreamKind; 3] = [
-        StreamKind::ProbeResult,
-        StreamKind::IncomingRequest,
-        StreamKind::ServerReport,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            StreamKind::ProbeResult => "probe_result",
-            StreamKind::IncomingRequest => "incoming_request",
-            StreamKind::ServerReport => "server_report",
-        }
-    }
-}
+pub(crate) use proto::events::StreamKind;
 
 /// Where a result came from (the `source` column of `monitor_results`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,9 +55,9 @@ pub(crate) struct MonitorResult {
     pub detail: serde_json::Value,
 }
 
-/// How far after its receipt a probe may date a check (clock skew); the engine applies the
-/// same bound.
-const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+/// How far after its receipt a probe may date a check; the engine applies the same bound.
+const MAX_CLOCK_SKEW: chrono::TimeDelta =
+    chrono::TimeDelta::nanoseconds(events::MAX_CLOCK_SKEW_NANOS as i64);
 
 /// The longest body kept for criteria (`response_body` filters) and the stored row.
 const MAX_BODY: usize = 64 << 10;
@@ -122,56 +98,58 @@ pub(crate) fn parse(
     kind: StreamKind,
     fields: &HashMap<String, Value>,
 ) -> Result<MonitorResult, String> {
-    let event_id = required(fields, "event_id")?.to_owned();
+    let event_id = required(fields, field::EVENT_ID)?.to_owned();
     if event_id.is_empty() || event_id.len() > 128 {
         return Err("event_id must have 1 to 128 characters".into());
     }
-    let project_id = uuid(fields, "project_id")?;
-    let monitor_id = uuid(fields, "monitor_id")?;
+    let project_id = uuid(fields, field::PROJECT_ID)?;
+    let monitor_id = uuid(fields, field::MONITOR_ID)?;
     let (source, at, probe_id, observation, detail) = match kind {
         StreamKind::ProbeResult => {
-            let result = text(fields, "result").ok_or("field result is missing")?;
-            let value: serde_json::Value = serde_json::from_slice(result)
-                .map_err(|e| format!("field result is not JSON: {e}"))?;
+            let result = text(fields, field::RESULT).ok_or("field result is missing")?;
+            let result: ProbeResult = serde_json::from_slice(result)
+                .map_err(|e| format!("field result is not a result object: {e}"))?;
             // What criteria do not test (the failing phase, timings, certificate, records)
             // is kept beside the observation in the stored row.
             let mut detail = serde_json::Map::new();
-            for key in ["failed_phase", "details"] {
-                if let Some(v) = value.get(key) {
-                    detail.insert(key.into(), v.clone());
-                }
+            if let Some(phase) = result.failed_phase {
+                detail.insert("failed_phase".into(), phase.into());
             }
-            let observation: Observation = serde_json::from_value(value)
-                .map_err(|e| format!("field result is not a result object: {e}"))?;
+            if let Some(details) = result.details {
+                detail.insert("details".into(), details.into());
+            }
+            let observation = result.observation;
             // A check dated well after its receipt (a wrong clock, a hostile probe) takes the
             // receipt's time: a result cannot move its monitor into the future. Within the
             // skew the probe's own time stands, so that a replayed result keeps its time.
-            let checked_at = nanos(fields, "checked_at_unix_nano")?;
-            let at = match nanos(fields, "received_at_unix_nano") {
+            let checked_at = nanos(fields, field::CHECKED_AT_UNIX_NANO)?;
+            let at = match nanos(fields, field::RECEIVED_AT_UNIX_NANO) {
                 Ok(received) if checked_at > received + MAX_CLOCK_SKEW => received,
                 _ => checked_at,
             };
-            let probe = uuid(fields, "probe_id")?;
+            let probe = uuid(fields, field::PROBE_ID)?;
             let detail = serde_json::Value::Object(detail);
             (Source::Probe, at, Some(probe), observation, detail)
         }
         StreamKind::IncomingRequest => {
-            let at = nanos(fields, "received_at_unix_nano")?;
-            let body = text(fields, "body").map(|b| lossy(b, MAX_BODY));
-            let method = required(fields, "method").unwrap_or("GET").to_owned();
+            let at = nanos(fields, field::RECEIVED_AT_UNIX_NANO)?;
+            let body = text(fields, field::BODY).map(|b| lossy(b, MAX_BODY));
+            let method = required(fields, field::METHOD).unwrap_or("GET").to_owned();
             let observation = Observation {
                 is_online: true,
                 minutes_since_last_push: Some(0.0),
                 body,
                 ..Observation::default()
             };
-            let source_addr = required(fields, "source_addr").unwrap_or("").to_owned();
+            let source_addr = required(fields, field::SOURCE_ADDR)
+                .unwrap_or("")
+                .to_owned();
             let detail = json!({"method": method, "source_addr": source_addr});
             (Source::Heartbeat, at, None, observation, detail)
         }
         StreamKind::ServerReport => {
-            let at = nanos(fields, "received_at_unix_nano")?;
-            let report = text(fields, "report").ok_or("field report is missing")?;
+            let at = nanos(fields, field::RECEIVED_AT_UNIX_NANO)?;
+            let report = text(fields, field::REPORT).ok_or("field report is missing")?;
             let report: serde_json::Value = serde_json::from_slice(report)
                 .map_err(|e| format!("field report is not JSON: {e}"))?;
             let metrics = &report["basicInfrastructureMetrics"];
@@ -189,7 +167,7 @@ pub(crate) fn parse(
                 disk_percent: disk,
                 ..Observation::default()
             };
-            let hostname = required(fields, "hostname").unwrap_or("").to_owned();
+            let hostname = required(fields, field::HOSTNAME).unwrap_or("").to_owned();
             (
                 Source::Server,
                 at,
@@ -220,6 +198,62 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), Value::BulkString(v.as_bytes().to_vec())))
             .collect()
+    }
+
+    /// An event as the engine encodes it (the WAL record whose fields become the entry).
+    fn engine_event(build: impl FnOnce(&mut proto::events::Event)) -> HashMap<String, Value> {
+        let mut event = proto::events::Event::with_id(
+            "probe-1:r1",
+            &Uuid::from_u128(1).to_string(),
+            &Uuid::from_u128(2).to_string(),
+            1_700_000_000_000_000_000,
+        );
+        build(&mut event);
+        let record = event.finish();
+        proto::events::fields(&record)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| {
+                let k = String::from_utf8(k.to_vec()).unwrap();
+                (k, Value::BulkString(v.to_vec()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_engines_events_round_trip_into_results() {
+        let sent = ProbeResult {
+            observation: Observation {
+                is_online: false,
+                error: Some("connection refused".into()),
+                ..Observation::default()
+            },
+            failed_phase: Some("connect".into()),
+            details: None,
+        };
+        let json = serde_json::to_vec(&sent).unwrap();
+        let probe = Uuid::from_u128(3).to_string();
+        let fields = engine_event(|e| {
+            e.field(field::PROBE_ID, probe.as_bytes())
+                .field(field::CHECKED_AT_UNIX_NANO, b"1699999999000000000")
+                .field(field::RESULT, &json);
+        });
+        let r = parse(StreamKind::ProbeResult, &fields).unwrap();
+        assert_eq!(r.event_id, "probe-1:r1");
+        assert_eq!(r.monitor_id, Uuid::from_u128(2));
+        assert_eq!(r.probe_id, Some(Uuid::from_u128(3)));
+        assert_eq!(r.observation, sent.observation);
+        assert_eq!(r.detail["failed_phase"], "connect");
+        assert_eq!(r.at.timestamp_nanos_opt(), Some(1_699_999_999_000_000_000));
+
+        let fields = engine_event(|e| {
+            e.field(field::METHOD, b"POST")
+                .field(field::SOURCE_ADDR, b"10.0.0.1:5000")
+                .field(field::BODY, b"ok");
+        });
+        let r = parse(StreamKind::IncomingRequest, &fields).unwrap();
+        assert_eq!(r.observation.body.as_deref(), Some("ok"));
+        assert_eq!(r.detail["source_addr"], "10.0.0.1:5000");
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: "redis://127.0.0.1:6379".into(),
-            stream_prefix: "vigil:events:".into(),
+            stream_prefix: proto::events::DEFAULT_STREAM_PREFIX.into(),
             stream_max_len: 1_000_000,
             timeout_ms: 5_000,
         }

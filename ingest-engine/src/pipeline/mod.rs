@@ -195,7 +195,7 @@ impl Pipeline {
             let out = match (target.destination(), &publish) {
                 (Destination::Table(t), _) => Out::Insert(t),
                 (Destination::Stream(stream), Some(publish)) => {
-                    Out::Publish(Box::new(publish.for_stream(stream)))
+                    Out::Publish(Box::new(publish.for_stream(stream.name())))
                 }
                 // Events are off (no Redis configured): the target has no sink.
                 (Destination::Stream(_), None) => {

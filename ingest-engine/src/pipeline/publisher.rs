@@ -18,7 +18,6 @@ use super::delivery::backoff;
 use super::{Batch, Block, MemoryBudget, Origin, conclude};
 use crate::config::{ClickHouseConfig, RedisConfig};
 use crate::error::IngestError;
-use crate::events;
 use crate::telemetry::{TableLabel, Telemetry};
 
 /// What every stream's publisher shares.
@@ -110,7 +109,7 @@ async fn publish(
     let mut pipe = redis::pipe();
     let mut events = 0u64;
     for block in blocks {
-        let fields = match events::fields(&block.framed) {
+        let fields = match proto::events::fields(&block.framed) {
             Ok(fields) => fields,
             Err(error) => {
                 // Only a bug writes such a record; it must not block the stream.

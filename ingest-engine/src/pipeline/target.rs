@@ -2,15 +2,16 @@
 //! has its own write-ahead log (or, with the WAL off, in-memory batcher) and its own deliverer,
 //! so a slow or unreachable destination delays only its own data.
 
+use proto::events::StreamKind;
 use storage::tables::Table;
 
 use crate::otlp::Signal;
 
-/// A ClickHouse table or a Redis stream (its name after the configured prefix).
+/// A ClickHouse table or a Redis stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Destination {
     Table(Table),
-    Stream(&'static str),
+    Stream(StreamKind),
 }
 
 /// One destination of accepted data.
@@ -55,9 +56,9 @@ impl Target {
             Target::Metrics => Destination::Table(Table::Metrics),
             Target::ServerMetrics => Destination::Table(Table::ServerMetrics),
             Target::IncomingRequests => Destination::Table(Table::IncomingRequests),
-            Target::ServerReportEvents => Destination::Stream("server_report"),
-            Target::IncomingRequestEvents => Destination::Stream("incoming_request"),
-            Target::ProbeResultEvents => Destination::Stream("probe_result"),
+            Target::ServerReportEvents => Destination::Stream(StreamKind::ServerReport),
+            Target::IncomingRequestEvents => Destination::Stream(StreamKind::IncomingRequest),
+            Target::ProbeResultEvents => Destination::Stream(StreamKind::ProbeResult),
         }
     }
 
@@ -69,7 +70,7 @@ impl Target {
             Target::ProbeResultEvents => "events-probe_result",
             table => match table.destination() {
                 Destination::Table(t) => t.name(),
-                Destination::Stream(s) => s,
+                Destination::Stream(s) => s.name(),
             },
         }
     }
@@ -77,7 +78,7 @@ impl Target {
     /// The Redis stream name (after the configured prefix), for event targets.
     pub(crate) fn stream(self) -> Option<&'static str> {
         match self.destination() {
-            Destination::Stream(s) => Some(s),
+            Destination::Stream(s) => Some(s.name()),
             Destination::Table(_) => None,
         }
     }

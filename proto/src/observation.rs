@@ -1,5 +1,6 @@
 //! What criteria look at: one result of a monitor, whatever produced it (a probe's check, a
-//! heartbeat, a server agent's report, or the worker noticing that pushes stopped).
+//! heartbeat, a server agent's report, or the worker noticing that pushes stopped); and the
+//! probe result JSON that carries a probe's check from the engine to the worker.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,22 @@ pub struct Observation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minutes_since_last_push: Option<f64>,
 }
+
+/// A probe's check as the `result` field of a `probe_result` event: the observation, the
+/// phase that failed, and details criteria do not test (timings, certificate, records).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProbeResult {
+    #[serde(flatten)]
+    pub observation: Observation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_phase: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The phases a probe's check can fail in.
+pub const FAILED_PHASES: [&str; 5] = ["dns", "connect", "tls", "timeout", "response"];
 
 impl Observation {
     /// What this result says went wrong, for people (an incident's description and timeline):
@@ -119,5 +136,28 @@ mod tests {
             ..Observation::default()
         };
         assert_eq!(silent.cause(None), "no push for 12.0 minutes");
+    }
+
+    #[test]
+    fn a_probe_result_round_trips_through_its_json() {
+        let result = ProbeResult {
+            observation: Observation {
+                is_online: false,
+                status_code: Some(503),
+                certificate_expires_in_days: Some(3.5),
+                ..Observation::default()
+            },
+            failed_phase: Some("response".into()),
+            details: serde_json::json!({"timings": {"dns_ms": 1.5}})
+                .as_object()
+                .cloned(),
+        };
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["status_code"], 503);
+        assert_eq!(json["failed_phase"], "response");
+        assert_eq!(json["details"]["timings"]["dns_ms"], 1.5);
+        assert!(json.get("body").is_none(), "absent fields are left out");
+        let back: ProbeResult = serde_json::from_value(json).unwrap();
+        assert_eq!(back, result);
     }
 }
