@@ -9,8 +9,9 @@
 # frames with acks, from target/release/vigil-load (128 connections, one frame in flight each);
 # logs-load sends the very OTLP/gRPC requests those frames are made from, from vigil-load with
 # the same concurrency (the same content on both paths, byte for byte before encoding).
-# Needs: VIGIL_CLICKHOUSE_URL (e.g. from deploy/local/stack.sh), h2load (nghttp2-client), the
-# payloads of shared/tools/gen_otlp.py in $PAYLOADS (default /tmp/payloads).
+# Needs: VIGIL_CLICKHOUSE_URL (e.g. from deploy/local/stack.sh), h2load (nghttp2-client), and
+# target/release/vigil-load (cargo build --release -p benches), which writes the request bodies
+# into $PAYLOADS (default /tmp/payloads) when they are not there yet.
 set -euo pipefail
 signal=${1:?logs or traces}; shift
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,9 +23,10 @@ case "$signal" in
   forward|forward-gzip|logs-load) table=logs ;;
   *) echo "signal must be logs, traces, forward, forward-gzip or logs-load" >&2; exit 2 ;;
 esac
+load=${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load
+[ -x "$load" ] || { echo "build vigil-load: cargo build --release -p benches" >&2; exit 1; }
 case "$signal" in
-  forward*|logs-load) [ -x "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" ] || { echo "build vigil-load: cargo build --release -p benches" >&2; exit 1; } ;;
-  *) [ -f "$payloads/$signal.grpc" ] || { echo "missing $payloads/$signal.grpc: run shared/tools/gen_otlp.py $payloads 1000 7" >&2; exit 1; } ;;
+  logs|traces) [ -f "$payloads/$signal.grpc" ] || "$load" --write-payloads "$payloads" --records-per-request 1000 --seed 7 ;;
 esac
 : "${VIGIL_CLICKHOUSE_URL:?set VIGIL_CLICKHOUSE_URL}"
 
@@ -47,7 +49,7 @@ a=$(cpu); start=$(date +%s.%N)
 case "$signal" in
   forward*|logs-load)
     if [ "$signal" = logs-load ]; then protocol=grpc target=$port; else protocol=$signal target=$((port + 2)); fi
-    taskset -c 0 "${CARGO_TARGET_DIR:-$repo/target}/release/vigil-load" --protocol "$protocol" \
+    taskset -c 0 "$load" --protocol "$protocol" \
       --target 127.0.0.1:$target --token tok --requests "$requests" --concurrency 128 \
       --duration 600 >"$work/h2load.out" 2>/dev/null
     grep -q "errors           none" "$work/h2load.out" || { cat "$work/h2load.out" >&2; exit 1; }

@@ -21,8 +21,17 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:4317")]
     target: String,
     /// Ingestion token.
-    #[arg(long, env = "VIGIL_LOAD_TOKEN")]
-    token: String,
+    #[arg(
+        long,
+        env = "VIGIL_LOAD_TOKEN",
+        required_unless_present = "write_payloads"
+    )]
+    token: Option<String>,
+    /// Write one gRPC-framed request per signal (`logs.grpc`, `traces.grpc`, `metrics.grpc`,
+    /// with `--records-per-request` records from `--seed`) into this directory and exit: the
+    /// request bodies `benches/e2e.sh` sends with h2load.
+    #[arg(long, value_name = "DIR")]
+    write_payloads: Option<std::path::PathBuf>,
     /// Records per request.
     #[arg(long, default_value_t = 1000)]
     records_per_request: usize,
@@ -49,13 +58,35 @@ struct Args {
     timeout: f64,
 }
 
+/// Writes the framed requests of every signal into `dir`.
+fn write_payloads(dir: &std::path::Path, records: usize, seed: u64) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (signal, name) in [
+        (Signal::Logs, "logs"),
+        (Signal::Traces, "traces"),
+        (Signal::Metrics, "metrics"),
+    ] {
+        let message = benches::payload::generate(signal, records, seed);
+        // A unary gRPC message: uncompressed flag, big-endian length, the message.
+        let mut framed = Vec::with_capacity(message.len() + 5);
+        framed.push(0);
+        framed.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
+        framed.extend_from_slice(&message);
+        std::fs::write(dir.join(format!("{name}.grpc")), framed)?;
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.write_payloads {
+        return write_payloads(dir, args.records_per_request, args.seed);
+    }
     let config = LoadConfig {
         signal: args.signal,
         protocol: args.protocol,
         target: args.target,
-        token: args.token,
+        token: args.token.unwrap_or_default(),
         records_per_request: args.records_per_request,
         concurrency: args.concurrency,
         rate: args.rate,

@@ -1,5 +1,5 @@
-//! Seeded, realistic OTLP requests, shaped like `shared/tools/gen_otlp.py` (the payloads the
-//! peers were measured with): 4 services with 8 resource attributes each; logs ≈ 300 B/record
+//! Seeded, realistic OTLP requests, the payloads every bench sends (and `vigil-load
+//! --write-payloads` writes for h2load): 4 services with 8 resource attributes each; logs ≈ 300 B/record
 //! with 6 attributes and 60 % carrying trace context; spans ≈ 360 B/record with 10 attributes and
 //! 30 % with an exception event; metrics as gauge, sum and histogram points.
 

@@ -1,4 +1,4 @@
-//! Vigil's control plane (DESIGN.md §3): the `vigil` binary — the REST API under `/api/v1` over
+//! Vigil's control plane: the `vigil` binary — the REST API under `/api/v1` over
 //! PostgreSQL (accounts, projects, keys, monitors, probes, incidents, notification channels),
 //! its migrations, and the worker that turns monitor results into statuses, incidents and
 //! notifications.

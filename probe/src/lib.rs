@@ -1,4 +1,4 @@
-//! `vigil-probe` (DESIGN.md §4, issue 6): follows its assignments from the control plane,
+//! `vigil-probe`: follows its assignments from the control plane,
 //! checks its monitors on a jittered, drift-free schedule, and sends the results to the ingest
 //! engine in batches. It checks HTTP(S) (website and API monitors), TCP ports, ICMP ping, DNS
 //! and TLS certificates, and serves its counters on `/metrics`.

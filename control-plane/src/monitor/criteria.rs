@@ -1,4 +1,4 @@
-//! Monitor criteria (OneUptime's model, DESIGN.md §3): an ordered list; each criterion is All
+//! Monitor criteria (OneUptime's model; ARCHITECTURE.md and the README describe it): an ordered list; each criterion is All
 //! or Any over filters on one result; the first criterion that matches sets the monitor's
 //! status and may open an incident; when none matches the monitor returns to its default
 //! status. Evaluation is pure and allocation-free: the worker runs it for every result.

@@ -163,7 +163,10 @@ fn refuse(reason: &str) -> Verdict {
 mod tests {
     use super::*;
 
-    // Vectors of shared/reference/peers.md §1.7.
+    // The Forward protocol v1 digests, SHA-512 over the concatenated parts (PING/PONG:
+    // salt, hostname, nonce, shared key; password: auth salt, username, password), for the
+    // nonce 00 01 … 0f. Computed independently, e.g. in Python:
+    // hashlib.sha512(b"0123456789abcdef" + b"client.example.com" + bytes(range(16)) + b"secret").
     const PING: &str = "cc564f81f30110b6a42bddda34ea41ff3d862de1bd60294aed31bd74b58924047588494a9d637f41dfeba48e4acbda1c79d1c141200cdcbc763d206c9267db80";
     const PONG: &str = "befd63f9c44796247896fa49e77eca67cbc9121e14644c97ba6ef9374c281fedd2bd852c7abc2b7fbb24c9ae11d88f4d38546e63a1f759b290773c9037667583";
     const PASSWORD: &str = "3fa6b88e4f20de4a698f3b46f05f3141430b0527b039c4964339525bd5a3f847d45d110253c257590f623922ddc84fc941c178a5199d40c12d8825c57d7b59a7";
