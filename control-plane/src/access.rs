@@ -3,7 +3,7 @@
 //! [`Caller::role_in`]; a project the caller is not a member of (instance admins included) is
 //! answered 404, like one that does not exist.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use chrono::{DateTime, Utc};
@@ -12,7 +12,6 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::AppState;
 use crate::error::ApiError;
 use crate::secret;
 
@@ -157,10 +156,16 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// Any router state that holds the pool can name its caller (the API's and, later, the UI's).
+impl<S> FromRequestParts<S> for Caller
+where
+    PgPool: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let pool = PgPool::from_ref(state);
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -172,7 +177,7 @@ impl FromRequestParts<AppState> for Caller {
                  AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
             )
             .bind(secret::digest(key.trim()))
-            .fetch_optional(&state.pool)
+            .fetch_optional(&pool)
             .await?;
             let (project, role, expires_at) = row.ok_or(ApiError::Unauthenticated)?;
             return Ok(Caller::ApiKey {
@@ -188,7 +193,7 @@ impl FromRequestParts<AppState> for Caller {
              WHERE s.token_digest = $1 AND s.expires_at > now()",
         )
         .bind(&session_digest)
-        .fetch_optional(&state.pool)
+        .fetch_optional(&pool)
         .await?;
         let (id, is_admin, csrf) = row.ok_or(ApiError::Unauthenticated)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);

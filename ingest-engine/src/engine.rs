@@ -1,5 +1,6 @@
-//! The engine's request path, shared by every protocol: authenticate, decompress, decode, hand
-//! the rows to the pipeline and wait until they are safe (in the WAL, or stored).
+//! The engine's request path, shared by every input and protocol: authenticate, decompress,
+//! decode (inline or on the bounded pool), hand the items to the pipeline and wait until they
+//! are safe (in the WAL, or stored), count, and conclude the request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,12 +11,10 @@ use http::HeaderMap;
 
 use crate::auth::KeyStore;
 use crate::config::{LimitsConfig, MonitorsConfig};
-use crate::error::IngestError;
-use crate::otlp::response::Encoding;
-use crate::otlp::{self, Signal};
+use crate::error::{IngestError, WireStatus};
 use crate::pipeline::{Pipeline, Target};
-use crate::server::body::{self, ContentEncoding};
-use crate::telemetry::{SignalLabel, Telemetry};
+use crate::telemetry::{RequestLabel, SignalLabel, Telemetry};
+use crate::wire::body::{self, ContentEncoding};
 use storage::compression::Compression;
 
 /// Payloads above this size are decoded on the blocking pool so they never stall the async
@@ -28,16 +27,28 @@ pub(crate) fn decodes_inline(len: usize, encoding: ContentEncoding) -> bool {
     len <= INLINE_DECODE_BYTES && encoding == ContentEncoding::Identity
 }
 
-/// What a client is told about an accepted request.
-#[derive(Debug, Default)]
-pub struct ExportSummary {
-    /// Records refused (reported in `partial_success`).
-    pub rejected: u64,
-    /// Why they were refused.
-    pub reason: Option<&'static str>,
+/// What a decoder made of one request: items for the pipeline, and the records it refused.
+#[derive(Default)]
+pub(crate) struct Decoded {
+    pub(crate) items: Vec<Item>,
+    /// Records refused (reported to OTLP clients in `partial_success`).
+    pub(crate) rejected: u64,
+    /// Why the first refused record was refused.
+    pub(crate) reason: Option<&'static str>,
 }
 
-/// One part of a decoded non-OTLP request: rows for a table, or an event for a stream.
+/// What a client is told about an accepted request.
+#[derive(Debug, Default)]
+pub(crate) struct Stored {
+    /// Items handed on (event items are skipped while events are off).
+    pub(crate) items: usize,
+    /// Records refused.
+    pub(crate) rejected: u64,
+    /// Why they were refused.
+    pub(crate) reason: Option<&'static str>,
+}
+
+/// One part of a decoded request: rows for a table, or an event for a stream.
 pub(crate) struct Item {
     pub(crate) target: Target,
     /// A framed Native block, or an event record.
@@ -45,6 +56,18 @@ pub(crate) struct Item {
     /// Unframed size (batch sizing counts this).
     pub(crate) raw_len: usize,
     pub(crate) rows: u64,
+}
+
+impl Item {
+    /// An event record for `target`'s stream.
+    pub(crate) fn event(target: Target, record: Vec<u8>) -> Self {
+        Item {
+            target,
+            raw_len: record.len(),
+            data: record,
+            rows: 1,
+        }
+    }
 }
 
 /// Shared state of a running engine.
@@ -126,22 +149,45 @@ impl Engine {
         Ok(())
     }
 
-    /// The request path of the inputs other than OTLP (Fluentd HTTP, server agent, incoming
-    /// requests, probe results): holds the `held` body bytes in the memory budget, runs `work`
-    /// (inline or on the decoder pool), and returns once every item is safe, with the number
-    /// of items taken. Records are counted under `label`: a request's table rows, or, for a
-    /// request of events only (probe results), its events. Event items are skipped when events
-    /// are off.
+    /// The request path of every HTTP and gRPC input: holds the body in the memory budget,
+    /// decompresses it (within `limit`) and runs the input's decoder `work` on it — on this
+    /// task when small and uncompressed, else on the decoder pool — and returns once every item
+    /// is safe. Records are counted under `label`.
     pub(crate) async fn ingest(
         &self,
         label: &'static str,
-        held: usize,
-        inline: bool,
-        work: impl FnOnce() -> Result<Vec<Item>, IngestError> + Send + 'static,
-    ) -> Result<usize, IngestError> {
+        payload: Bytes,
+        encoding: ContentEncoding,
+        limit: usize,
+        work: impl FnOnce(&[u8]) -> Result<Decoded, IngestError> + Send + 'static,
+    ) -> Result<Stored, IngestError> {
         self.check_schema()?;
-        let _held = self.pipeline.hold(held)?;
-        let items = self.decode(inline, work).await??;
+        // The body counts against the memory budget until its rows are handed on.
+        let _held = self.pipeline.hold(payload.len())?;
+        let inline = decodes_inline(payload.len(), encoding);
+        let decoded = self
+            .decode(inline, move || {
+                let raw = body::decompress(encoding, payload, limit)?;
+                work(&raw)
+            })
+            .await??;
+        self.store(label, decoded).await
+    }
+
+    /// Hands decoded items to the pipeline and counts them under `label` — the one place where
+    /// `received = accepted + rejected` is kept. A request's records are its table rows, or,
+    /// for a request of events only (probe results), its events. Event items are skipped when
+    /// events are off.
+    pub(crate) async fn store(
+        &self,
+        label: &'static str,
+        decoded: Decoded,
+    ) -> Result<Stored, IngestError> {
+        let Decoded {
+            items,
+            rejected,
+            reason,
+        } = decoded;
         let label = SignalLabel { signal: label };
         let has_rows = items.iter().any(|i| i.target.stream().is_none());
         let records: u64 = items
@@ -152,7 +198,13 @@ impl Engine {
         self.telemetry
             .received
             .get_or_create(&label)
-            .inc_by(records);
+            .inc_by(records + rejected);
+        if rejected > 0 {
+            self.telemetry
+                .rejected
+                .get_or_create(&label)
+                .inc_by(rejected);
+        }
         let mut taken = 0;
         for item in items {
             if item.rows == 0 || !self.pipeline.accepts(item.target) {
@@ -167,66 +219,44 @@ impl Engine {
             .accepted
             .get_or_create(&label)
             .inc_by(records);
-        Ok(taken)
+        Ok(Stored {
+            items: taken,
+            rejected,
+            reason,
+        })
     }
 
-    /// Decodes one export request and returns once its rows are safe.
-    pub(crate) async fn export(
+    /// The end of every request, whatever its protocol: logs a failure (a warning when it is
+    /// the engine's, not back-pressure), counts throttling and the request under `input` and
+    /// `protocol` with its status, and gives the error with its wire status to the
+    /// protocol's reply.
+    pub(crate) fn conclude<T>(
         &self,
-        signal: Signal,
-        project: Arc<str>,
-        payload: Bytes,
-        content_encoding: ContentEncoding,
-        encoding: Encoding,
-    ) -> Result<ExportSummary, IngestError> {
-        self.check_schema()?;
-        // The body counts against the memory budget until its rows are handed on.
-        let _held = self.pipeline.hold(payload.len())?;
-        let limit = self.limits.max_body_bytes;
-        let compression = self.compression;
-        let inline = decodes_inline(payload.len(), content_encoding);
-        let work = move || -> Result<otlp::Decoded, IngestError> {
-            let raw = body::decompress(content_encoding, payload, limit)?;
-            let decoded = match encoding {
-                Encoding::Protobuf => otlp::decode_framed(signal, &raw, &project, compression)?,
-                Encoding::Json => {
-                    let protobuf = otlp::json::to_protobuf(signal, &raw)?;
-                    otlp::decode_framed(signal, &protobuf, &project, compression)?
+        input: &'static str,
+        protocol: &'static str,
+        result: Result<T, IngestError>,
+    ) -> Result<T, (IngestError, WireStatus)> {
+        let (status, outcome) = match result {
+            Ok(v) => (200, Ok(v)),
+            Err(error) => {
+                let wire = error.status();
+                if wire.http >= 500 && error.throttle_reason().is_none() {
+                    tracing::warn!(input, protocol, %error, "request failed");
+                } else {
+                    tracing::debug!(input, protocol, %error, "request refused");
                 }
-            };
-            Ok(decoded)
-        };
-        let decoded = self.decode(inline, work).await??;
-        let label = SignalLabel {
-            signal: signal.as_str(),
+                self.telemetry.count_throttled(&error);
+                (wire.http, Err((error, wire)))
+            }
         };
         self.telemetry
-            .received
-            .get_or_create(&label)
-            .inc_by(decoded.rows + decoded.rejected);
-        if decoded.rejected > 0 {
-            self.telemetry
-                .rejected
-                .get_or_create(&label)
-                .inc_by(decoded.rejected);
-        }
-        if decoded.rows > 0 {
-            self.pipeline
-                .submit(
-                    signal.into(),
-                    decoded.native,
-                    decoded.native_len,
-                    decoded.rows,
-                )
-                .await?;
-            self.telemetry
-                .accepted
-                .get_or_create(&label)
-                .inc_by(decoded.rows);
-        }
-        Ok(ExportSummary {
-            rejected: decoded.rejected,
-            reason: decoded.reject_reason,
-        })
+            .requests
+            .get_or_create(&RequestLabel {
+                signal: input,
+                protocol,
+                status,
+            })
+            .inc();
+        outcome
     }
 }

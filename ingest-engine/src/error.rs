@@ -3,9 +3,32 @@
 //! Every failure a client can see is a variant here; `status()` is the single table from error
 //! to wire code. Internal details never reach clients: they are logged where handled.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::otlp::DecodeError;
+/// A payload that cannot be decoded (not valid OTLP, msgpack, JSON, …); the whole request is
+/// refused with this message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    message: Cow<'static, str>,
+}
+
+impl DecodeError {
+    pub(crate) fn new(message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn truncated() -> Self {
+        Self::new("invalid protobuf: message truncated")
+    }
+
+    pub(crate) fn wire_type(what: &'static str) -> Self {
+        Self::new(format!("invalid protobuf: wrong wire type for `{what}`"))
+    }
+}
 
 /// Why a request was not (fully) accepted.
 #[derive(Debug, thiserror::Error)]

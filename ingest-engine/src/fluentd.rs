@@ -8,8 +8,17 @@
 //! `text/plain` (one message per line) are taken too. Elements that are not objects become
 //! `{message: element}`. The time of every record is the receive time, as in OneUptime.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use http::HeaderMap;
 use serde_json::Value;
 
+use crate::engine::{self, Engine, Item};
+use crate::error::IngestError;
 use crate::forward::msgpack::Reader;
 use crate::forward::msgpack::{
     write_array_len, write_bool, write_f64, write_i64, write_map_len, write_nil, write_str,
@@ -17,6 +26,9 @@ use crate::forward::msgpack::{
 };
 use crate::forward::record::{self, Origin};
 use crate::otlp::{self, DecodeError, Decoded};
+use crate::pipeline::Target;
+use crate::wire::body::read_encoded;
+use crate::wire::{json_answer, media_type};
 use storage::compression::Compression;
 
 /// How the body is to be read, from its `Content-Type`.
@@ -215,6 +227,58 @@ fn write_value(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), Dec
         Value::Object(map) => write_object(map, out, depth)?,
     }
     Ok(())
+}
+
+/// `POST /fluentd/v1/logs` (and its aliases).
+pub(crate) async fn handle(
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let project = engine.authenticate(&headers)?;
+        let media = media_type(&headers);
+        let format = BodyFormat::from_media_type(&media).ok_or_else(|| {
+            IngestError::UnsupportedMediaType {
+                media: media.chars().take(100).collect(),
+                accepted: "application/json, application/x-ndjson or text/plain",
+            }
+        })?;
+        let service = ["x-vigil-service-name", "x-oneuptime-service-name"]
+            .into_iter()
+            .find_map(|n| headers.get(n).and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("Fluentd")
+            .to_owned();
+        let limit = engine.limits.max_body_bytes;
+        let timeout = Duration::from_millis(engine.limits.request_timeout_ms);
+        let (payload, encoding) = read_encoded(&headers, body, limit, timeout).await?;
+        let compression = engine.compression;
+        engine
+            .ingest("logs", payload, encoding, limit, move |raw| {
+                let decoded = decode(
+                    raw,
+                    format,
+                    &project,
+                    &service,
+                    otlp::now_unix_nano(),
+                    compression,
+                )?;
+                Ok(engine::Decoded {
+                    items: vec![Item {
+                        target: Target::Logs,
+                        data: decoded.native,
+                        raw_len: decoded.native_len,
+                        rows: decoded.rows,
+                    }],
+                    ..engine::Decoded::default()
+                })
+            })
+            .await
+    }
+    .await;
+    json_answer(engine.conclude("fluentd", "http", result))
 }
 
 #[cfg(test)]

@@ -3,10 +3,20 @@
 //! stored; the key in the path never is stored.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use http::HeaderMap;
+use axum::extract::{ConnectInfo, Path, Request as HttpRequest, State};
+use axum::response::Response;
+use http::{HeaderMap, Method};
 
 use crate::auth::MonitorRef;
+use crate::engine::{Decoded, Engine, Item};
+use crate::error::IngestError;
+use crate::otlp::now_unix_nano;
+use crate::pipeline::Target;
+use crate::wire::body::read_encoded;
+use crate::wire::json_answer;
 use proto::events::{Event, field};
 use storage::compression::Compression;
 use storage::native::put_bytes;
@@ -113,4 +123,66 @@ pub(crate) fn encode(
         raw_len: raw.len(),
         event: event.finish(),
     }
+}
+
+/// `GET`/`POST /heartbeat/{key}` (and its aliases): an incoming request for a monitor.
+pub(crate) async fn handle(
+    State(engine): State<Arc<Engine>>,
+    Path(key): Path<String>,
+    request: HttpRequest,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(p)| *p);
+    let result = async {
+        engine.keys_loaded()?;
+        let monitor = engine
+            .keys
+            .heartbeat(&key)
+            .ok_or(IngestError::UnknownKey("heartbeat"))?;
+        let limit = engine.monitors.max_request_body_bytes;
+        let timeout = Duration::from_millis(engine.limits.request_timeout_ms);
+        let (payload, encoding) = read_encoded(&headers, body, limit, timeout).await?;
+        let compression = engine.compression;
+        // The key (the last segment) is a credential: the stored path masks it.
+        let prefix = uri.path().rsplit_once('/').map_or("", |(p, _)| p);
+        let path = match uri.query() {
+            Some(q) => format!("{prefix}/***?{q}"),
+            None => format!("{prefix}/***"),
+        };
+        let method = if method == Method::POST {
+            "POST"
+        } else {
+            "GET"
+        };
+        engine
+            .ingest("incoming_requests", payload, encoding, limit, move |raw| {
+                let request = Request {
+                    method,
+                    path: &path,
+                    headers: &headers,
+                    body: raw,
+                    peer,
+                };
+                let encoded = encode(&request, &monitor, now_unix_nano(), compression);
+                Ok(Decoded {
+                    items: vec![
+                        Item {
+                            target: Target::IncomingRequests,
+                            data: encoded.framed,
+                            raw_len: encoded.raw_len,
+                            rows: 1,
+                        },
+                        Item::event(Target::IncomingRequestEvents, encoded.event),
+                    ],
+                    ..Decoded::default()
+                })
+            })
+            .await
+    }
+    .await;
+    json_answer(engine.conclude("incoming_request", "http", result))
 }

@@ -10,6 +10,7 @@
 
 mod agent_report;
 pub mod auth;
+mod batch;
 mod budget;
 pub mod config;
 mod engine;
@@ -23,6 +24,7 @@ mod probe_results;
 mod server;
 pub mod telemetry;
 mod wal;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,7 +37,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::engine::Engine;
-pub use crate::engine::ExportSummary;
 use crate::pipeline::Pipeline;
 use crate::telemetry::Telemetry;
 use storage::client::{ClickHouse, ClickHouseError};
@@ -199,8 +200,8 @@ pub async fn start(config: Config, listeners: Listeners) -> Result<RunningEngine
     }
 
     let drain = Duration::from_millis(config.limits.shutdown_timeout_ms);
-    let grpc = server::grpc::router(engine.clone());
-    let http = server::http::router(engine.clone());
+    let grpc = server::routes::grpc(engine.clone());
+    let http = server::routes::http(engine.clone());
     let limits = config.limits.clone();
     tasks.spawn(server::serve(
         "otlp-grpc",

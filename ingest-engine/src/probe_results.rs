@@ -3,14 +3,23 @@
 //! and bounded here; a batch with one bad result is refused whole, so a probe never has to
 //! guess which of its results were kept.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use http::HeaderMap;
 use proto::observation::{FAILED_PHASES, Observation, ProbeResult};
 use proto::probe::{CheckResult, MAX_BATCH_RESULTS, ResultBatch};
 use serde_json::Value;
 
 use crate::auth::ProbeRef;
-use crate::engine::Item;
-use crate::otlp::DecodeError;
+use crate::engine::{Decoded, Engine, Item};
+use crate::error::IngestError;
+use crate::otlp::{DecodeError, now_unix_nano};
 use crate::pipeline::Target;
+use crate::wire::grpc;
 use proto::events::{Event, MAX_CLOCK_SKEW_NANOS, field};
 
 /// The longest response body kept (the probe bounds it first).
@@ -121,15 +130,52 @@ pub(crate) fn encode(message: &[u8], probe: &ProbeRef, now: u64) -> Result<Vec<I
                 itoa::Buffer::new().format(checked_at).as_bytes(),
             )
             .field(field::RESULT, &result);
-        let data = event.finish();
-        items.push(Item {
-            target: Target::ProbeResultEvents,
-            raw_len: data.len(),
-            data,
-            rows: 1,
-        });
+        items.push(Item::event(Target::ProbeResultEvents, event.finish()));
     }
     Ok(items)
+}
+
+/// `ProbeResults/Report` over gRPC: a batch of results, authenticated by the probe's key and
+/// answered once every result is in the WAL as an event for the worker.
+pub(crate) async fn report(
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refused) = grpc::not_grpc(&headers) {
+        return refused;
+    }
+    let result = async {
+        engine.keys_loaded()?;
+        let probe = engine
+            .keys
+            .probe(&headers)
+            .ok_or(IngestError::Unauthenticated)?;
+        if !engine.pipeline.accepts(Target::ProbeResultEvents) {
+            // Events are off (no Redis): the results would reach no worker.
+            tracing::warn!("probe results refused: redis.url is empty, so events are off");
+            return Err(IngestError::StorageUnavailable {
+                retry_after: Duration::from_secs(30),
+            });
+        }
+        let limit = engine.limits.max_body_bytes;
+        let timeout = Duration::from_millis(engine.limits.request_timeout_ms);
+        let (message, encoding) = grpc::message(&headers, body, limit, timeout).await?;
+        let stored = engine
+            .ingest("probe_results", message, encoding, limit, move |raw| {
+                Ok(Decoded {
+                    items: encode(raw, &probe, now_unix_nano())?,
+                    ..Decoded::default()
+                })
+            })
+            .await?;
+        let accepted = u32::try_from(stored.items).unwrap_or(u32::MAX);
+        Ok(prost::Message::encode_to_vec(&proto::probe::ReportReply {
+            accepted,
+        }))
+    }
+    .await;
+    grpc::reply(engine.conclude("probe_results", "grpc", result))
 }
 
 #[cfg(test)]

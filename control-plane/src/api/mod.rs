@@ -18,7 +18,7 @@ mod statuses;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
@@ -41,6 +41,12 @@ pub struct AppState {
     /// Bumped whenever probe assignments change (NOTIFY `vigil_assignments`); waiting
     /// assignment polls wake on it.
     pub(crate) assignment_changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> PgPool {
+        state.pool.clone()
+    }
 }
 
 impl AppState {

@@ -19,6 +19,8 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+pub use crate::config::lists::TokenListError;
+use crate::config::lists::{self, entries};
 
 pub(crate) type KeyDigest = [u8; 32];
 
@@ -104,53 +106,20 @@ impl fmt::Debug for KeyStore {
     }
 }
 
-/// A key list in the configuration that could not be parsed.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid {list}: {message}")]
-pub struct TokenListError {
-    list: &'static str,
-    message: String,
-}
-
-fn entries<'a>(
-    list: &'a str,
-    name: &'static str,
-    shape: &'static str,
-) -> impl Iterator<Item = Result<(&'a str, &'a str), TokenListError>> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(move |entry| match entry.split_once('=') {
-            Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
-                Ok((a.trim(), b.trim()))
-            }
-            _ => Err(TokenListError {
-                list: name,
-                message: format!("each entry must be `{shape}` with neither part empty"),
-            }),
-        })
-}
-
 fn monitor_keys(
     list: &str,
     name: &'static str,
 ) -> Result<HashMap<KeyDigest, MonitorRef>, TokenListError> {
-    entries(list, name, "key=project/monitor")
+    lists::monitor_entries(list, name)
         .map(|entry| {
-            let (key, target) = entry?;
-            match target.split_once('/') {
-                Some((p, m)) if !p.trim().is_empty() && !m.trim().is_empty() => Ok((
-                    digest(key),
-                    MonitorRef {
-                        project: Arc::from(p.trim()),
-                        monitor: Arc::from(m.trim()),
-                    },
-                )),
-                _ => Err(TokenListError {
-                    list: name,
-                    message: "each entry must be `key=project/monitor`".into(),
-                }),
-            }
+            let (key, project, monitor) = entry?;
+            Ok((
+                digest(key),
+                MonitorRef {
+                    project: Arc::from(project),
+                    monitor: Arc::from(monitor),
+                },
+            ))
         })
         .collect()
 }

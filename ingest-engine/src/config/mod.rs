@@ -6,6 +6,7 @@
 mod env;
 mod forward;
 mod keys;
+pub(crate) mod lists;
 mod monitors;
 mod redis;
 
@@ -299,19 +300,10 @@ impl Config {
     }
 
     fn validate(&self, problems: &mut Vec<String>) {
-        if let Err(e) = crate::auth::KeyStore::from_config(self) {
-            problems.push(e.to_string());
-        }
+        lists::check(self, problems);
         let fw = &self.forward;
         if fw.tls() && (fw.tls_cert_file.trim().is_empty() || fw.tls_key_file.trim().is_empty()) {
             problems.push("forward.tls_cert_file and forward.tls_key_file go together".into());
-        }
-        if let Err(e) = crate::auth::ForwardKeys::parse(
-            &fw.shared_keys.0,
-            &fw.users.0,
-            &fw.key_login_shared_key.0,
-        ) {
-            problems.push(e.to_string());
         }
         let r = &self.redis;
         if r.enabled() && !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {

@@ -29,12 +29,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::ForwardKeys;
 use crate::config::{ForwardConfig, LimitsConfig};
-use crate::engine::{Engine, INLINE_DECODE_BYTES};
+use crate::engine::{Decoded, Engine, INLINE_DECODE_BYTES, Item};
 use crate::error::IngestError;
 use crate::otlp;
 use crate::pipeline::Target;
-use crate::server::connections::{Connections, Slot};
-use crate::telemetry::RequestLabel;
+use crate::wire::connections::{Connections, Slot};
 use event::Frame;
 pub use event::FrameError;
 use handshake::Helo;
@@ -409,37 +408,30 @@ impl Listener {
     /// Hands the rows to the pipeline, waiting (and not reading) while it has no room.
     async fn store(&self, decoded: otlp::Decoded) -> Result<(), ConnectionError> {
         let engine = &self.engine;
-        let t = &engine.telemetry;
-        let label = crate::telemetry::SignalLabel { signal: "logs" };
-        t.received.get_or_create(&label).inc_by(decoded.rows);
-        if decoded.rows == 0 {
+        let rows = decoded.rows;
+        let item = Item {
+            target: Target::Logs,
+            data: decoded.native,
+            raw_len: decoded.native_len,
+            rows,
+        };
+        if rows > 0 {
+            self.wait_for_room(|| engine.pipeline.room_for(Target::Logs, item.data.len()))
+                .await?;
+        }
+        let items = Decoded {
+            items: vec![item],
+            ..Decoded::default()
+        };
+        let result = engine.store("logs", items).await;
+        if rows == 0 {
+            // Nothing was stored: no request to count.
             return Ok(());
         }
-        self.wait_for_room(|| engine.pipeline.room_for(Target::Logs, decoded.native.len()))
-            .await?;
-        let result = engine
-            .pipeline
-            .submit(
-                Target::Logs,
-                decoded.native,
-                decoded.native_len,
-                decoded.rows,
-            )
-            .await;
-        let status = if result.is_ok() { 200 } else { 503 };
-        t.requests
-            .get_or_create(&RequestLabel {
-                signal: "logs",
-                protocol: "forward",
-                status,
-            })
-            .inc();
-        if let Err(e) = result {
-            t.count_throttled(&e);
-            return Err(ConnectionError::NotStored(e));
+        match engine.conclude("logs", "forward", result) {
+            Ok(_) => Ok(()),
+            Err((error, _)) => Err(ConnectionError::NotStored(error)),
         }
-        t.accepted.get_or_create(&label).inc_by(decoded.rows);
-        Ok(())
     }
 }
 

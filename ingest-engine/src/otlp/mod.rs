@@ -6,14 +6,14 @@
 
 pub(crate) mod anyvalue;
 mod envelope;
+pub(crate) mod handlers;
 pub mod json;
 mod logs;
 mod metrics;
-pub mod response;
+pub(crate) mod response;
 mod traces;
 mod wire;
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,28 +22,7 @@ pub use anyvalue::ValueType;
 use storage::compression::Compression;
 use storage::tables::{LogsBlock, MetricsBlock, SpansBlock};
 
-/// A payload that is not valid OTLP; the whole request is refused with this message.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct DecodeError {
-    message: Cow<'static, str>,
-}
-
-impl DecodeError {
-    pub(crate) fn new(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn truncated() -> Self {
-        Self::new("invalid protobuf: message truncated")
-    }
-
-    pub(crate) fn wire_type(what: &'static str) -> Self {
-        Self::new(format!("invalid protobuf: wrong wire type for `{what}`"))
-    }
-}
+pub use crate::error::DecodeError;
 
 /// The three OTLP signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,8 +7,8 @@
 //! confirmed the INSERT that carried it. Every byte held is bounded: the append queue and
 //! `limits.max_buffered_bytes` (429), the WAL by `wal.max_bytes` (503), batches by `batch.*`.
 
-mod batch;
 mod batcher;
+mod conclude;
 mod dead_letter;
 mod delivery;
 mod inserter;
@@ -32,8 +32,9 @@ use crate::wal;
 use storage::client::ClickHouse;
 use storage::compression::Compression;
 
-pub(crate) use batch::{AckSender, Batch, Block, Origin, conclude};
+use crate::batch::{AckSender, Batch, Block, Origin};
 use batcher::TableBatcher;
+use conclude::conclude;
 pub(crate) use dead_letter::DeadLetter;
 use target::Destination;
 pub(crate) use target::Target;

@@ -5,8 +5,6 @@
 use proto::events::StreamKind;
 use storage::tables::Table;
 
-use crate::otlp::Signal;
-
 /// A ClickHouse table or a Redis stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Destination {
@@ -85,16 +83,6 @@ impl Target {
 
     pub(crate) fn index(self) -> usize {
         self as usize
-    }
-}
-
-impl From<Signal> for Target {
-    fn from(signal: Signal) -> Self {
-        match signal {
-            Signal::Logs => Target::Logs,
-            Signal::Traces => Target::Spans,
-            Signal::Metrics => Target::Metrics,
-        }
     }
 }
 

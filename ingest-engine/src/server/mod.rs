@@ -1,12 +1,9 @@
 //! Network listeners: one accept loop (connection table, first-request and idle deadlines,
-//! HTTP/1.1 + h2c, graceful drain) shared by the OTLP/gRPC and OTLP/HTTP routers.
+//! HTTP/1.1 + h2c, graceful drain) shared by the OTLP/gRPC and HTTP listeners, and the routes
+//! that lead each path to its input.
 
-pub(crate) mod body;
-pub(crate) mod buffers;
-pub(crate) mod connections;
-pub(crate) mod grpc;
-pub(crate) mod http;
-mod inputs;
+mod ops;
+pub(crate) mod routes;
 
 use std::time::Duration;
 
@@ -22,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
 
 use crate::config::LimitsConfig;
-use connections::Connections;
+use crate::wire::connections::Connections;
 
 /// Serves `router` on `listener` until `shutdown` fires, then waits up to `drain` for open
 /// requests to finish.

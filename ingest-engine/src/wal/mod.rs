@@ -29,10 +29,10 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::Batch;
 use crate::budget::ByteBudget;
 use crate::config::{BatchConfig, WalConfig};
 use crate::error::IngestError;
-use crate::pipeline::Batch;
 use crate::telemetry::Telemetry;
 
 pub(crate) use recovery::wal_id;
@@ -115,9 +115,9 @@ pub(crate) struct Shared {
     wake: Condvar,
 }
 
-impl Shared {
+impl crate::batch::Confirm for Shared {
     /// Called by the inserter once ClickHouse stored (or dead-lettered) `first..=last`.
-    pub(crate) fn confirm(&self, first: u64, last: u64) {
+    fn confirm(&self, first: u64, last: u64) {
         self.state.lock().confirmed.push((first, last));
         self.wake.notify_all();
     }
@@ -326,8 +326,8 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::Origin;
     use crate::config::FsyncPolicy;
-    use crate::pipeline::Origin;
 
     fn settings<'a>(
         wal: &'a WalConfig,

@@ -17,9 +17,9 @@ use tokio::sync::mpsc;
 use super::progress::Progress;
 use super::segment::{self, Found};
 use super::{Cached, Shared, record};
+use crate::batch::{Batch, Block, Origin};
 use crate::budget::ByteBudget;
 use crate::config::BatchConfig;
-use crate::pipeline::{Batch, Block, Origin};
 use crate::telemetry::{TableLabel, Telemetry};
 
 /// Records read per pass before the reader looks at confirmations and batch age again.

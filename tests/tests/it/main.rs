@@ -13,6 +13,7 @@ mod durability;
 mod fluentd_http;
 mod forward;
 mod full_disk;
+mod layering;
 mod monitor_inputs;
 mod monitors;
 mod notification_targets;

@@ -154,7 +154,7 @@ struct Process {
 }
 
 /// A decoded report: its rows and its event.
-pub(crate) struct Decoded {
+pub(crate) struct Encoded {
     /// The rows as a framed Native block.
     pub(crate) framed: Vec<u8>,
     /// Size of the unframed block.
@@ -416,7 +416,7 @@ pub(crate) fn decode(
     now: u64,
     max_processes: usize,
     compression: Compression,
-) -> Result<Decoded, DecodeError> {
+) -> Result<Encoded, DecodeError> {
     let mut value: Value = serde_json::from_slice(body)
         .map_err(|e| DecodeError::new(format!("invalid JSON body: {e}")))?;
     let Value::Object(top) = &mut value else {
@@ -459,7 +459,7 @@ pub(crate) fn decode(
         field::REPORT,
         &serde_json::to_vec(&inner).unwrap_or_default(),
     );
-    Ok(Decoded {
+    Ok(Encoded {
         framed,
         raw_len: raw.len(),
         rows: block.rows,

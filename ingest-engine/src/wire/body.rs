@@ -68,7 +68,7 @@ pub(crate) async fn read_limited(
 }
 
 /// The body's data frames as one `Bytes`: a single frame as it is, several gathered into a
-/// recycled buffer (see [`super::buffers`]).
+/// recycled buffer (see [`crate::wire::buffers`]).
 async fn gather<B>(mut body: B, hint: usize) -> Result<Bytes, B::Error>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
@@ -82,7 +82,7 @@ where
         if let Some(buf) = &mut buf {
             buf.extend_from_slice(&data);
         } else if let Some(prev) = first.take() {
-            let mut gathered = super::buffers::take(hint.max(prev.len() + data.len()));
+            let mut gathered = crate::wire::buffers::take(hint.max(prev.len() + data.len()));
             gathered.extend_from_slice(&prev);
             gathered.extend_from_slice(&data);
             buf = Some(gathered);
@@ -91,7 +91,7 @@ where
         }
     }
     Ok(match (buf, first) {
-        (Some(buf), _) => super::buffers::freeze(buf),
+        (Some(buf), _) => crate::wire::buffers::freeze(buf),
         (None, Some(only)) => only,
         (None, None) => Bytes::new(),
     })
@@ -134,6 +134,18 @@ pub(crate) fn decompress(
             read_capped(decoder, limit, hint)
         }
     }
+}
+
+/// Reads a body of at most `limit` bytes within `timeout`, with how it is compressed (from
+/// `Content-Encoding`; [`decompress`] holds the decompressed size to the same limit).
+pub(crate) async fn read_encoded(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<(Bytes, ContentEncoding), IngestError> {
+    let encoding = ContentEncoding::from_headers(headers, "content-encoding")?;
+    Ok((read_limited(headers, body, limit, timeout).await?, encoding))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! What travels from a sink (the WAL reader, or the in-memory batcher) to a deliverer (an
-//! inserter or a publisher): a batch of blocks with its origin, and how its delivery ends.
+//! What travels from a sink (the WAL reader, or the pipeline's in-memory batcher) to a
+//! deliverer (an inserter or a publisher): a batch of blocks with its origin, and whom its end
+//! is told. Below both the WAL and the pipeline, so that neither reaches into the other.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,10 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::MemoryBudget;
 use crate::error::IngestError;
-use crate::telemetry::{TableLabel, Telemetry};
-use crate::wal;
 
 /// The outcome a request waits for (WAL off).
 pub(crate) type AckSender = oneshot::Sender<Result<(), IngestError>>;
@@ -21,13 +19,19 @@ pub(crate) struct Block {
     pub(crate) rows: u64,
 }
 
+/// Where stored ranges are confirmed (a table's write-ahead log).
+pub(crate) trait Confirm: Send + Sync {
+    /// Records `first..=last` as stored.
+    fn confirm(&self, first: u64, last: u64);
+}
+
 /// Who is told when a batch is stored.
 pub(crate) enum Origin {
     /// WAL off: the requests waiting for this INSERT.
     Requests(Vec<AckSender>),
     /// WAL on: a range of the table's log, confirmed once stored.
     Wal {
-        log: Arc<wal::Shared>,
+        log: Arc<dyn Confirm>,
         first: u64,
         last: u64,
         /// `insert_deduplication_token` (used where the server supports it).
@@ -64,42 +68,11 @@ impl Origin {
     }
 }
 
-/// Ends a batch's delivery to `table` (an INSERT or a publish): counts it, returns its memory
-/// and tells its origin. `result` is how many rows (or events) arrived.
-pub(crate) fn conclude(
-    batch: BatchDone,
-    table: &'static str,
-    result: Result<u64, IngestError>,
-    memory: &MemoryBudget,
-    telemetry: &Telemetry,
-) {
-    let label = TableLabel { table };
-    let rows = batch.rows;
-    match &result {
-        Ok(delivered) => {
-            telemetry.flushed.get_or_create(&label).inc_by(*delivered);
-            telemetry
-                .batch_latency
-                .get_or_create(&label)
-                .observe(batch.started.elapsed().as_secs_f64());
-        }
-        Err(IngestError::ShuttingDown) => {
-            tracing::info!(table, rows, "shutdown: batch left for the next start");
-        }
-        Err(error) => {
-            telemetry.failed.get_or_create(&label).inc();
-            tracing::error!(table, rows, %error, "batch not delivered; its requests fail and will be retried by clients");
-        }
-    }
-    memory.release(batch.reserved);
-    batch.origin.settle(result.as_ref().map(|_| ()));
-}
-
 /// What is left of a batch once its blocks went to delivery.
 pub(crate) struct BatchDone {
-    rows: u64,
-    reserved: usize,
-    started: Instant,
+    pub(crate) rows: u64,
+    pub(crate) reserved: usize,
+    pub(crate) started: Instant,
     pub(crate) origin: Origin,
 }
 
