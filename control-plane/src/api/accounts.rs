@@ -10,6 +10,8 @@ use axum::response::{AppendHeaders, IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{AppState, Body, check_name};
@@ -323,6 +325,16 @@ pub(crate) async fn me(
         .fetch_one(&state.pool)
         .await?;
     Ok(Json(user))
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(create_user))
 }
 
 #[cfg(test)]

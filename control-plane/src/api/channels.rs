@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::owned::{delete_row, require_row};
@@ -305,4 +307,12 @@ fn egress(state: &AppState) -> Egress {
     Egress {
         allow_private: state.config.worker.notify_allow_private_networks,
     }
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(change, delete_one))
+        .routes(routes!(deliveries))
 }

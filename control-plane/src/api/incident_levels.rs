@@ -6,6 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::statuses::check_color;
@@ -146,4 +148,11 @@ pub(crate) async fn add_severity(
     Body(new): Body<NewLevel>,
 ) -> Result<(StatusCode, Json<Level>), ApiError> {
     add_level(&state, &caller, project_id, new, "incident_severities").await
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(states, add_state))
+        .routes(routes!(severities, add_severity))
 }

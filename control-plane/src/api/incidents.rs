@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::owned::check_owned;
@@ -435,4 +437,15 @@ pub(crate) async fn add_note(
     incident::add_note(&mut tx, incident_id, note, caller.user().ok()).await?;
     tx.commit().await?;
     Ok(StatusCode::CREATED)
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one))
+        .routes(routes!(acknowledge))
+        .routes(routes!(resolve))
+        .routes(routes!(move_state))
+        .routes(routes!(add_note))
 }

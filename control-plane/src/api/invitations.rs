@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::accounts::normal_email;
@@ -306,4 +308,14 @@ pub(crate) async fn decline(
     take_own(&mut tx, user, invitation_id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(received))
+        .routes(routes!(decline))
+        .routes(routes!(accept))
+        .routes(routes!(invite, list))
+        .routes(routes!(revoke))
 }

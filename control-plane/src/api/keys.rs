@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
@@ -305,4 +307,13 @@ pub(crate) async fn revoke_ingestion_key(
         .require_in(&state.pool, project_id, Role::Admin)
         .await?;
     revoke(&state, "ingestion_keys", project_id, key_id).await
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_api_key, list_api_keys))
+        .routes(routes!(revoke_api_key))
+        .routes(routes!(create_ingestion_key, list_ingestion_keys))
+        .routes(routes!(revoke_ingestion_key))
 }

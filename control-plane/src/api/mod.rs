@@ -20,13 +20,15 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, patch, post, put};
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
@@ -243,188 +245,58 @@ impl Modify for CommonErrors {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Vigil API", description = "Accounts, projects, keys, monitors, probes, incidents and notifications of a Vigil instance."),
-    paths(
-        accounts::signup, accounts::login, accounts::logout, accounts::me, accounts::create_user,
-        projects::create, projects::list, projects::get_one, projects::delete_one,
-        projects::members, invitations::invite, invitations::list, invitations::revoke,
-        invitations::received, invitations::accept, invitations::decline, projects::change_member, projects::remove_member,
-        keys::create_api_key, keys::list_api_keys, keys::revoke_api_key,
-        keys::create_ingestion_key, keys::list_ingestion_keys, keys::revoke_ingestion_key,
-        monitors::create, monitors::list, monitors::get_one, monitors::change,
-        monitors::delete_one, monitors::rotate_key, statuses::timeline,
-        statuses::list, statuses::create, statuses::change, statuses::delete_one,
-        incidents::list, incidents::get_one, incidents::create, incidents::acknowledge,
-        incidents::resolve, incidents::move_state, incidents::add_note, incident_levels::states,
-        incident_levels::add_state, incident_levels::severities, incident_levels::add_severity,
-        channels::create, channels::list, channels::change, channels::delete_one,
-        channels::deliveries,
-        probes::register, probes::list, probes::delete_one, probes::assign, probes::poll,
-        maintenance::create, maintenance::list, maintenance::delete_one,
-    ),
     components(schemas(ErrorBody, ErrorDetail, crate::access::Role)),
-    modifiers(&Security, &CommonErrors),
     security(("session" = []), ("api_key" = [])),
 )]
 struct ApiDoc;
 
-/// The OpenAPI document, as served at `/api/v1/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// Every route of the API and its OpenAPI document, from one list: each resource's file
+/// registers its handlers once, and `routes!` takes each one's method, path and operation
+/// from its `#[utoipa::path]`.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts::routes())
+        .merge(invitations::routes())
+        .merge(projects::routes())
+        .merge(keys::routes())
+        .merge(monitors::routes())
+        .merge(statuses::routes())
+        .merge(incidents::routes())
+        .merge(incident_levels::routes())
+        .merge(channels::routes())
+        .merge(probes::routes())
+        .merge(maintenance::routes())
+        .split_for_parts();
+    // The modifiers see every operation only once the routes are merged.
+    Security.modify(&mut doc);
+    CommonErrors.modify(&mut doc);
+    (router, doc)
 }
 
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi())
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
 }
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi_json))
-        .route("/api/v1/auth/signup", post(accounts::signup))
-        .route("/api/v1/auth/login", post(accounts::login))
-        .route("/api/v1/auth/logout", post(accounts::logout))
-        .route("/api/v1/me", get(accounts::me))
-        .route("/api/v1/me/invitations", get(invitations::received))
+    let (routes, doc) = api();
+    // Serialised once: the document does not change while the process runs.
+    let doc: Arc<str> = match serde_json::to_string(&doc) {
+        Ok(json) => Arc::from(json),
+        Err(e) => {
+            tracing::error!(error = %e, "the OpenAPI document cannot be serialised");
+            Arc::from("{}")
+        }
+    };
+    routes
         .route(
-            "/api/v1/me/invitations/{invitation_id}",
-            delete(invitations::decline),
-        )
-        .route(
-            "/api/v1/me/invitations/{invitation_id}/accept",
-            post(invitations::accept),
-        )
-        .route("/api/v1/users", post(accounts::create_user))
-        .route(
-            "/api/v1/projects",
-            post(projects::create).get(projects::list),
-        )
-        .route(
-            "/api/v1/projects/{project_id}",
-            get(projects::get_one).delete(projects::delete_one),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/members",
-            get(projects::members),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/invitations",
-            post(invitations::invite).get(invitations::list),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/invitations/{invitation_id}",
-            delete(invitations::revoke),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/members/{user_id}",
-            patch(projects::change_member).delete(projects::remove_member),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/api-keys",
-            post(keys::create_api_key).get(keys::list_api_keys),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/api-keys/{key_id}",
-            delete(keys::revoke_api_key),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/ingestion-keys",
-            post(keys::create_ingestion_key).get(keys::list_ingestion_keys),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/ingestion-keys/{key_id}",
-            delete(keys::revoke_ingestion_key),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/monitors",
-            post(monitors::create).get(monitors::list),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/monitors/{monitor_id}",
-            get(monitors::get_one)
-                .patch(monitors::change)
-                .delete(monitors::delete_one),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/monitors/{monitor_id}/key",
-            post(monitors::rotate_key),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/monitors/{monitor_id}/timeline",
-            get(statuses::timeline),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/monitor-statuses",
-            get(statuses::list).post(statuses::create),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/monitor-statuses/{status_id}",
-            patch(statuses::change).delete(statuses::delete_one),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incidents",
-            get(incidents::list).post(incidents::create),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incidents/{incident_id}",
-            get(incidents::get_one),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incidents/{incident_id}/acknowledge",
-            post(incidents::acknowledge),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incidents/{incident_id}/resolve",
-            post(incidents::resolve),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incidents/{incident_id}/state",
-            post(incidents::move_state),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incidents/{incident_id}/notes",
-            post(incidents::add_note),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incident-states",
-            get(incident_levels::states).post(incident_levels::add_state),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/incident-severities",
-            get(incident_levels::severities).post(incident_levels::add_severity),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/notification-channels",
-            get(channels::list).post(channels::create),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/notification-channels/{channel_id}",
-            patch(channels::change).delete(channels::delete_one),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/notification-channels/{channel_id}/deliveries",
-            get(channels::deliveries),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/probes",
-            get(probes::list).post(probes::register),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/probes/{probe_id}",
-            delete(probes::delete_one),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/probes/{probe_id}/monitors",
-            put(probes::assign),
-        )
-        .route("/api/v1/probe/assignments", get(probes::poll))
-        .route(
-            "/api/v1/projects/{project_id}/maintenance-windows",
-            get(maintenance::list).post(maintenance::create),
-        )
-        .route(
-            "/api/v1/projects/{project_id}/maintenance-windows/{window_id}",
-            delete(maintenance::delete_one),
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], doc.to_string()) }
+            }),
         )
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(max_body))

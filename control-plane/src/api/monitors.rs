@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::monitor_rules::{
@@ -414,4 +416,12 @@ pub(crate) async fn rotate_key(
         monitor,
         key: Some(key),
     }))
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, change, delete_one))
+        .routes(routes!(rotate_key))
 }

@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::owned::{delete_row, require_row};
@@ -262,4 +264,12 @@ pub(crate) async fn timeline(
         )
         .collect();
     Ok(Json(Page::from_rows(items, bounds)))
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(timeline))
+        .routes(routes!(list, create))
+        .routes(routes!(change, delete_one))
 }
