@@ -82,7 +82,7 @@ pub(crate) fn decode(
                 ))
             })?,
         },
-        BodyFormat::Ndjson => ndjson(body, &mut entries).map_err(DecodeError::new)?,
+        BodyFormat::Ndjson => ndjson(body, &mut entries)?,
     }
     if entries.is_empty() {
         return Err(DecodeError::new("empty batch: no log entries in the body"));
@@ -155,13 +155,13 @@ fn entry(value: Value) -> Entry {
     }
 }
 
-fn ndjson(body: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
+fn ndjson(body: &[u8], out: &mut Vec<Entry>) -> Result<(), DecodeError> {
     for (n, line) in body.split(|b| *b == b'\n').enumerate() {
         if line.trim_ascii().is_empty() {
             continue;
         }
-        let value: Value =
-            serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let value: Value = serde_json::from_slice(line)
+            .map_err(|e| DecodeError::new(format!("line {}: {e}", n + 1)))?;
         out.push(entry(value));
     }
     Ok(())

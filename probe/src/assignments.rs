@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::error::ProbeError;
 
 /// One monitor to check, as the control plane describes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -37,13 +38,17 @@ pub async fn follow(
     config: Config,
     tx: watch::Sender<Vec<Assignment>>,
     shutdown: CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let http = match reqwest::Client::builder()
         .timeout(config.call_timeout + Duration::from_secs(config.poll_wait_secs))
         .build()
     {
         Ok(http) => http,
-        Err(error) => return Err(format!("cannot build the HTTP client: {error}")),
+        Err(error) => {
+            return Err(ProbeError::Setup(format!(
+                "cannot build the HTTP client: {error}"
+            )));
+        }
     };
     let url = format!("{}/api/v1/probe/assignments", config.control_url);
     let mut version: Option<String> = None;
@@ -67,23 +72,24 @@ pub async fn follow(
         let result = match answer {
             Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
                 refusals += 1;
-                let why = format!(
-                    "the control plane refuses this probe's key ({}): check VIGIL_PROBE_KEY \
-                     (the key shown when the probe was registered)",
-                    r.status()
-                );
+                let status = r.status().as_u16();
                 if refusals >= config.max_key_refusals {
-                    return Err(format!(
-                        "{why}; refused {refusals} times in a row, giving up"
-                    ));
+                    return Err(ProbeError::KeyRefused {
+                        status,
+                        gave_up: refusals,
+                    });
                 }
-                Err(why)
+                Err(ProbeError::KeyRefused { status, gave_up: 0 })
             }
-            Ok(r) if r.status().is_success() => {
-                r.json::<Assignments>().await.map_err(|e| e.to_string())
-            }
-            Ok(r) => Err(format!("the control plane answered {}", r.status())),
-            Err(e) => Err(e.to_string()),
+            Ok(r) if r.status().is_success() => r
+                .json::<Assignments>()
+                .await
+                .map_err(|e| ProbeError::ControlPlane(e.to_string())),
+            Ok(r) => Err(ProbeError::ControlPlane(format!(
+                "the control plane answered {}",
+                r.status()
+            ))),
+            Err(e) => Err(ProbeError::ControlPlane(e.to_string())),
         };
         match result {
             Ok(a) => {

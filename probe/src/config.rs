@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::error::ProbeError;
+
 /// What the probe needs.
 #[derive(Clone)]
 pub struct Config {
@@ -93,9 +95,10 @@ impl Config {
     }
 
     /// From the environment; the key is required.
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, ProbeError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let key = var("VIGIL_PROBE_KEY").ok_or("VIGIL_PROBE_KEY is required")?;
+        let key = var("VIGIL_PROBE_KEY")
+            .ok_or_else(|| ProbeError::Config("VIGIL_PROBE_KEY is required".into()))?;
         let mut config = Self::new(key.trim());
         if let Some(url) = var("VIGIL_PROBE_CONTROL_URL") {
             config.control_url = url.trim_end_matches('/').to_owned();
@@ -103,14 +106,11 @@ impl Config {
         if let Some(url) = var("VIGIL_PROBE_INGEST_URL") {
             config.ingest_url = url;
         }
-        let number = |name: &str, into: &mut usize| -> Result<(), String> {
+        let number = |name: &str, into: &mut usize| -> Result<(), ProbeError> {
             if let Some(v) = var(name) {
-                *into = v
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(format!("{name} must be a positive number"))?;
+                *into = v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ProbeError::Config(format!("{name} must be a positive number"))
+                })?;
             }
             Ok(())
         };
@@ -121,21 +121,20 @@ impl Config {
         let mut refusals = config.max_key_refusals as usize;
         number("VIGIL_PROBE_MAX_KEY_REFUSALS", &mut refusals)?;
         config.max_key_refusals = u32::try_from(refusals)
-            .map_err(|_| "VIGIL_PROBE_MAX_KEY_REFUSALS is too large".to_owned())?;
+            .map_err(|_| ProbeError::Config("VIGIL_PROBE_MAX_KEY_REFUSALS is too large".into()))?;
         if let Some(addr) = var("VIGIL_PROBE_METRICS_ADDR") {
-            config.metrics_addr =
-                match addr.trim() {
-                    "off" => None,
-                    a => Some(a.parse().map_err(|_| {
-                        "VIGIL_PROBE_METRICS_ADDR must be host:port or off".to_owned()
-                    })?),
-                };
+            config.metrics_addr = match addr.trim() {
+                "off" => None,
+                a => Some(a.parse().map_err(|_| {
+                    ProbeError::Config("VIGIL_PROBE_METRICS_ADDR must be host:port or off".into())
+                })?),
+            };
         }
         if let Some(file) = var("VIGIL_PROBE_CA_FILE") {
             use rustls::pki_types::pem::PemObject;
             config.extra_ca = rustls::pki_types::CertificateDer::pem_file_iter(file.trim())
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("VIGIL_PROBE_CA_FILE: {e}"))?;
+                .map_err(|e| ProbeError::Config(format!("VIGIL_PROBE_CA_FILE: {e}")))?;
         }
         Ok(config)
     }

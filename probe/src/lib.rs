@@ -6,6 +6,7 @@
 pub mod assignments;
 pub mod check;
 pub mod config;
+pub mod error;
 pub mod scheduler;
 pub mod sender;
 pub mod telemetry;
@@ -16,13 +17,15 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use error::ProbeError;
+
 pub use config::Config;
 
 /// Runs the probe until `shutdown` is cancelled.
 pub async fn run(
     config: Config,
     shutdown: CancellationToken,
-) -> Result<Arc<telemetry::Telemetry>, String> {
+) -> Result<Arc<telemetry::Telemetry>, ProbeError> {
     // Everything stops when the assignments cannot be followed (the key is refused).
     let shutdown = shutdown.child_token();
     let telemetry = Arc::new(telemetry::Telemetry::default());
@@ -39,7 +42,7 @@ pub async fn run(
     if let Some(addr) = config.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("VIGIL_PROBE_METRICS_ADDR {addr}: {e}"))?;
+            .map_err(|e| ProbeError::Setup(format!("VIGIL_PROBE_METRICS_ADDR {addr}: {e}")))?;
         tasks.spawn(serve_metrics(listener, telemetry.clone(), shutdown.clone()));
     }
     let follow = tokio::spawn(assignments::follow(
@@ -64,7 +67,7 @@ pub async fn run(
     tasks.close();
     let followed = follow
         .await
-        .map_err(|e| format!("the assignment task failed: {e}"))
+        .map_err(|e| ProbeError::Setup(format!("the assignment task failed: {e}")))
         .and_then(|r| r);
     shutdown.cancel();
     tasks.wait().await;
@@ -83,7 +86,10 @@ async fn serve_metrics(
             let telemetry = telemetry.clone();
             async move {
                 (
-                    [("content-type", "text/plain; version=0.0.4")],
+                    [(
+                        "content-type",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
                     telemetry.render(),
                 )
             }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::error::ProbeError;
 use crate::telemetry::Telemetry;
 
 type Client = tonic::client::Grpc<tonic::transport::Channel>;
@@ -101,31 +102,32 @@ async fn send(
     config: &Config,
     client: &mut Option<Client>,
     results: Vec<proto::probe::CheckResult>,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
+    let engine = |what: &str, e: &dyn std::fmt::Display| ProbeError::Engine(format!("{what}: {e}"));
     if client.is_none() {
         let endpoint = tonic::transport::Endpoint::from_shared(config.ingest_url.clone())
-            .map_err(|e| format!("VIGIL_PROBE_INGEST_URL: {e}"))?
+            .map_err(|e| ProbeError::Config(format!("VIGIL_PROBE_INGEST_URL: {e}")))?
             .connect_timeout(config.call_timeout)
             .timeout(config.call_timeout);
         let channel = endpoint
             .connect()
             .await
-            .map_err(|e| format!("connect: {e}"))?;
+            .map_err(|e| engine("connect", &e))?;
         *client = Some(tonic::client::Grpc::new(channel));
     }
     let Some(grpc) = client.as_mut() else {
-        return Err("no client".into());
+        return Err(ProbeError::Engine("no client".into()));
     };
-    grpc.ready().await.map_err(|e| format!("not ready: {e}"))?;
+    grpc.ready().await.map_err(|e| engine("not ready", &e))?;
     let mut request = tonic::Request::new(proto::probe::ResultBatch { results });
     let auth = format!("Bearer {}", config.key)
         .parse()
-        .map_err(|_| "the probe key is not a valid header value".to_owned())?;
+        .map_err(|_| ProbeError::Config("the probe key is not a valid header value".into()))?;
     request.metadata_mut().insert("authorization", auth);
     let path = tonic::codegen::http::uri::PathAndQuery::from_static(proto::probe::REPORT);
     let codec = tonic_prost::ProstCodec::<_, proto::probe::ReportReply>::default();
     grpc.unary(request, path, codec)
         .await
         .map(|_| ())
-        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+        .map_err(|status| engine(&format!("{:?}", status.code()), &status.message()))
 }

@@ -1,161 +1,179 @@
-//! The probe's counters, served as Prometheus text on `/metrics`: checks run, late starts,
-//! failures by phase, results sent, buffered and dropped, monitors scheduled.
+//! The probe's metrics, served as OpenMetrics text on `/metrics` by `prometheus-client` (as the
+//! ingest engine's are): checks run, late starts and how late, failures by phase, results sent,
+//! buffered and dropped, monitors scheduled.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::check::Outcome;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-/// Counters shared by the scheduler and the sender.
-#[derive(Debug, Default)]
-pub struct Telemetry {
-    pub checks: AtomicU64,
-    /// Checks that started more than a second after their tick.
-    pub late: AtomicU64,
-    pub failed_dns: AtomicU64,
-    pub failed_connect: AtomicU64,
-    pub failed_tls: AtomicU64,
-    pub failed_timeout: AtomicU64,
-    pub failed_response: AtomicU64,
-    pub sent: AtomicU64,
-    pub buffered: AtomicU64,
-    pub dropped: AtomicU64,
-    pub monitors: AtomicU64,
-    pub unsupported: AtomicU64,
-    /// How late checks started, by upper bound in ms ([`LATENESS_BOUNDS_MS`], then +Inf).
-    pub lateness: [AtomicU64; LATENESS_BOUNDS_MS.len() + 1],
+use crate::check::{Outcome, Phase};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabel {
+    phase: &'static str,
 }
 
-/// Upper bounds of the lateness histogram's buckets, in milliseconds.
-pub const LATENESS_BOUNDS_MS: [u64; 9] = [1, 5, 10, 50, 100, 250, 500, 1000, 5000];
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+/// Upper bounds of the lateness histogram's buckets, in seconds.
+const LATENESS_BOUNDS: [f64; 9] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// Metrics shared by the scheduler and the sender.
+#[derive(Debug)]
+pub struct Telemetry {
+    registry: Registry,
+    checks: Counter,
+    /// Checks that started more than a second after their tick.
+    late: Counter,
+    failed: Family<PhaseLabel, Counter>,
+    sent: Counter,
+    buffered: Gauge,
+    dropped: Counter,
+    monitors: Family<StateLabel, Gauge>,
+    lateness: Histogram,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("vigil_probe");
+        let checks = Counter::default();
+        registry.register("checks", "Checks started", checks.clone());
+        let late = Counter::default();
+        registry.register(
+            "checks_late",
+            "Checks that started more than 1 s after their tick",
+            late.clone(),
+        );
+        let failed = Family::<PhaseLabel, Counter>::default();
+        registry.register(
+            "checks_failed",
+            "Failed checks by the phase they failed in",
+            failed.clone(),
+        );
+        let sent = Counter::default();
+        registry.register(
+            "results_sent",
+            "Results the ingest engine took",
+            sent.clone(),
+        );
+        let buffered = Gauge::default();
+        registry.register(
+            "results_buffered",
+            "Results waiting to be sent",
+            buffered.clone(),
+        );
+        let dropped = Counter::default();
+        registry.register(
+            "results_dropped",
+            "Results dropped because the buffer was full",
+            dropped.clone(),
+        );
+        let monitors = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "monitors",
+            "Monitors scheduled, and assigned ones of kinds this probe cannot check",
+            monitors.clone(),
+        );
+        let lateness = Histogram::new(LATENESS_BOUNDS);
+        registry.register(
+            "check_lateness_seconds",
+            "How long after its tick a check started",
+            lateness.clone(),
+        );
+        Self {
+            registry,
+            checks,
+            late,
+            failed,
+            sent,
+            buffered,
+            dropped,
+            monitors,
+            lateness,
+        }
+    }
+}
 
 impl Telemetry {
     pub(crate) fn check_started(&self, late: Duration) {
-        self.checks.fetch_add(1, Ordering::Relaxed);
-        let late_ms = late.as_millis() as u64;
-        let bucket = LATENESS_BOUNDS_MS
-            .iter()
-            .position(|b| late_ms < *b)
-            .unwrap_or(LATENESS_BOUNDS_MS.len());
-        self.lateness[bucket].fetch_add(1, Ordering::Relaxed);
+        self.checks.inc();
+        self.lateness.observe(late.as_secs_f64());
         if late > Duration::from_secs(1) {
-            self.late.fetch_add(1, Ordering::Relaxed);
+            self.late.inc();
         }
     }
 
     pub(crate) fn check_done(&self, o: &Outcome) {
-        use crate::check::Phase;
         if let Some((phase, _)) = &o.failure {
-            let counter = match phase {
-                Phase::Dns => &self.failed_dns,
-                Phase::Connect => &self.failed_connect,
-                Phase::Tls => &self.failed_tls,
-                Phase::Timeout => &self.failed_timeout,
-                Phase::Response => &self.failed_response,
+            let phase = match phase {
+                Phase::Dns => "dns",
+                Phase::Connect => "connect",
+                Phase::Tls => "tls",
+                Phase::Timeout => "timeout",
+                Phase::Response => "response",
             };
-            counter.fetch_add(1, Ordering::Relaxed);
+            self.failed.get_or_create(&PhaseLabel { phase }).inc();
         }
     }
 
     pub(crate) fn sent(&self, n: u64) {
-        self.sent.fetch_add(n, Ordering::Relaxed);
+        self.sent.inc_by(n);
     }
 
     pub(crate) fn dropped(&self, n: u64) {
-        self.dropped.fetch_add(n, Ordering::Relaxed);
+        self.dropped.inc_by(n);
     }
 
     pub(crate) fn set_buffered(&self, n: usize) {
-        self.buffered.store(n as u64, Ordering::Relaxed);
+        self.buffered.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     pub(crate) fn set_monitors(&self, running: usize, unsupported: usize) {
-        self.monitors.store(running as u64, Ordering::Relaxed);
-        self.unsupported
-            .store(unsupported as u64, Ordering::Relaxed);
+        for (state, n) in [("scheduled", running), ("unsupported", unsupported)] {
+            self.monitors
+                .get_or_create(&StateLabel { state })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ignored = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
     }
 }
 
-impl Telemetry {
-    /// The Prometheus text exposition of every counter.
-    pub fn render(&self) -> String {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut out = String::with_capacity(1024);
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in samples {
-                out.push_str(&format!("{name}{labels} {value}\n"));
-            }
-        };
-        metric(
-            "vigil_probe_checks_total",
-            "counter",
-            "Checks started.",
-            &[("", get(&self.checks))],
-        );
-        metric(
-            "vigil_probe_checks_late_total",
-            "counter",
-            "Checks that started more than 1 s after their tick.",
-            &[("", get(&self.late))],
-        );
-        metric(
-            "vigil_probe_checks_failed_total",
-            "counter",
-            "Failed checks by the phase they failed in.",
-            &[
-                ("{phase=\"dns\"}", get(&self.failed_dns)),
-                ("{phase=\"connect\"}", get(&self.failed_connect)),
-                ("{phase=\"tls\"}", get(&self.failed_tls)),
-                ("{phase=\"timeout\"}", get(&self.failed_timeout)),
-                ("{phase=\"response\"}", get(&self.failed_response)),
-            ],
-        );
-        metric(
-            "vigil_probe_results_sent_total",
-            "counter",
-            "Results the ingest engine took.",
-            &[("", get(&self.sent))],
-        );
-        metric(
-            "vigil_probe_results_buffered",
-            "gauge",
-            "Results waiting to be sent.",
-            &[("", get(&self.buffered))],
-        );
-        metric(
-            "vigil_probe_results_dropped_total",
-            "counter",
-            "Results dropped because the buffer was full.",
-            &[("", get(&self.dropped))],
-        );
-        metric(
-            "vigil_probe_monitors",
-            "gauge",
-            "Monitors scheduled, and assigned ones of kinds this probe cannot check.",
-            &[
-                ("{state=\"scheduled\"}", get(&self.monitors)),
-                ("{state=\"unsupported\"}", get(&self.unsupported)),
-            ],
-        );
-        // Cumulative, as Prometheus histograms are.
-        out.push_str(
-            "# HELP vigil_probe_check_lateness_seconds How long after its tick a check started.\n\
-             # TYPE vigil_probe_check_lateness_seconds histogram\n",
-        );
-        let mut cumulative = 0;
-        for (i, bound) in LATENESS_BOUNDS_MS.iter().enumerate() {
-            cumulative += get(&self.lateness[i]);
-            let le = *bound as f64 / 1000.0;
-            out.push_str(&format!(
-                "vigil_probe_check_lateness_seconds_bucket{{le=\"{le}\"}} {cumulative}\n"
-            ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_has_every_metric_by_its_name() {
+        let t = Telemetry::default();
+        t.check_started(Duration::from_millis(3));
+        t.check_started(Duration::from_secs(2));
+        t.sent(4);
+        t.set_monitors(5, 1);
+        let text = t.render();
+        for line in [
+            "vigil_probe_checks_total 2",
+            "vigil_probe_checks_late_total 1",
+            "vigil_probe_results_sent_total 4",
+            "vigil_probe_monitors{state=\"scheduled\"} 5",
+            "vigil_probe_check_lateness_seconds_bucket{le=\"0.005\"} 1",
+            "vigil_probe_check_lateness_seconds_bucket{le=\"+Inf\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
-        cumulative += get(&self.lateness[LATENESS_BOUNDS_MS.len()]);
-        out.push_str(&format!(
-            "vigil_probe_check_lateness_seconds_bucket{{le=\"+Inf\"}} {cumulative}\n\
-             vigil_probe_check_lateness_seconds_count {cumulative}\n"
-        ));
-        out
     }
 }

@@ -164,24 +164,38 @@ async fn publish(
     }
 }
 
+/// Why one publish attempt failed.
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error("redis {what} timed out after {after:?}")]
+    Timeout {
+        what: &'static str,
+        after: std::time::Duration,
+    },
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+}
+
 async fn try_publish(
     s: &Settings,
     connection: &mut Option<MultiplexedConnection>,
     pipe: &redis::Pipeline,
-) -> Result<(), String> {
-    let timed_out = |what: &str| format!("redis {what} timed out after {:?}", s.timeout);
+) -> Result<(), PublishError> {
+    let timed_out = |what| PublishError::Timeout {
+        what,
+        after: s.timeout,
+    };
     let conn = match connection {
         Some(conn) => conn,
         None => {
             let conn = tokio::time::timeout(s.timeout, s.client.get_multiplexed_async_connection())
                 .await
-                .map_err(|_| timed_out("connect"))?
-                .map_err(|e| e.to_string())?;
+                .map_err(|_| timed_out("connect"))??;
             connection.insert(conn)
         }
     };
     tokio::time::timeout(s.timeout, pipe.query_async::<()>(conn))
         .await
-        .map_err(|_| timed_out("XADD"))?
-        .map_err(|e| e.to_string())
+        .map_err(|_| timed_out("XADD"))??;
+    Ok(())
 }

@@ -16,7 +16,8 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::{Phase, ms};
+use super::{CheckError, Phase, ms};
+use crate::error::ProbeError;
 
 /// A byte stream: plain TCP or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -50,27 +51,27 @@ pub struct Tls {
 
 impl Tls {
     /// Trusting the webpki roots and `extra` CA certificates.
-    pub fn new(extra: &[CertificateDer<'static>]) -> Result<Self, String> {
+    pub fn new(extra: &[CertificateDer<'static>]) -> Result<Self, ProbeError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for cert in extra {
-            roots
-                .add(cert.clone())
-                .map_err(|e| format!("an extra CA certificate is unusable: {e}"))?;
+            roots.add(cert.clone()).map_err(|e| {
+                ProbeError::Setup(format!("an extra CA certificate is unusable: {e}"))
+            })?;
         }
         let roots = Arc::new(roots);
         let verifier = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
-            .map_err(|e| format!("TLS verifier: {e}"))?;
+            .map_err(|e| ProbeError::Setup(format!("TLS verifier: {e}")))?;
         let strict = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?
+            .map_err(|e| ProbeError::Setup(format!("TLS setup: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let lenient = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?
+            .map_err(|e| ProbeError::Setup(format!("TLS setup: {e}")))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth();
@@ -86,13 +87,15 @@ impl Tls {
         &self,
         chain: &[CertificateDer<'static>],
         host: &str,
-    ) -> Result<(), String> {
-        let (leaf, rest) = chain.split_first().ok_or("no certificate")?;
-        let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    ) -> Result<(), CheckError> {
+        let (leaf, rest) = chain
+            .split_first()
+            .ok_or_else(|| CheckError("no certificate".into()))?;
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| CheckError(e.to_string()))?;
         self.verifier
             .verify_server_cert(leaf, rest, &name, &[], UnixTime::now())
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| CheckError(e.to_string()))
     }
 }
 

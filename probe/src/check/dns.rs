@@ -15,21 +15,21 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::RecordType;
 use serde_json::{Value, json};
 
-use super::{Outcome, Phase, ms};
+use super::{CheckError, Outcome, Phase, ms};
 
 /// The resolver `host[:port]` (default port 53) as an address.
-fn resolver_address(resolver: &str) -> Result<SocketAddr, String> {
+fn resolver_address(resolver: &str) -> Result<SocketAddr, CheckError> {
     if let Ok(addr) = resolver.parse::<SocketAddr>() {
         return Ok(addr);
     }
     let ip = resolver
         .trim_matches(['[', ']'])
         .parse::<IpAddr>()
-        .map_err(|_| format!("the resolver {resolver:?} is not an address"))?;
+        .map_err(|_| CheckError(format!("the resolver {resolver:?} is not an address")))?;
     Ok(SocketAddr::new(ip, 53))
 }
 
-fn resolver(settings: &Value) -> Result<TokioResolver, String> {
+fn resolver(settings: &Value) -> Result<TokioResolver, CheckError> {
     let mut builder = match settings["resolver"].as_str() {
         Some(r) => {
             let addr = resolver_address(r)?;
@@ -44,13 +44,16 @@ fn resolver(settings: &Value) -> Result<TokioResolver, String> {
                 TokioRuntimeProvider::default(),
             )
         }
-        None => TokioResolver::builder_tokio().map_err(|e| format!("system resolver: {e}"))?,
+        None => TokioResolver::builder_tokio()
+            .map_err(|e| CheckError(format!("system resolver: {e}")))?,
     };
     let options = builder.options_mut();
     // Every check asks the server: no cache, one attempt (the monitor's retries apply).
     options.cache_size = 0;
     options.attempts = 1;
-    builder.build().map_err(|e| format!("resolver: {e}"))
+    builder
+        .build()
+        .map_err(|e| CheckError(format!("resolver: {e}")))
 }
 
 /// The response code as written in DNS tools (`NXDOMAIN`, `NOERROR`, …).

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 
 use super::connect::{self, Secure, Tls};
-use super::{Outcome, Phase, ms};
+use super::{CheckError, Outcome, Phase, ms};
 
 /// Redirects followed at most.
 const MAX_REDIRECTS: usize = 10;
@@ -27,14 +27,18 @@ struct Target {
     path: String,
 }
 
-fn target(url: &str) -> Result<Target, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
+fn target(url: &str) -> Result<Target, CheckError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| CheckError(format!("bad URL {url:?}: {e}")))?;
     let https = match uri.scheme_str() {
         Some("https") => true,
         Some("http") => false,
-        _ => return Err(format!("{url:?} is not an http(s) URL")),
+        _ => return Err(CheckError(format!("{url:?} is not an http(s) URL"))),
     };
-    let authority = uri.authority().ok_or(format!("{url:?} has no host"))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| CheckError(format!("{url:?} has no host")))?;
     let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
     Ok(Target {
         https,

@@ -16,6 +16,18 @@ use serde_json::{Map, Value};
 
 use crate::assignments::Assignment;
 
+/// Why a check could not be made as configured (a target or resolver that cannot be used, a
+/// certificate that is not valid): the failed `Outcome`'s text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct CheckError(pub(crate) String);
+
+impl From<CheckError> for String {
+    fn from(e: CheckError) -> String {
+        e.0
+    }
+}
+
 /// Where a check failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

@@ -11,27 +11,27 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use surge_ping::{Client, Config, ICMP, IcmpPacket, PingIdentifier, PingSequence};
 
-use super::{Outcome, Phase, ms};
+use super::{CheckError, Outcome, Phase, ms};
 
 /// The probe's ICMP sockets, opened on first use (one per IP version).
 #[derive(Default)]
 pub struct Pingers {
-    v4: OnceLock<Result<Client, String>>,
-    v6: OnceLock<Result<Client, String>>,
+    v4: OnceLock<Result<Client, CheckError>>,
+    v6: OnceLock<Result<Client, CheckError>>,
 }
 
 impl Pingers {
-    fn client(&self, ip: IpAddr) -> Result<&Client, String> {
+    fn client(&self, ip: IpAddr) -> Result<&Client, CheckError> {
         let (cell, kind) = match ip {
             IpAddr::V4(_) => (&self.v4, ICMP::V4),
             IpAddr::V6(_) => (&self.v6, ICMP::V6),
         };
         cell.get_or_init(|| {
             Client::new(&Config::builder().kind(kind).build()).map_err(|e| {
-                format!(
+                CheckError(format!(
                     "cannot open an ICMP socket ({e}): allow unprivileged ping \
                      (sysctl net.ipv4.ping_group_range) or give the probe CAP_NET_RAW"
-                )
+                ))
             })
         })
         .as_ref()

@@ -68,7 +68,7 @@ pub(super) async fn check(settings: &Value, tls: &Tls) -> Outcome {
     d.insert("fingerprint_sha256".into(), fingerprint.into());
     d.insert("chain_length".into(), conn.certificates.len().into());
     if let Err(reason) = verified {
-        d.insert("validation_error".into(), reason.into());
+        d.insert("validation_error".into(), reason.to_string().into());
     }
     o
 }
