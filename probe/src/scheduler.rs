@@ -126,7 +126,7 @@ async fn monitor(
         telemetry.check_done(&outcome);
         let result = to_result(&a, checked_at, outcome);
         if results.try_send(result).is_err() {
-            telemetry.dropped(1);
+            telemetry.count_dropped(1);
         }
         next += interval;
         let now = Instant::now();

@@ -39,7 +39,7 @@ pub async fn run(
         let over = buffer.len().saturating_sub(config.buffer);
         if over > 0 {
             buffer.drain(..over);
-            telemetry.dropped(over as u64);
+            telemetry.count_dropped(over as u64);
             tracing::warn!(dropped = over, "result buffer full: oldest results dropped");
         }
         telemetry.set_buffered(buffer.len());
@@ -49,7 +49,7 @@ pub async fn run(
             match send(&config, &mut client, batch).await {
                 Ok(()) => {
                     buffer.drain(..n);
-                    telemetry.sent(n as u64);
+                    telemetry.count_sent(n as u64);
                     backoff = Duration::from_millis(200);
                 }
                 Err(error) => {

@@ -124,11 +124,11 @@ impl Telemetry {
         }
     }
 
-    pub(crate) fn sent(&self, n: u64) {
+    pub(crate) fn count_sent(&self, n: u64) {
         self.sent.inc_by(n);
     }
 
-    pub(crate) fn dropped(&self, n: u64) {
+    pub(crate) fn count_dropped(&self, n: u64) {
         self.dropped.inc_by(n);
     }
 
@@ -142,6 +142,26 @@ impl Telemetry {
                 .get_or_create(&StateLabel { state })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Checks started so far.
+    pub fn checks(&self) -> u64 {
+        self.checks.get()
+    }
+
+    /// Results the engine took so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.get()
+    }
+
+    /// Results dropped so far (the buffer was full).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+
+    /// Results waiting to be sent.
+    pub fn buffered(&self) -> i64 {
+        self.buffered.get()
     }
 
     /// The OpenMetrics text of every metric.
@@ -162,7 +182,7 @@ mod tests {
         let t = Telemetry::default();
         t.check_started(Duration::from_millis(3));
         t.check_started(Duration::from_secs(2));
-        t.sent(4);
+        t.count_sent(4);
         t.set_monitors(5, 1);
         let text = t.render();
         for line in [

@@ -111,11 +111,10 @@ pub(crate) async fn create(
         .require_in(&state.pool, project_id, Role::Admin)
         .await?;
     let name = check_name(&new.name)?;
-    let (settings, secret) =
-        check_settings(new.kind, new.settings).map_err(ApiError::BadRequest)?;
+    let (settings, secret) = check_settings(new.kind, new.settings).map_err(ApiError::from)?;
     egress(&state)
         .check_channel(new.kind, &settings)
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     let row: ChannelRow = sqlx::query_as(&format!(
         "INSERT INTO notification_channels (id, project_id, name, kind, settings, enabled) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -191,10 +190,10 @@ pub(crate) async fn change(
         .ok_or(ApiError::NotFound("channel"))?;
     let settings = match change.settings {
         Some(s) => {
-            let (settings, _) = check_settings(kind, s).map_err(ApiError::BadRequest)?;
+            let (settings, _) = check_settings(kind, s).map_err(ApiError::from)?;
             egress(&state)
                 .check_channel(kind, &settings)
-                .map_err(ApiError::BadRequest)?;
+                .map_err(ApiError::from)?;
             Some(settings)
         }
         None => None,

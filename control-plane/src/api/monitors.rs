@@ -191,7 +191,8 @@ pub(crate) async fn create(
         .require_in(&state.pool, project_id, Role::Member)
         .await?;
     let name = check_name(&new.name)?;
-    let settings = check_settings(new.kind, new.settings).map_err(ApiError::BadRequest)?;
+    let settings =
+        check_settings(new.kind, new.settings).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (interval, timeout) = (
         new.interval_secs.unwrap_or(60),
         new.timeout_ms.unwrap_or(10_000),
@@ -325,7 +326,7 @@ pub(crate) async fn change(
         None => old.name.clone(),
     };
     let settings = match change.settings {
-        Some(s) => check_settings(old.kind, s).map_err(ApiError::BadRequest)?,
+        Some(s) => check_settings(old.kind, s).map_err(|e| ApiError::BadRequest(e.to_string()))?,
         None => old.settings.clone(),
     };
     let interval = change.interval_secs.unwrap_or(old.interval_secs);

@@ -163,23 +163,29 @@ fn url_problem(url: &str) -> Option<String> {
     }
 }
 
+/// Why a monitor's settings were refused (the API answers 400 with it).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct SettingsError(String);
+
 /// Checks `settings` for `kind` and returns them normalised (defaults filled in).
 pub(crate) fn check_settings(
     kind: MonitorKind,
     settings: serde_json::Value,
-) -> Result<serde_json::Value, String> {
-    fn parse<T: for<'de> Deserialize<'de>>(v: serde_json::Value) -> Result<T, String> {
-        serde_json::from_value(v).map_err(|e| format!("settings: {e}"))
+) -> Result<serde_json::Value, SettingsError> {
+    fn parse<T: for<'de> Deserialize<'de>>(v: serde_json::Value) -> Result<T, SettingsError> {
+        serde_json::from_value(v).map_err(|e| SettingsError(format!("settings: {e}")))
     }
-    fn back<T: Serialize>(t: &T) -> Result<serde_json::Value, String> {
-        serde_json::to_value(t).map_err(|e| e.to_string())
+    fn back<T: Serialize>(t: &T) -> Result<serde_json::Value, SettingsError> {
+        serde_json::to_value(t).map_err(|e| SettingsError(e.to_string()))
     }
     let settings = if settings.is_null() {
         serde_json::json!({})
     } else {
         settings
     };
-    let problem = |p: Option<String>| p.map_or(Ok(()), |p| Err(format!("settings: {p}")));
+    let problem =
+        |p: Option<String>| p.map_or(Ok(()), |p| Err(SettingsError(format!("settings: {p}"))));
     match kind {
         MonitorKind::Http | MonitorKind::Api => {
             let mut s: HttpSettings = parse(settings)?;
@@ -187,15 +193,18 @@ pub(crate) fn check_settings(
             if kind == MonitorKind::Http
                 && (s.method.is_some() || !s.headers.is_empty() || s.body.is_some())
             {
-                return Err(
+                return Err(SettingsError(
                     "settings: method, headers and body belong to api monitors; http monitors GET"
                         .into(),
-                );
+                ));
             }
             let method = s.method.get_or_insert_with(|| "GET".into());
             *method = method.to_ascii_uppercase();
             if !METHODS.contains(&method.as_str()) {
-                return Err(format!("settings: method is one of {}", METHODS.join(", ")));
+                return Err(SettingsError(format!(
+                    "settings: method is one of {}",
+                    METHODS.join(", ")
+                )));
             }
             let headers_ok = s.headers.len() <= 50
                 && s.headers.iter().all(|(k, v)| {
@@ -204,10 +213,12 @@ pub(crate) fn check_settings(
                         && k.len() + v.len() <= 8192
                 });
             if !headers_ok {
-                return Err("settings: at most 50 valid headers of at most 8 KiB each".into());
+                return Err(SettingsError(
+                    "settings: at most 50 valid headers of at most 8 KiB each".into(),
+                ));
             }
             if s.body.as_ref().is_some_and(|b| b.len() > 64 << 10) {
-                return Err("settings: the body is at most 64 KiB".into());
+                return Err(SettingsError("settings: the body is at most 64 KiB".into()));
             }
             back(&s)
         }
@@ -216,7 +227,7 @@ pub(crate) fn check_settings(
             problem(host_problem(&s.host))?;
             match (kind, s.port) {
                 (_, Some(0)) | (MonitorKind::Tcp, None) => {
-                    return Err("settings: port is 1 to 65535".into());
+                    return Err(SettingsError("settings: port is 1 to 65535".into()));
                 }
                 (MonitorKind::Ssl, None) => s.port = Some(443),
                 _ => {}
@@ -227,7 +238,7 @@ pub(crate) fn check_settings(
             let s: PingSettings = parse(settings)?;
             problem(host_problem(&s.host))?;
             if !(1..=20).contains(&s.count) {
-                return Err("settings: count is 1 to 20".into());
+                return Err(SettingsError("settings: count is 1 to 20".into()));
             }
             back(&s)
         }
@@ -236,10 +247,10 @@ pub(crate) fn check_settings(
             problem(host_problem(&s.name))?;
             s.record_type = s.record_type.to_ascii_uppercase();
             if !RECORD_TYPES.contains(&s.record_type.as_str()) {
-                return Err(format!(
+                return Err(SettingsError(format!(
                     "settings: record_type is one of {}",
                     RECORD_TYPES.join(", ")
-                ));
+                )));
             }
             if let Some(r) = &s.resolver {
                 problem(host_problem(r))?;

@@ -12,7 +12,9 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::http::HttpClient;
-use super::{ChannelKind, EmailSettings, SlackSettings, SmtpSecurity, WebhookSettings};
+use super::{
+    ChannelKind, EmailSettings, NotifyError, SlackSettings, SmtpSecurity, WebhookSettings,
+};
 
 /// One queued notification and its channel.
 pub(crate) struct Delivery {
@@ -45,13 +47,18 @@ fn summary(d: &Delivery) -> &str {
 }
 
 /// Sends `d` once; the error says why it failed (for the retry log and `last_error`).
-pub(crate) async fn send(http: &HttpClient, d: &Delivery, timeout: Duration) -> Result<(), String> {
-    let parse = |what| format!("stored {what} settings are unreadable");
+pub(crate) async fn send(
+    http: &HttpClient,
+    d: &Delivery,
+    timeout: Duration,
+) -> Result<(), NotifyError> {
+    let parse = |what| NotifyError::Internal(format!("stored {what} settings are unreadable"));
     match d.kind {
         ChannelKind::Webhook => {
             let s: WebhookSettings =
                 serde_json::from_value(d.settings.clone()).map_err(|_| parse("webhook"))?;
-            let body = serde_json::to_vec(&d.payload).map_err(|e| e.to_string())?;
+            let body =
+                serde_json::to_vec(&d.payload).map_err(|e| NotifyError::Send(e.to_string()))?;
             let timestamp = chrono::Utc::now().timestamp().to_string();
             let signature = signature(s.secret.as_deref().unwrap_or(""), &timestamp, &body);
             let headers = [
@@ -66,7 +73,7 @@ pub(crate) async fn send(http: &HttpClient, d: &Delivery, timeout: Duration) -> 
             let s: SlackSettings =
                 serde_json::from_value(d.settings.clone()).map_err(|_| parse("slack"))?;
             let body = serde_json::to_vec(&serde_json::json!({ "text": summary(d) }))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| NotifyError::Send(e.to_string()))?;
             http.post_json(&s.url, &[], body, timeout).await
         }
         ChannelKind::Email => {
@@ -75,16 +82,16 @@ pub(crate) async fn send(http: &HttpClient, d: &Delivery, timeout: Duration) -> 
             http.egress()
                 .check_resolved(&s.host, s.port, timeout)
                 .await
-                .map_err(|e| format!("smtp: {e}"))?;
+                .map_err(|e| NotifyError::Send(format!("smtp: {e}")))?;
             mail(&s, d, timeout).await
         }
     }
 }
 
-async fn mail(s: &EmailSettings, d: &Delivery, timeout: Duration) -> Result<(), String> {
+async fn mail(s: &EmailSettings, d: &Delivery, timeout: Duration) -> Result<(), NotifyError> {
     let mailbox = |a: &str| {
         a.parse::<Mailbox>()
-            .map_err(|e| format!("address {a:?}: {e}"))
+            .map_err(|e| NotifyError::Send(format!("address {a:?}: {e}")))
     };
     let mut message = Message::builder()
         .from(mailbox(&s.from)?)
@@ -96,13 +103,13 @@ async fn mail(s: &EmailSettings, d: &Delivery, timeout: Duration) -> Result<(), 
     let details = serde_json::to_string_pretty(&d.payload).unwrap_or_default();
     let message = message
         .body(format!("{}\n\n{details}\n", summary(d)))
-        .map_err(|e| format!("building the mail: {e}"))?;
+        .map_err(|e| NotifyError::Send(format!("building the mail: {e}")))?;
     let builder = match s.security {
         SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
         SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
-            .map_err(|e| format!("smtp: {e}"))?,
+            .map_err(|e| NotifyError::Send(format!("smtp: {e}")))?,
         SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
-            .map_err(|e| format!("smtp: {e}"))?,
+            .map_err(|e| NotifyError::Send(format!("smtp: {e}")))?,
     };
     let mut builder = builder.port(s.port).timeout(Some(timeout));
     if let Some(user) = &s.username {
@@ -114,9 +121,9 @@ async fn mail(s: &EmailSettings, d: &Delivery, timeout: Duration) -> Result<(), 
     let transport = builder.build();
     tokio::time::timeout(timeout, transport.send(message))
         .await
-        .map_err(|_| format!("smtp: no answer within {timeout:?}"))?
+        .map_err(|_| NotifyError::Send(format!("smtp: no answer within {timeout:?}")))?
         .map(|_| ())
-        .map_err(|e| format!("smtp: {e}"))
+        .map_err(|e| NotifyError::Send(format!("smtp: {e}")))
 }
 
 #[cfg(test)]

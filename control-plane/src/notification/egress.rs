@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use serde_json::Value;
 use tower_service::Service;
 
-use super::ChannelKind;
+use super::{ChannelKind, NotifyError};
 
 /// The rule for notification targets.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +26,7 @@ pub(crate) struct Egress {
 
 impl Egress {
     /// Refuses `ip` (an address of `host`) when it is internal and those are not allowed.
-    pub(crate) fn check(self, host: &str, ip: IpAddr) -> Result<(), String> {
+    pub(crate) fn check(self, host: &str, ip: IpAddr) -> Result<(), NotifyError> {
         if self.allow_private || !is_internal(ip) {
             return Ok(());
         }
@@ -36,15 +36,15 @@ impl Egress {
         } else {
             format!("{host} ({ip})")
         };
-        Err(format!(
+        Err(NotifyError::Refused(format!(
             "{target} is a private or local address; notifications go there only when \
              notify_allow_private_networks is set (VIGIL_NOTIFY_ALLOW_PRIVATE_NETWORKS=true)"
-        ))
+        )))
     }
 
     /// Refuses a host that is an internal address literal or a `localhost` name, without
     /// resolving it (the API's check when a channel is saved; delivery checks again).
-    pub(crate) fn check_literal(self, host: &str) -> Result<(), String> {
+    pub(crate) fn check_literal(self, host: &str) -> Result<(), NotifyError> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return self.check(host, ip);
@@ -57,7 +57,11 @@ impl Egress {
     }
 
     /// The API's check of a channel's (already validated) settings.
-    pub(crate) fn check_channel(self, kind: ChannelKind, settings: &Value) -> Result<(), String> {
+    pub(crate) fn check_channel(
+        self,
+        kind: ChannelKind,
+        settings: &Value,
+    ) -> Result<(), NotifyError> {
         let host = match kind {
             ChannelKind::Webhook | ChannelKind::Slack => settings["url"]
                 .as_str()
@@ -68,7 +72,7 @@ impl Egress {
         match host {
             Some(host) => self
                 .check_literal(&host)
-                .map_err(|e| format!("settings: {e}")),
+                .map_err(|e| NotifyError::Settings(format!("settings: {e}"))),
             None => Ok(()),
         }
     }
@@ -80,15 +84,17 @@ impl Egress {
         host: &str,
         port: u16,
         timeout: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), NotifyError> {
         self.check_literal(host)?;
         if self.allow_private {
             return Ok(());
         }
         let addrs = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
             .await
-            .map_err(|_| format!("resolving {host}: no answer within {timeout:?}"))?
-            .map_err(|e| format!("resolving {host}: {e}"))?;
+            .map_err(|_| {
+                NotifyError::Send(format!("resolving {host}: no answer within {timeout:?}"))
+            })?
+            .map_err(|e| NotifyError::Send(format!("resolving {host}: {e}")))?;
         addrs.into_iter().try_for_each(|a| self.check(host, a.ip()))
     }
 }
@@ -228,7 +234,11 @@ mod tests {
             "10.0.0.5",
         ] {
             let error = strict.check_literal(host).unwrap_err();
-            assert!(error.contains("notify_allow_private_networks"), "{error}");
+            assert!(matches!(error, NotifyError::Refused(_)), "{error}");
+            assert!(
+                error.to_string().contains("notify_allow_private_networks"),
+                "{error}"
+            );
             open.check_literal(host).unwrap();
         }
         strict.check_literal("hooks.slack.com").unwrap();

@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use super::NotifyError;
 use super::egress::{Egress, GuardedResolver};
 
 /// POSTs JSON to webhook URLs.
@@ -23,13 +24,13 @@ pub(crate) struct HttpClient {
 }
 
 impl HttpClient {
-    pub(crate) fn new(connect_timeout: Duration, egress: Egress) -> Result<Self, String> {
+    pub(crate) fn new(connect_timeout: Duration, egress: Egress) -> Result<Self, NotifyError> {
         let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(egress));
         http.enforce_http(false);
         http.set_connect_timeout(Some(connect_timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("TLS setup: {e}"))?
+            .map_err(|e| NotifyError::Internal(format!("TLS setup: {e}")))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -51,8 +52,10 @@ impl HttpClient {
         headers: &[(&str, String)],
         body: Vec<u8>,
         timeout: Duration,
-    ) -> Result<(), String> {
-        let uri: http::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    ) -> Result<(), NotifyError> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| NotifyError::Send(format!("bad URL: {e}")))?;
         // The connector skips the resolver for address literals: check those here.
         self.egress.check_literal(uri.host().unwrap_or_default())?;
         let mut request = http::Request::post(uri).header("content-type", "application/json");
@@ -61,14 +64,14 @@ impl HttpClient {
         }
         let request = request
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("bad request: {e}"))?;
+            .map_err(|e| NotifyError::Send(format!("bad request: {e}")))?;
         let response = tokio::time::timeout(timeout, self.client.request(request))
             .await
-            .map_err(|_| format!("no answer within {timeout:?}"))?
-            .map_err(|e| format!("request failed: {}", causes(&e)))?;
+            .map_err(|_| NotifyError::Send(format!("no answer within {timeout:?}")))?
+            .map_err(|e| NotifyError::Send(format!("request failed: {}", causes(&e))))?;
         match response.status() {
             s if s.is_success() => Ok(()),
-            s => Err(format!("answered HTTP {}", s.as_u16())),
+            s => Err(NotifyError::Send(format!("answered HTTP {}", s.as_u16()))),
         }
     }
 }

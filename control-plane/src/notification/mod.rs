@@ -78,16 +78,46 @@ pub(crate) struct EmailSettings {
     pub to: Vec<String>,
 }
 
-fn http_url(url: &str) -> Result<(), String> {
-    http::is_http_url(url)
-        .then_some(())
-        .ok_or_else(|| "settings: url must be an http(s) URL of at most 2048 characters".into())
+/// Why a channel's settings were refused or a delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotifyError {
+    /// The channel's settings are not valid (the API answers 400).
+    #[error("{0}")]
+    Settings(String),
+    /// The target is a private or local address and those are not allowed.
+    #[error("{0}")]
+    Refused(String),
+    /// Sending failed: resolving, connecting, the receiver's answer, SMTP (retried).
+    #[error("{0}")]
+    Send(String),
+    /// Vigil's own fault: stored settings unreadable, TLS set-up, serialising.
+    #[error("{0}")]
+    Internal(String),
 }
 
-fn address(a: &str) -> Result<(), String> {
+impl From<NotifyError> for crate::error::ApiError {
+    fn from(e: NotifyError) -> Self {
+        match e {
+            NotifyError::Settings(m) | NotifyError::Refused(m) | NotifyError::Send(m) => {
+                crate::error::ApiError::BadRequest(m)
+            }
+            NotifyError::Internal(m) => crate::error::ApiError::Internal(m),
+        }
+    }
+}
+
+fn http_url(url: &str) -> Result<(), NotifyError> {
+    http::is_http_url(url).then_some(()).ok_or_else(|| {
+        NotifyError::Settings(
+            "settings: url must be an http(s) URL of at most 2048 characters".into(),
+        )
+    })
+}
+
+fn address(a: &str) -> Result<(), NotifyError> {
     a.parse::<lettre::Address>()
         .map(|_| ())
-        .map_err(|_| format!("settings: {a:?} is not an email address"))
+        .map_err(|_| NotifyError::Settings(format!("settings: {a:?} is not an email address")))
 }
 
 /// Checks `settings` for `kind`; returns them normalised (a webhook gets a secret) and the
@@ -95,12 +125,12 @@ fn address(a: &str) -> Result<(), String> {
 pub(crate) fn check_settings(
     kind: ChannelKind,
     settings: Value,
-) -> Result<(Value, Option<String>), String> {
-    fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, String> {
-        serde_json::from_value(v).map_err(|e| format!("settings: {e}"))
+) -> Result<(Value, Option<String>), NotifyError> {
+    fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, NotifyError> {
+        serde_json::from_value(v).map_err(|e| NotifyError::Settings(format!("settings: {e}")))
     }
-    fn back<T: Serialize>(t: &T) -> Result<Value, String> {
-        serde_json::to_value(t).map_err(|e| e.to_string())
+    fn back<T: Serialize>(t: &T) -> Result<Value, NotifyError> {
+        serde_json::to_value(t).map_err(|e| NotifyError::Internal(e.to_string()))
     }
     match kind {
         ChannelKind::Webhook => {
@@ -109,10 +139,14 @@ pub(crate) fn check_settings(
             let mut shown = None;
             match &s.secret {
                 Some(k) if (16..=256).contains(&k.len()) => {}
-                Some(_) => return Err("settings: a secret has 16 to 256 characters".into()),
+                Some(_) => {
+                    return Err(NotifyError::Settings(
+                        "settings: a secret has 16 to 256 characters".into(),
+                    ));
+                }
                 None => {
                     let k = crate::secret::generate(crate::secret::WEBHOOK_SECRET)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| NotifyError::Settings(e.to_string()))?;
                     shown = Some(k.clone());
                     s.secret = Some(k);
                 }
@@ -127,15 +161,19 @@ pub(crate) fn check_settings(
         ChannelKind::Email => {
             let s: EmailSettings = parse(settings)?;
             if s.host.trim().is_empty() || s.host.len() > 253 || s.port == 0 {
-                return Err("settings: host and port (1 to 65535) are needed".into());
+                return Err(NotifyError::Settings(
+                    "settings: host and port (1 to 65535) are needed".into(),
+                ));
             }
             if s.to.is_empty() || s.to.len() > 50 {
-                return Err("settings: 1 to 50 recipients".into());
+                return Err(NotifyError::Settings("settings: 1 to 50 recipients".into()));
             }
             address(&s.from)?;
             s.to.iter().try_for_each(|a| address(a))?;
             if s.password.is_some() && s.username.is_none() {
-                return Err("settings: a password needs a username".into());
+                return Err(NotifyError::Settings(
+                    "settings: a password needs a username".into(),
+                ));
             }
             Ok((back(&s)?, None))
         }

@@ -10,10 +10,10 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::ChannelKind;
 use super::delivery::{self, Delivery};
 use super::egress::Egress;
 use super::http::HttpClient;
+use super::{ChannelKind, NotifyError};
 use crate::config::WorkerConfig;
 
 /// Sends due notifications until `shutdown`.
@@ -91,7 +91,9 @@ async fn round(
                         };
                         delivery::send(&http, &d, timeout).await
                     }
-                    None => Err(format!("unknown channel kind {kind:?}")),
+                    None => Err(NotifyError::Internal(format!(
+                        "unknown channel kind {kind:?}"
+                    ))),
                 };
                 (id, attempts + 1, result)
             }
@@ -121,7 +123,7 @@ async fn round(
                 )
                 .bind(id)
                 .bind(attempts)
-                .bind(error.chars().take(1000).collect::<String>())
+                .bind(error.to_string().chars().take(1000).collect::<String>())
                 .bind(failed)
                 .bind(backoff)
                 .execute(&mut *tx)

@@ -223,7 +223,7 @@ impl Consumer {
                     results.push(result);
                     ids.push(&e.id);
                 }
-                Err(reason) => self.dead_letter(conn, e, &reason).await?,
+                Err(reason) => self.dead_letter(conn, e, &reason.to_string()).await?,
             }
         }
         let mut backoff = Duration::from_millis(200);

@@ -70,21 +70,21 @@ fn text<'a>(fields: &'a HashMap<String, Value>, name: &str) -> Option<&'a [u8]> 
     }
 }
 
-fn required<'a>(fields: &'a HashMap<String, Value>, name: &str) -> Result<&'a str, String> {
-    let bytes = text(fields, name).ok_or_else(|| format!("field {name} is missing"))?;
-    std::str::from_utf8(bytes).map_err(|_| format!("field {name} is not UTF-8"))
+fn required<'a>(fields: &'a HashMap<String, Value>, name: &str) -> Result<&'a str, EntryError> {
+    let bytes = text(fields, name).ok_or_else(|| EntryError(format!("field {name} is missing")))?;
+    std::str::from_utf8(bytes).map_err(|_| EntryError(format!("field {name} is not UTF-8")))
 }
 
-fn uuid(fields: &HashMap<String, Value>, name: &str) -> Result<Uuid, String> {
+fn uuid(fields: &HashMap<String, Value>, name: &str) -> Result<Uuid, EntryError> {
     required(fields, name)?
         .parse()
-        .map_err(|_| format!("field {name} is not a UUID"))
+        .map_err(|_| EntryError(format!("field {name} is not a UUID")))
 }
 
-fn nanos(fields: &HashMap<String, Value>, name: &str) -> Result<DateTime<Utc>, String> {
+fn nanos(fields: &HashMap<String, Value>, name: &str) -> Result<DateTime<Utc>, EntryError> {
     let n: i64 = required(fields, name)?
         .parse()
-        .map_err(|_| format!("field {name} is not a number"))?;
+        .map_err(|_| EntryError(format!("field {name} is not a number")))?;
     Ok(DateTime::from_timestamp_nanos(n))
 }
 
@@ -93,22 +93,28 @@ fn lossy(bytes: &[u8], max: usize) -> String {
     String::from_utf8_lossy(cut).into_owned()
 }
 
+/// Why a stream entry cannot be read (it is dead-lettered with this reason).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct EntryError(String);
+
 /// Reads one entry of `kind`; the error says why it cannot be (the entry is dead-lettered).
 pub(crate) fn parse(
     kind: StreamKind,
     fields: &HashMap<String, Value>,
-) -> Result<MonitorResult, String> {
+) -> Result<MonitorResult, EntryError> {
     let event_id = required(fields, field::EVENT_ID)?.to_owned();
     if event_id.is_empty() || event_id.len() > 128 {
-        return Err("event_id must have 1 to 128 characters".into());
+        return Err(EntryError("event_id must have 1 to 128 characters".into()));
     }
     let project_id = uuid(fields, field::PROJECT_ID)?;
     let monitor_id = uuid(fields, field::MONITOR_ID)?;
     let (source, at, probe_id, observation, detail) = match kind {
         StreamKind::ProbeResult => {
-            let result = text(fields, field::RESULT).ok_or("field result is missing")?;
+            let result = text(fields, field::RESULT)
+                .ok_or_else(|| EntryError("field result is missing".into()))?;
             let result: ProbeResult = serde_json::from_slice(result)
-                .map_err(|e| format!("field result is not a result object: {e}"))?;
+                .map_err(|e| EntryError(format!("field result is not a result object: {e}")))?;
             // What criteria do not test (the failing phase, timings, certificate, records)
             // is kept beside the observation in the stored row.
             let mut detail = serde_json::Map::new();
@@ -149,9 +155,10 @@ pub(crate) fn parse(
         }
         StreamKind::ServerReport => {
             let at = nanos(fields, field::RECEIVED_AT_UNIX_NANO)?;
-            let report = text(fields, field::REPORT).ok_or("field report is missing")?;
+            let report = text(fields, field::REPORT)
+                .ok_or_else(|| EntryError("field report is missing".into()))?;
             let report: serde_json::Value = serde_json::from_slice(report)
-                .map_err(|e| format!("field report is not JSON: {e}"))?;
+                .map_err(|e| EntryError(format!("field report is not JSON: {e}")))?;
             let metrics = &report["basicInfrastructureMetrics"];
             let disk = metrics["diskMetrics"]
                 .as_array()

@@ -56,7 +56,7 @@ pub(crate) async fn run(
 
 /// Evaluates a "missing" result for every enabled push monitor whose last push (or creation)
 /// is older than its interval.
-pub(crate) async fn missing_pushes(pool: &PgPool, processor: &Processor) -> Result<usize, String> {
+pub(crate) async fn missing_pushes(pool: &PgPool, processor: &Processor) -> anyhow::Result<usize> {
     let now = Utc::now();
     let overdue: Vec<(Uuid, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT id, project_id, kind, COALESCE(last_push_at, created_at) FROM monitors \
@@ -65,8 +65,7 @@ pub(crate) async fn missing_pushes(pool: &PgPool, processor: &Processor) -> Resu
     )
     .bind(now)
     .fetch_all(pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let results: Vec<MonitorResult> = overdue
         .into_iter()
         .map(|(monitor_id, project_id, kind, last)| {
@@ -95,7 +94,7 @@ pub(crate) async fn missing_pushes(pool: &PgPool, processor: &Processor) -> Resu
     if results.is_empty() {
         return Ok(0);
     }
-    processor.process(&results).await.map_err(|e| e.to_string())
+    Ok(processor.process(&results).await?)
 }
 
 async fn offline_probes(pool: &PgPool, after_secs: u64) -> Result<(), sqlx::Error> {
@@ -114,7 +113,7 @@ async fn offline_probes(pool: &PgPool, after_secs: u64) -> Result<(), sqlx::Erro
 
 /// Drops the daily partitions older than `days` of every telemetry table (works on every
 /// ClickHouse version, unlike TTL).
-async fn retention(client: &ClickHouse, database: &str, days: u32) -> Result<(), String> {
+async fn retention(client: &ClickHouse, database: &str, days: u32) -> anyhow::Result<()> {
     for table in Table::ALL.map(Table::name) {
         let old = client
             .query(&format!(
@@ -122,8 +121,7 @@ async fn retention(client: &ClickHouse, database: &str, days: u32) -> Result<(),
                  AND table = '{table}' AND active AND toDate(partition) < today() - {days} \
                  FORMAT TabSeparated"
             ))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         for partition in old.lines().map(str::trim).filter(|p| !p.is_empty()) {
             // Partitions are dates (`toDate(time)`): nothing to escape.
             if !partition.chars().all(|c| c.is_ascii_digit() || c == '-') {
@@ -133,8 +131,7 @@ async fn retention(client: &ClickHouse, database: &str, days: u32) -> Result<(),
                 .query(&format!(
                     "ALTER TABLE {database}.{table} DROP PARTITION '{partition}'"
                 ))
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             tracing::info!(table, partition, "retention dropped a partition");
         }
     }

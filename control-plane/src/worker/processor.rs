@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::apply::{self, Context};
 use super::entry::MonitorResult;
 use super::evaluate::{Change, MonitorState, Verdict};
-use super::results::ResultRows;
+use super::results::{ResultRows, RowsError};
 use crate::monitor::criteria::Criterion;
 
 /// Why a batch could not be finished (it is retried; its entries stay pending).
@@ -24,7 +24,7 @@ pub(crate) enum ProcessError {
     #[error("postgresql: {0}")]
     Database(#[from] sqlx::Error),
     #[error("clickhouse: {0}")]
-    ClickHouse(String),
+    ClickHouse(#[from] RowsError),
 }
 
 /// Parsed criteria by monitor, kept while the monitor's `updated_at` is unchanged.
@@ -186,10 +186,7 @@ impl Processor {
             }
             judged.push((result, verdict));
         }
-        self.results
-            .insert(&judged, &states)
-            .await
-            .map_err(ProcessError::ClickHouse)?;
+        self.results.insert(&judged, &states).await?;
         if !changes.is_empty() {
             let changed = changes
                 .iter()

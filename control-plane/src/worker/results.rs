@@ -43,6 +43,17 @@ fn empty_when_none<S: serde::Serializer>(v: &Option<Uuid>, s: S) -> Result<S::Ok
     }
 }
 
+/// Why judged results could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RowsError {
+    #[error("encoding a row: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("a row's result is not UTF-8: {0}")]
+    Utf8(#[from] std::str::Utf8Error),
+    #[error(transparent)]
+    ClickHouse(#[from] storage::client::ClickHouseError),
+}
+
 /// Writes judged results.
 pub(crate) struct ResultRows {
     client: ClickHouse,
@@ -65,7 +76,7 @@ impl ResultRows {
         &self,
         judged: &[(&MonitorResult, Verdict)],
         states: &HashMap<Uuid, MonitorState>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RowsError> {
         if judged.is_empty() {
             return Ok(());
         }
@@ -79,9 +90,9 @@ impl ResultRows {
             let o = &r.observation;
             // The observation's JSON with the detail's fields after it.
             result.clear();
-            serde_json::to_writer(&mut result, o).map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut result, o)?;
             if let Some(detail) = r.detail.as_object().filter(|d| !d.is_empty()) {
-                let extra = serde_json::to_vec(detail).map_err(|e| e.to_string())?;
+                let extra = serde_json::to_vec(detail)?;
                 if result.len() > 2 {
                     result.pop();
                     result.push(b',');
@@ -105,14 +116,14 @@ impl ResultRows {
                 error: o.error.as_deref().unwrap_or(""),
                 status_id: verdict.status_id,
                 criterion,
-                result: std::str::from_utf8(&result).map_err(|e| e.to_string())?,
+                result: std::str::from_utf8(&result)?,
             };
-            serde_json::to_writer(&mut body, &row).map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut body, &row)?;
             body.push(b'\n');
         }
         self.client
             .insert_text(&self.insert, Bytes::from(body))
-            .await
-            .map_err(|e| e.to_string())
+            .await?;
+        Ok(())
     }
 }

@@ -326,11 +326,8 @@ async fn a_running_probe_checks_a_website_and_its_outage_opens_and_resolves_an_i
     assert_eq!(sample("vigil_probe_monitors{state=\"scheduled\"}"), 1.0);
     stop.cancel();
     let telemetry = running.await.unwrap().unwrap();
-    assert!(telemetry.checks.load(std::sync::atomic::Ordering::Relaxed) >= 3);
-    assert_eq!(
-        telemetry.dropped.load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert!(telemetry.checks() >= 3);
+    assert_eq!(telemetry.dropped(), 0);
     server.abort();
     engine.stop().await;
     worker.stop().await;
@@ -367,15 +364,10 @@ async fn a_probe_that_cannot_reach_the_engine_keeps_a_bounded_buffer_and_counts_
     tokio::time::sleep(Duration::from_secs(12)).await;
     stop.cancel();
     let t = running.await.unwrap().unwrap();
-    use std::sync::atomic::Ordering::Relaxed;
-    let (checks, dropped, sent) = (
-        t.checks.load(Relaxed),
-        t.dropped.load(Relaxed),
-        t.sent.load(Relaxed),
-    );
+    let (checks, dropped, sent) = (t.checks(), t.dropped(), t.sent());
     assert!(checks >= 6, "{checks} checks");
     assert_eq!(sent, 0);
-    assert!(t.buffered.load(Relaxed) <= 2);
+    assert!(t.buffered() <= 2);
     assert!(dropped >= checks - 2, "{dropped} dropped of {checks}");
 }
 
@@ -470,6 +462,11 @@ async fn a_probe_with_a_wrong_key_gives_up_with_a_clear_error_and_the_binary_has
     let Err(error) = ended else {
         panic!("a refused key is an error")
     };
+    assert!(
+        matches!(error, probe::ProbeError::KeyRefused { .. }),
+        "{error}"
+    );
+    let error = error.to_string();
     assert!(
         error.contains("VIGIL_PROBE_KEY") && error.contains("401") && error.contains("3 times"),
         "{error}"
