@@ -17,8 +17,8 @@ pub enum ConfigError {
     },
     #[error("parsing {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("{name}: {message}")]
-    Env { name: &'static str, message: String },
+    #[error("invalid settings:\n  {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
 }
 
 /// What `vigil serve`, `vigil worker` and `vigil migrate` need.
@@ -179,22 +179,14 @@ impl std::fmt::Debug for Config {
     }
 }
 
-fn env<T: std::str::FromStr>(name: &'static str, into: &mut T) -> Result<(), ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    if let Ok(value) = std::env::var(name) {
-        *into = value.parse().map_err(|e: T::Err| ConfigError::Env {
-            name,
-            message: e.to_string(),
-        })?;
-    }
-    Ok(())
-}
-
 impl Config {
     /// The file's settings (if any) with the environment's on top.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, settings::Env::process())
+    }
+
+    /// As [`Config::load`], with the environment `env` (for tests).
+    pub fn load_with(file: Option<&Path>, mut env: settings::Env<'_>) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -208,37 +200,69 @@ impl Config {
             }
             None => Config::default(),
         };
-        env("VIGIL_CONTROL_ADDR", &mut config.addr)?;
-        env("VIGIL_DATABASE_URL", &mut config.database_url)?;
-        env(
+        env.set("VIGIL_CONTROL_ADDR", &mut config.addr);
+        env.set("VIGIL_DATABASE_URL", &mut config.database_url);
+        env.set(
             "VIGIL_DATABASE_MAX_CONNECTIONS",
             &mut config.database_max_connections,
-        )?;
-        env("VIGIL_SESSION_TTL_HOURS", &mut config.session_ttl_hours)?;
-        env("VIGIL_SECURE_COOKIES", &mut config.secure_cookies)?;
-        env("VIGIL_LOGIN_MAX_FAILURES", &mut config.login_max_failures)?;
+        );
+        env.set("VIGIL_SESSION_TTL_HOURS", &mut config.session_ttl_hours);
+        env.set("VIGIL_SECURE_COOKIES", &mut config.secure_cookies);
+        env.set("VIGIL_LOGIN_MAX_FAILURES", &mut config.login_max_failures);
         let w = &mut config.worker;
-        env("VIGIL_REDIS_URL", &mut w.redis_url)?;
-        env("VIGIL_REDIS_STREAM_PREFIX", &mut w.stream_prefix)?;
-        env("VIGIL_WORKER_NAME", &mut w.consumer)?;
-        env("VIGIL_WORKER_RECLAIM_IDLE_MS", &mut w.reclaim_idle_ms)?;
-        env("VIGIL_CLICKHOUSE_URL", &mut w.clickhouse_url)?;
-        env("VIGIL_CLICKHOUSE_DATABASE", &mut w.clickhouse_database)?;
-        env("VIGIL_CLICKHOUSE_USER", &mut w.clickhouse_user)?;
-        env("VIGIL_CLICKHOUSE_PASSWORD", &mut w.clickhouse_password)?;
-        env("VIGIL_RETENTION_DAYS", &mut w.retention_days)?;
-        env(
+        env.set("VIGIL_REDIS_URL", &mut w.redis_url);
+        env.set("VIGIL_REDIS_STREAM_PREFIX", &mut w.stream_prefix);
+        env.set("VIGIL_WORKER_NAME", &mut w.consumer);
+        env.set("VIGIL_WORKER_RECLAIM_IDLE_MS", &mut w.reclaim_idle_ms);
+        env.set("VIGIL_CLICKHOUSE_URL", &mut w.clickhouse_url);
+        env.set("VIGIL_CLICKHOUSE_DATABASE", &mut w.clickhouse_database);
+        env.set("VIGIL_CLICKHOUSE_USER", &mut w.clickhouse_user);
+        // A password is taken as given, spaces included.
+        if let Some(password) = env.get("VIGIL_CLICKHOUSE_PASSWORD") {
+            w.clickhouse_password = password;
+        }
+        env.set("VIGIL_RETENTION_DAYS", &mut w.retention_days);
+        env.set(
             "VIGIL_NOTIFY_ALLOW_PRIVATE_NETWORKS",
             &mut w.notify_allow_private_networks,
-        )?;
+        );
         if w.consumer.trim().is_empty() {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
             w.consumer = format!("{}-{}", host.trim(), std::process::id());
+        }
+        let problems = env.into_problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
         }
         Ok(config)
     }
 
     pub(crate) fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_hours.saturating_mul(3600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn the_environment_wins_and_every_bad_value_is_reported() {
+        let vars: HashMap<&str, &str> = [
+            ("VIGIL_CONTROL_ADDR", "127.0.0.1:9999"),
+            ("VIGIL_SESSION_TTL_HOURS", "soon"),
+            ("VIGIL_SECURE_COOKIES", "maybe"),
+        ]
+        .into();
+        let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
+        let Err(ConfigError::Invalid(problems)) = Config::load_with(None, env) else {
+            panic!("bad values are refused");
+        };
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        let vars: HashMap<&str, &str> = [("VIGIL_CONTROL_ADDR", "127.0.0.1:9999")].into();
+        let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
+        let config = Config::load_with(None, env).unwrap();
+        assert_eq!(config.addr.port(), 9999);
     }
 }

@@ -94,48 +94,104 @@ impl Config {
         }
     }
 
-    /// From the environment; the key is required.
+    /// From the environment; the key is required. Every invalid variable is reported.
     pub fn from_env() -> Result<Self, ProbeError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let key = var("VIGIL_PROBE_KEY")
-            .ok_or_else(|| ProbeError::Config("VIGIL_PROBE_KEY is required".into()))?;
+        Self::from(settings::Env::process())
+    }
+
+    /// As [`Config::from_env`], from `env`.
+    pub fn from(mut env: settings::Env<'_>) -> Result<Self, ProbeError> {
+        let key = env
+            .get("VIGIL_PROBE_KEY")
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_default();
         let mut config = Self::new(key.trim());
-        if let Some(url) = var("VIGIL_PROBE_CONTROL_URL") {
+        if key.trim().is_empty() {
+            env.problem("VIGIL_PROBE_KEY is required".into());
+        }
+        let nonblank = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        if let Some(url) = nonblank(env.get("VIGIL_PROBE_CONTROL_URL")) {
             config.control_url = url.trim_end_matches('/').to_owned();
         }
-        if let Some(url) = var("VIGIL_PROBE_INGEST_URL") {
+        if let Some(url) = nonblank(env.get("VIGIL_PROBE_INGEST_URL")) {
             config.ingest_url = url;
         }
-        let number = |name: &str, into: &mut usize| -> Result<(), ProbeError> {
-            if let Some(v) = var(name) {
-                *into = v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ProbeError::Config(format!("{name} must be a positive number"))
-                })?;
+        for (name, slot) in [
+            ("VIGIL_PROBE_CONCURRENCY", &mut config.concurrency),
+            ("VIGIL_PROBE_BUFFER", &mut config.buffer),
+            ("VIGIL_PROBE_BATCH", &mut config.batch),
+            ("VIGIL_PROBE_BODY_LIMIT", &mut config.body_limit),
+        ] {
+            env.set(name, slot);
+            if *slot == 0 {
+                env.problem(format!("{name} must be a positive number"));
             }
-            Ok(())
-        };
-        number("VIGIL_PROBE_CONCURRENCY", &mut config.concurrency)?;
-        number("VIGIL_PROBE_BUFFER", &mut config.buffer)?;
-        number("VIGIL_PROBE_BATCH", &mut config.batch)?;
-        number("VIGIL_PROBE_BODY_LIMIT", &mut config.body_limit)?;
-        let mut refusals = config.max_key_refusals as usize;
-        number("VIGIL_PROBE_MAX_KEY_REFUSALS", &mut refusals)?;
-        config.max_key_refusals = u32::try_from(refusals)
-            .map_err(|_| ProbeError::Config("VIGIL_PROBE_MAX_KEY_REFUSALS is too large".into()))?;
-        if let Some(addr) = var("VIGIL_PROBE_METRICS_ADDR") {
-            config.metrics_addr = match addr.trim() {
-                "off" => None,
-                a => Some(a.parse().map_err(|_| {
-                    ProbeError::Config("VIGIL_PROBE_METRICS_ADDR must be host:port or off".into())
-                })?),
-            };
         }
-        if let Some(file) = var("VIGIL_PROBE_CA_FILE") {
+        env.set("VIGIL_PROBE_MAX_KEY_REFUSALS", &mut config.max_key_refusals);
+        if config.max_key_refusals == 0 {
+            env.problem("VIGIL_PROBE_MAX_KEY_REFUSALS must be a positive number".into());
+        }
+        env.with("VIGIL_PROBE_METRICS_ADDR", |addr| {
+            config.metrics_addr = match addr.trim() {
+                "" => return Ok(()),
+                "off" => None,
+                a => Some(
+                    a.parse()
+                        .map_err(|_| "must be host:port or off".to_owned())?,
+                ),
+            };
+            Ok(())
+        });
+        if let Some(file) = nonblank(env.get("VIGIL_PROBE_CA_FILE")) {
             use rustls::pki_types::pem::PemObject;
-            config.extra_ca = rustls::pki_types::CertificateDer::pem_file_iter(file.trim())
+            match rustls::pki_types::CertificateDer::pem_file_iter(file.trim())
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| ProbeError::Config(format!("VIGIL_PROBE_CA_FILE: {e}")))?;
+            {
+                Ok(certs) => config.extra_ca = certs,
+                Err(e) => env.problem(format!("VIGIL_PROBE_CA_FILE: {e}")),
+            }
+        }
+        let problems = env.into_problems();
+        if !problems.is_empty() {
+            return Err(ProbeError::Config(problems.join("; ")));
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn every_invalid_variable_is_reported_at_once() {
+        let vars: HashMap<&str, &str> = [
+            ("VIGIL_PROBE_CONCURRENCY", "0"),
+            ("VIGIL_PROBE_BUFFER", "lots"),
+            ("VIGIL_PROBE_METRICS_ADDR", "nowhere"),
+        ]
+        .into();
+        let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
+        let Err(ProbeError::Config(problems)) = Config::from(env) else {
+            panic!("invalid settings are refused");
+        };
+        for name in [
+            "VIGIL_PROBE_KEY",
+            "VIGIL_PROBE_CONCURRENCY",
+            "VIGIL_PROBE_BUFFER",
+            "VIGIL_PROBE_METRICS_ADDR",
+        ] {
+            assert!(problems.contains(name), "{name} missing: {problems}");
+        }
+        let vars: HashMap<&str, &str> = [
+            ("VIGIL_PROBE_KEY", " vpk_x "),
+            ("VIGIL_PROBE_METRICS_ADDR", "off"),
+        ]
+        .into();
+        let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
+        let config = Config::from(env).unwrap();
+        assert_eq!(config.key, "vpk_x");
+        assert_eq!(config.metrics_addr, None);
     }
 }

@@ -267,7 +267,7 @@ pub enum ConfigError {
 impl Config {
     /// Defaults, then `file` (if any), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_with(file, |name| std::env::var(name).ok())
+        Self::load_with(file, |name| settings::Env::process().get(name))
     }
 
     /// As [`Config::load`], reading variables through `env` (for tests).
@@ -289,8 +289,9 @@ impl Config {
             }
             None => Config::default(),
         };
-        let mut problems = Vec::new();
-        config.apply_env(&env, &mut problems);
+        let mut env = settings::Env::new(env);
+        config.apply_env(&mut env);
+        let mut problems = env.into_problems();
         config.validate(&mut problems);
         if problems.is_empty() {
             Ok(config)
