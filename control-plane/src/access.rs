@@ -186,16 +186,9 @@ where
                 expires_at,
             });
         }
-        let token = cookie(parts, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
-        let session_digest = secret::digest(token);
-        let row: Option<(Uuid, bool, String)> = sqlx::query_as(
-            "SELECT u.id, u.is_admin, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_digest = $1 AND s.expires_at > now()",
-        )
-        .bind(&session_digest)
-        .fetch_optional(&pool)
-        .await?;
-        let (id, is_admin, csrf) = row.ok_or(ApiError::Unauthenticated)?;
+        let user = session_user(&pool, parts)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let sent = parts
@@ -203,16 +196,59 @@ where
                 .get(CSRF_HEADER)
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
-            if !same_secret(sent, csrf.as_bytes()) {
+            if !csrf_matches(sent, &user.csrf_token) {
                 return Err(ApiError::Csrf);
             }
         }
         Ok(Caller::User {
-            id,
-            is_admin,
-            session_digest,
+            id: user.id,
+            is_admin: user.is_admin,
+            session_digest: user.session_digest,
         })
     }
+}
+
+/// A signed-in person, found by the session cookie.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionUser {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    pub(crate) is_admin: bool,
+    pub(crate) session_digest: String,
+    /// What writes made with this session must carry (a header for the API, a form field for
+    /// pages).
+    pub(crate) csrf_token: String,
+}
+
+/// The session the request's cookie names, if it is open. No CSRF check: the caller checks
+/// the token it was sent.
+pub(crate) async fn session_user(
+    pool: &PgPool,
+    parts: &Parts,
+) -> Result<Option<SessionUser>, ApiError> {
+    let Some(token) = cookie(parts, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let session_digest = secret::digest(token);
+    let row: Option<(Uuid, String, bool, String)> = sqlx::query_as(
+        "SELECT u.id, u.name, u.is_admin, s.csrf_token FROM sessions s \
+         JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1 AND s.expires_at > now()",
+    )
+    .bind(&session_digest)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, name, is_admin, csrf_token)| SessionUser {
+        id,
+        name,
+        is_admin,
+        session_digest,
+        csrf_token,
+    }))
+}
+
+/// Whether `sent` is the session's CSRF `token`, compared without an early exit.
+pub(crate) fn csrf_matches(sent: &[u8], token: &str) -> bool {
+    same_secret(sent, token.as_bytes())
 }
 
 #[cfg(test)]

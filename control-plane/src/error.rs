@@ -98,6 +98,17 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The status and the message a person is shown (a page's error line); internal details
+    /// are logged, not shown.
+    pub(crate) fn for_people(&self) -> (StatusCode, String) {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        (self.status_and_code().0, self.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod notification;
 mod password;
 mod secret;
+pub mod ui;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -33,7 +34,7 @@ pub async fn serve(
         pool,
         state.assignment_changes.clone(),
     ));
-    let app = api::router(state);
+    let app = api::router(state.clone()).merge(ui::router(state));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

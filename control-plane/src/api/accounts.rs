@@ -107,6 +107,14 @@ async fn insert_user(
     })
 }
 
+/// Whether any account exists (before the first sign-up, none does).
+pub(crate) async fn any_account(pool: &sqlx::PgPool) -> Result<bool, ApiError> {
+    let (any,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users)")
+        .fetch_one(pool)
+        .await?;
+    Ok(any)
+}
+
 /// Creates the first account, which becomes the instance admin, and signs it in (session
 /// and CSRF cookies, as a login sets them). Later accounts are made by an admin
 /// (`POST /api/v1/users`).
@@ -116,8 +124,17 @@ async fn insert_user(
         (status = 403, description = "sign-up is closed", body = ErrorBody)))]
 pub(crate) async fn signup(
     State(state): State<AppState>,
-    Body(mut new): Body<NewUser>,
+    Body(new): Body<NewUser>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (user, session) = sign_up(&state, new).await?;
+    Ok((StatusCode::CREATED, session.cookies(&state), Json(user)))
+}
+
+/// The first account, made the instance admin and signed in (shared by the API and the UI).
+pub(crate) async fn sign_up(
+    state: &AppState,
+    mut new: NewUser,
+) -> Result<(User, Session), ApiError> {
     normal_email(&new.email)?;
     check_name(&new.name)?;
     password::check(&new.password, &[&new.email, &new.name])?;
@@ -138,10 +155,10 @@ pub(crate) async fn signup(
     new.is_admin = true;
     let user = insert_user(&mut *tx, new, hash).await?;
     // The new admin is signed in at once (the CSRF token is in its cookie).
-    let session = Session::open(&state, &mut tx, user.id).await?;
+    let session = Session::open(state, &mut tx, user.id).await?;
     tx.commit().await?;
     tracing::info!(user = %user.id, "first account created (instance admin)");
-    Ok((StatusCode::CREATED, session.cookies(&state), Json(user)))
+    Ok((user, session))
 }
 
 /// Creates an account (instance admins only).
@@ -185,6 +202,24 @@ pub(crate) async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(credentials): Body<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (user, session) = sign_in(&state, peer, credentials).await?;
+    Ok((
+        session.cookies(&state),
+        Json(SignedIn {
+            user,
+            csrf_token: session.csrf_token,
+            expires_at: session.expires_at,
+        }),
+    ))
+}
+
+/// Checks `credentials` from `peer` within the login limits and opens a session (shared by
+/// the API and the UI).
+pub(crate) async fn sign_in(
+    state: &AppState,
+    peer: SocketAddr,
+    credentials: Credentials,
+) -> Result<(User, Session), ApiError> {
     let email = credentials.email.trim().to_lowercase();
     // Counted before the password is checked: concurrent guesses all count.
     let attempt = state
@@ -208,27 +243,20 @@ pub(crate) async fn login(
     };
     state.limiter.succeeded(attempt);
     let mut tx = state.pool.begin().await?;
-    let session = Session::open(&state, &mut tx, id).await?;
+    let session = Session::open(state, &mut tx, id).await?;
     let user: User = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok((
-        session.cookies(&state),
-        Json(SignedIn {
-            user,
-            csrf_token: session.csrf_token,
-            expires_at: session.expires_at,
-        }),
-    ))
+    Ok((user, session))
 }
 
 /// A session just opened: its secret goes only into the cookie.
-struct Session {
+pub(crate) struct Session {
     token: String,
-    csrf_token: String,
-    expires_at: DateTime<Utc>,
+    pub(crate) csrf_token: String,
+    pub(crate) expires_at: DateTime<Utc>,
     max_age: u64,
 }
 
@@ -265,7 +293,10 @@ impl Session {
     }
 
     /// The session cookie (HttpOnly) and the CSRF cookie.
-    fn cookies(&self, state: &AppState) -> AppendHeaders<[(header::HeaderName, String); 2]> {
+    pub(crate) fn cookies(
+        &self,
+        state: &AppState,
+    ) -> AppendHeaders<[(header::HeaderName, String); 2]> {
         let secure = state.config.secure_cookies;
         AppendHeaders([
             (
@@ -291,24 +322,31 @@ pub(crate) async fn logout(
     let Caller::User { session_digest, .. } = &caller else {
         return Err(ApiError::Forbidden("API keys have no session to end"));
     };
+    let cleared = sign_out(&state, session_digest).await?;
+    Ok((StatusCode::NO_CONTENT, cleared))
+}
+
+/// Ends the session with `session_digest`; the headers that clear its cookies (shared by the
+/// API and the UI).
+pub(crate) async fn sign_out(
+    state: &AppState,
+    session_digest: &str,
+) -> Result<AppendHeaders<[(header::HeaderName, String); 2]>, ApiError> {
     sqlx::query("DELETE FROM sessions WHERE token_digest = $1")
         .bind(session_digest)
         .execute(&state.pool)
         .await?;
     let secure = state.config.secure_cookies;
-    Ok((
-        StatusCode::NO_CONTENT,
-        AppendHeaders([
-            (
-                header::SET_COOKIE,
-                cookie(SESSION_COOKIE, "", 0, true, secure),
-            ),
-            (
-                header::SET_COOKIE,
-                cookie(CSRF_COOKIE, "", 0, false, secure),
-            ),
-        ]),
-    ))
+    Ok(AppendHeaders([
+        (
+            header::SET_COOKIE,
+            cookie(SESSION_COOKIE, "", 0, true, secure),
+        ),
+        (
+            header::SET_COOKIE,
+            cookie(CSRF_COOKIE, "", 0, false, secure),
+        ),
+    ]))
 }
 
 /// The signed-in account.

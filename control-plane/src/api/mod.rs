@@ -1,7 +1,7 @@
 //! The REST API under `/api/v1`: the router, its shared state, the JSON body extractor with
 //! errors in the API's shape, pagination, and the OpenAPI document generated from the handlers.
 
-mod accounts;
+pub(crate) mod accounts;
 mod channels;
 mod incident_levels;
 mod incidents;
@@ -12,7 +12,7 @@ mod monitor_rules;
 mod monitors;
 mod owned;
 mod probes;
-mod projects;
+pub(crate) mod projects;
 mod statuses;
 
 use std::sync::Arc;
@@ -96,7 +96,7 @@ where
 const MAX_OFFSET: i64 = 1_000_000;
 
 /// `?limit=&offset=` of a list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// Items per page, 1 to 200 (default 50).

@@ -69,8 +69,19 @@ pub(crate) async fn create(
     Body(new): Body<NewProject>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     let user = caller.user()?;
-    let name = check_name(&new.name)?;
-    let mut tx = state.pool.begin().await?;
+    let project = create_project(&state.pool, user, &new.name).await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+/// Creates a project owned by `user`, with the default statuses, states and severities
+/// (shared by the API and the UI).
+pub(crate) async fn create_project(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    name: &str,
+) -> Result<Project, ApiError> {
+    let name = check_name(name)?;
+    let mut tx = pool.begin().await?;
     let (id, name, created_at): (Uuid, String, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO projects (id, name) VALUES ($1, $2) RETURNING id, name, created_at",
     )
@@ -89,15 +100,12 @@ pub(crate) async fn create(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Project {
-            id,
-            name,
-            created_at,
-            role: Role::Owner,
-        }),
-    ))
+    Ok(Project {
+        id,
+        name,
+        created_at,
+        role: Role::Owner,
+    })
 }
 
 /// The projects the caller belongs to (an API key: its own project).
@@ -110,21 +118,10 @@ pub(crate) async fn list(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Project>>, ApiError> {
     let bounds = page.bounds()?;
-    let rows: Vec<ProjectRow> =
-        match &caller {
-            Caller::User { id, .. } => {
-                sqlx::query_as(
-                    "SELECT p.id, p.name, p.created_at, m.role FROM projects p \
-                 JOIN project_members m ON m.project_id = p.id AND m.user_id = $1 \
-                 ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3",
-                )
-                .bind(id)
-                .bind(bounds.0 + 1)
-                .bind(bounds.1)
-                .fetch_all(&state.pool)
-                .await?
-            }
-            Caller::ApiKey { project, role, .. } => sqlx::query_as(
+    let rows: Vec<ProjectRow> = match &caller {
+        Caller::User { id, .. } => return Ok(Json(projects_of(&state.pool, *id, &page).await?)),
+        Caller::ApiKey { project, role, .. } => {
+            sqlx::query_as(
                 "SELECT id, name, created_at, $2 FROM projects WHERE id = $1 LIMIT $3 OFFSET $4",
             )
             .bind(project)
@@ -132,10 +129,33 @@ pub(crate) async fn list(
             .bind(bounds.0 + 1)
             .bind(bounds.1)
             .fetch_all(&state.pool)
-            .await?,
-        };
+            .await?
+        }
+    };
     let items = rows.into_iter().map(project).collect::<Result<_, _>>()?;
     Ok(Json(Page::from_rows(items, bounds)))
+}
+
+/// The projects `user` is a member of, with their role, oldest first (shared by the API and
+/// the UI).
+pub(crate) async fn projects_of(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    page: &PageQuery,
+) -> Result<Page<Project>, ApiError> {
+    let bounds = page.bounds()?;
+    let rows: Vec<ProjectRow> = sqlx::query_as(
+        "SELECT p.id, p.name, p.created_at, m.role FROM projects p \
+         JOIN project_members m ON m.project_id = p.id AND m.user_id = $1 \
+         ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3",
+    )
+    .bind(user)
+    .bind(bounds.0 + 1)
+    .bind(bounds.1)
+    .fetch_all(pool)
+    .await?;
+    let items = rows.into_iter().map(project).collect::<Result<_, _>>()?;
+    Ok(Page::from_rows(items, bounds))
 }
 
 /// One project.

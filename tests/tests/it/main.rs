@@ -26,6 +26,7 @@ mod rows;
 mod rust_sdk;
 mod schema_migrations;
 mod schema_modern;
+mod ui;
 mod utf8;
 mod worker;
 mod worker_streams;

@@ -1,0 +1,61 @@
+//! The operator UI: server-rendered pages on the API's origin, with its sessions. Templates
+//! (`templates/`, askama) are checked at compile time and escape every value; forms post and
+//! redirect, so every page works without JavaScript; handlers call the same domain functions
+//! as the API's. Every page carries a strict Content-Security-Policy (no script, no inline
+//! style, nothing from another origin) and may not be framed.
+
+mod assets;
+mod pages;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::api::AppState;
+
+/// No script (the first pages need none), styles and images from this origin only, forms
+/// posting back here only, never in a frame.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// The UI's routes, to be merged with the API's router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let timeout = std::time::Duration::from_millis(state.config.request_timeout_ms);
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/signup", get(pages::signup_form).post(pages::signup))
+        .route("/logout", axum::routing::post(pages::logout))
+        .route(
+            "/projects",
+            get(pages::projects).post(pages::create_project),
+        )
+        .route("/assets/{file}", get(assets::serve))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}

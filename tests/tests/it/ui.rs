@@ -1,0 +1,224 @@
+//! The operator UI's first pages through a real server: sign-up, sign-in and sign-out,
+//! projects, CSRF on every write, escaping, security headers and the hashed stylesheet — as a
+//! browser without JavaScript would use them (forms posted, redirects followed by hand).
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use scraper::{Html, Selector};
+use tests::control::ControlPlane;
+
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(cp: &ControlPlane) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: cp.base.clone(),
+            cookie: None,
+        }
+    }
+
+    fn remember(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            if let Some(rest) = value.strip_prefix("vigil_session=") {
+                let token = rest.split(';').next().unwrap();
+                self.cookie = (!token.is_empty()).then(|| format!("vigil_session={token}"));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            request = request.header("cookie", c);
+        }
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.text().await.unwrap())
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+        let mut request = self.http.post(format!("{}{path}", self.base)).form(form);
+        if let Some(c) = &self.cookie {
+            request = request.header("cookie", c);
+        }
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        self.remember(&headers);
+        (status, headers, response.text().await.unwrap())
+    }
+}
+
+fn location(headers: &HeaderMap) -> &str {
+    headers.get(LOCATION).unwrap().to_str().unwrap()
+}
+
+fn select(html: &str, css: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(css).unwrap();
+    doc.select(&selector)
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .collect()
+}
+
+fn attribute(html: &str, css: &str, name: &str) -> String {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(css).unwrap();
+    let element = doc.select(&selector).next().expect(css);
+    element.value().attr(name).unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_run_sign_in_projects_csrf_and_escaping_without_javascript() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let mut b = Browser::new(&cp);
+
+    // A fresh instance sends people to sign-up.
+    let (status, headers, _) = b.get("/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/signup");
+    let (status, headers, html) = b.get("/signup").await;
+    assert_eq!(status, StatusCode::OK);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    // Every field has its label; the stylesheet is served, hashed and immutable.
+    for id in ["name", "email", "password"] {
+        assert_eq!(select(&html, &format!("label[for={id}]")).len(), 1, "{id}");
+    }
+    let css = attribute(&html, "link[rel=stylesheet]", "href");
+    assert!(
+        css.starts_with("/assets/app.") && css.ends_with(".css"),
+        "{css}"
+    );
+    let (status, headers, body) = b.get(&css).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(body.contains("prefers-color-scheme"));
+
+    // A weak password is refused on the page, with what was typed kept.
+    let (status, _, html) = b
+        .post(
+            "/signup",
+            &[
+                ("name", "Ada"),
+                ("email", "ada@vigil.test"),
+                ("password", "aaaaaaaaaa"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(select(&html, "[role=alert]").len(), 1);
+    assert_eq!(attribute(&html, "input#name", "value"), "Ada");
+    assert!(b.cookie.is_none());
+    let (status, headers, _) = b
+        .post(
+            "/signup",
+            &[
+                ("name", "Ada"),
+                ("email", "ada@vigil.test"),
+                ("password", tests::control::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/projects");
+    assert!(b.cookie.is_some(), "signed in by sign-up");
+
+    // Projects: none yet; a write without the session's CSRF token changes nothing.
+    let (status, _, html) = b.get("/projects").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        select(&html, "main p")
+            .iter()
+            .any(|p| p.contains("No project yet"))
+    );
+    let csrf = attribute(
+        &html,
+        "form[action='/projects'] input[name=csrf_token]",
+        "value",
+    );
+    let (status, _, _) = b
+        .post("/projects", &[("csrf_token", "forged"), ("name", "Forged")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let xss = "<script>alert(1)</script>";
+    let (status, headers, _) = b
+        .post("/projects", &[("csrf_token", &csrf), ("name", xss)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "created");
+    assert_eq!(location(&headers), "/projects");
+    let (_, _, html) = b.get("/projects").await;
+    assert_eq!(
+        select(&html, "tbody td:first-child"),
+        [xss],
+        "one project, named as typed"
+    );
+    assert!(!html.contains(xss), "the name is escaped, never markup");
+    assert_eq!(select(&html, "tbody td:nth-child(2)"), ["owner"]);
+    // The API sees the same project, made by the same domain function.
+    let (status, _, json) = b.get("/api/v1/projects").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed["items"][0]["name"], xss);
+
+    // Sign out (CSRF-checked), then the pages send to sign-in; a wrong password is shown.
+    let (status, _, _) = b.post("/logout", &[("csrf_token", "forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = b.post("/logout", &[("csrf_token", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/login");
+    assert!(b.cookie.is_none(), "the session cookie is cleared");
+    let (status, headers, _) = b.get("/projects").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/login");
+    let (_, headers, _) = b.get("/").await;
+    assert_eq!(
+        location(&headers),
+        "/login",
+        "sign-up is closed once an account exists"
+    );
+    let (status, _, html) = b
+        .post(
+            "/login",
+            &[
+                ("email", "ada@vigil.test"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(select(&html, "[role=alert]").len(), 1);
+    assert_eq!(attribute(&html, "input#email", "value"), "ada@vigil.test");
+    let (status, headers, _) = b
+        .post(
+            "/login",
+            &[
+                ("email", "ada@vigil.test"),
+                ("password", tests::control::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/projects");
+    let (status, _, html) = b.get("/projects").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(select(&html, ".who"), ["Ada"]);
+}
