@@ -240,10 +240,20 @@ pub(crate) async fn create_ingestion_key(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewIngestionKey>,
 ) -> Result<(StatusCode, Json<CreatedKey<IngestionKey>>), ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
-    let name = check_name(&new.name)?;
+    let created = new_ingestion_key(&state.pool, &caller, project_id, &new.name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Makes an ingestion key named `name` in the project (admins); its secret is returned once
+/// (shared by the API and the UI).
+pub(crate) async fn new_ingestion_key(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    name: &str,
+) -> Result<CreatedKey<IngestionKey>, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
+    let name = check_name(name)?;
     let secret = secret::generate(secret::INGESTION_KEY)?;
     let row: IngestionKeyRow = sqlx::query_as(
         "INSERT INTO ingestion_keys (id, project_id, name, digest, hint, created_by) \
@@ -255,15 +265,12 @@ pub(crate) async fn create_ingestion_key(
     .bind(secret::digest(&secret))
     .bind(secret::hint(&secret))
     .bind(caller.user().ok())
-    .fetch_one(&state.pool)
+    .fetch_one(pool)
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            key: ingestion_key(row),
-            secret,
-        }),
-    ))
+    Ok(CreatedKey {
+        key: ingestion_key(row),
+        secret,
+    })
 }
 
 /// The project's ingestion keys, revoked ones included (members).
@@ -278,19 +285,29 @@ pub(crate) async fn list_ingestion_keys(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<IngestionKey>>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
-    let page = project_page(
-        &state.pool,
+    Ok(Json(
+        ingestion_keys(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// The project's ingestion keys, revoked ones included (members; shared by the API and the
+/// UI).
+pub(crate) async fn ingestion_keys(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<IngestionKey>, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    project_page(
+        pool,
         "SELECT id, name, hint, created_at, revoked_at FROM ingestion_keys \
          WHERE project_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
         project_id,
-        &page,
+        page,
         |row| Ok(ingestion_key(row)),
     )
-    .await?;
-    Ok(Json(page))
+    .await
 }
 
 /// Revokes an ingestion key (admins).
@@ -303,10 +320,20 @@ pub(crate) async fn revoke_ingestion_key(
     caller: Caller,
     Path((project_id, key_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
+    revoke_ingestion_key_of(&state, &caller, project_id, key_id).await
+}
+
+/// Revokes an ingestion key (admins; shared by the API and the UI).
+pub(crate) async fn revoke_ingestion_key_of(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    key_id: Uuid,
+) -> Result<StatusCode, ApiError> {
     caller
         .require_in(&state.pool, project_id, Role::Admin)
         .await?;
-    revoke(&state, "ingestion_keys", project_id, key_id).await
+    revoke(state, "ingestion_keys", project_id, key_id).await
 }
 
 /// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).

@@ -6,7 +6,7 @@ mod channels;
 mod incident_levels;
 mod incidents;
 mod invitations;
-mod keys;
+pub(crate) mod keys;
 mod maintenance;
 mod monitor_rules;
 mod monitors;

@@ -168,18 +168,28 @@ pub(crate) async fn get_one(
     caller: Caller,
     Path(project_id): Path<Uuid>,
 ) -> Result<Json<Project>, ApiError> {
-    let role = caller.role_in(&state.pool, project_id).await?;
+    Ok(Json(project_of(&state.pool, &caller, project_id).await?))
+}
+
+/// One project with the caller's role in it; 404 when the caller has none (shared by the API
+/// and the UI).
+pub(crate) async fn project_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+) -> Result<Project, ApiError> {
+    let role = caller.role_in(pool, project_id).await?;
     let (id, name, created_at): (Uuid, String, DateTime<Utc>) =
         sqlx::query_as("SELECT id, name, created_at FROM projects WHERE id = $1")
             .bind(project_id)
-            .fetch_one(&state.pool)
+            .fetch_one(pool)
             .await?;
-    Ok(Json(Project {
+    Ok(Project {
         id,
         name,
         created_at,
         role,
-    }))
+    })
 }
 
 /// Deletes a project and everything in it (owners only).

@@ -5,6 +5,7 @@
 //! style, nothing from another origin) and may not be framed.
 
 mod assets;
+mod keys;
 mod pages;
 
 use axum::Router;
@@ -49,6 +50,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/projects",
             get(pages::projects).post(pages::create_project),
+        )
+        .route(
+            "/projects/{project_id}/keys",
+            get(keys::list).post(keys::create),
+        )
+        .route(
+            "/projects/{project_id}/keys/{key_id}/revoke",
+            get(keys::confirm_revoke).post(keys::revoke),
         )
         .route("/assets/{file}", get(assets::serve))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

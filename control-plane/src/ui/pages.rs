@@ -21,7 +21,7 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// The person viewing the page, when signed in.
-pub(super) struct Viewer(Option<SessionUser>);
+pub(super) struct Viewer(pub(super) Option<SessionUser>);
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
@@ -35,7 +35,7 @@ impl FromRequestParts<AppState> for Viewer {
 }
 
 /// A template rendered as a page with `status`.
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub(super) fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -58,7 +58,7 @@ struct ErrorPage<'a> {
     heading: &'static str,
 }
 
-fn error_page(user: Option<&SessionUser>, error: &ApiError) -> Response {
+pub(super) fn error_page(user: Option<&SessionUser>, error: &ApiError) -> Response {
     let (status, message) = error.for_people();
     page(
         status,
@@ -72,7 +72,7 @@ fn error_page(user: Option<&SessionUser>, error: &ApiError) -> Response {
 }
 
 /// Refuses a write whose form does not carry the session's CSRF token.
-fn check_csrf(user: &SessionUser, sent: &str) -> Result<(), ApiError> {
+pub(super) fn check_csrf(user: &SessionUser, sent: &str) -> Result<(), ApiError> {
     match csrf_matches(sent.as_bytes(), &user.csrf_token) {
         true => Ok(()),
         false => Err(ApiError::Csrf),
@@ -232,6 +232,7 @@ pub(super) async fn logout(
 
 /// A project as the list shows it.
 struct ProjectRow {
+    id: uuid::Uuid,
     name: String,
     role: &'static str,
     created: String,
@@ -260,6 +261,7 @@ async fn projects_page(
         .items
         .into_iter()
         .map(|p: Project| ProjectRow {
+            id: p.id,
             name: p.name,
             role: p.role.as_str(),
             created: p.created_at.format("%Y-%m-%d").to_string(),

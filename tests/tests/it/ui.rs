@@ -222,3 +222,115 @@ async fn first_run_sign_in_projects_csrf_and_escaping_without_javascript() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(select(&html, ".who"), ["Ada"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingestion_keys_are_shown_once_revoked_after_confirming_and_members_only_read() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = tests::control::accounts(&cp, &["vera", "vic"]).await;
+    let mut b = Browser::new(&cp);
+    b.post(
+        "/login",
+        &[
+            ("email", "admin@vigil.test"),
+            ("password", tests::control::PASSWORD),
+        ],
+    )
+    .await;
+    let (_, _, html) = b.get("/projects").await;
+    let csrf = attribute(
+        &html,
+        "form[action='/projects'] input[name=csrf_token]",
+        "value",
+    );
+    b.post("/projects", &[("csrf_token", &csrf), ("name", "Shop")])
+        .await;
+    let (_, _, html) = b.get("/projects").await;
+    let keys = attribute(&html, "tbody a", "href");
+    let project = keys
+        .trim_start_matches("/projects/")
+        .trim_end_matches("/keys");
+
+    // A new key's secret is on the answer to the form, once; the list shows only its hint.
+    let (status, _, html) = b.get(&keys).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(select(&html, "main p").iter().any(|p| p == "No key yet."));
+    let (status, _, html) = b
+        .post(&keys, &[("csrf_token", &csrf), ("name", "collector")])
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let secret = attribute(&html, "input#secret", "value");
+    assert!(secret.starts_with("vik_"), "{secret}");
+    let (_, _, html) = b.get(&keys).await;
+    assert!(!html.contains(&secret), "the secret is shown once");
+    assert_eq!(select(&html, "tbody td:nth-child(4)"), ["active"]);
+    let hint = select(&html, "tbody code").remove(0);
+    assert!(
+        secret.starts_with(&hint) && hint.len() < secret.len(),
+        "{hint}"
+    );
+
+    // A member reads the list without any write control, and a forged write is refused; a
+    // viewer may not see keys at all (the API's rule, the same function).
+    cp.join(project, &admin, "vera@vigil.test", "member").await;
+    cp.join(project, &admin, "vic@vigil.test", "viewer").await;
+    let mut viewer = Browser::new(&cp);
+    viewer
+        .post(
+            "/login",
+            &[
+                ("email", "vic@vigil.test"),
+                ("password", tests::control::PASSWORD),
+            ],
+        )
+        .await;
+    let (status, _, html) = viewer.get(&keys).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(select(&html, "[role=alert]").len(), 1);
+    let mut v = Browser::new(&cp);
+    v.post(
+        "/login",
+        &[
+            ("email", "vera@vigil.test"),
+            ("password", tests::control::PASSWORD),
+        ],
+    )
+    .await;
+    let (status, _, html) = v.get(&keys).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(select(&html, "form[action$='/keys']").is_empty());
+    assert!(select(&html, "a[href$='/revoke']").is_empty());
+    let (_, _, projects) = v.get("/projects").await;
+    let vcsrf = attribute(
+        &projects,
+        "form[action='/projects'] input[name=csrf_token]",
+        "value",
+    );
+    let (status, _, _) = v
+        .post(&keys, &[("csrf_token", &vcsrf), ("name", "sneaky")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, html) = b.get(&keys).await;
+    assert_eq!(select(&html, "tbody tr").len(), 1, "nothing was created");
+
+    // Revoking asks first; the answer revokes it, with the CSRF token only.
+    let revoke = attribute(&html, "a[href$='/revoke']", "href");
+    let (status, _, page) = b.get(&revoke).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        select(&page, "main p")
+            .iter()
+            .any(|p| p.contains("collector"))
+    );
+    let (status, _, _) = b.post(&revoke, &[("csrf_token", "forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = b.post(&revoke, &[("csrf_token", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), keys);
+    let (_, _, html) = b.get(&keys).await;
+    assert!(select(&html, "tbody td:nth-child(4)")[0].starts_with("revoked"));
+    // Another project's keys are not found, like missing ones.
+    let (status, _, _) = v
+        .get("/projects/00000000-0000-0000-0000-000000000000/keys")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

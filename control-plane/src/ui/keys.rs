@@ -1,0 +1,218 @@
+//! A project's ingestion keys: the list (members), a new key with its secret shown once, and
+//! revocation behind a confirmation page (admins). A viewer or member sees no write control;
+//! the domain functions refuse their writes anyway.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::assets::css_url;
+use super::pages::{Viewer, check_csrf, error_page, page};
+use crate::access::{Caller, Role, SessionUser};
+use crate::api::keys::{ingestion_keys, new_ingestion_key, revoke_ingestion_key_of};
+use crate::api::projects::project_of;
+use crate::api::{AppState, PageQuery};
+use crate::error::ApiError;
+
+/// The session's caller, as the API would see it.
+fn caller(user: &SessionUser) -> Caller {
+    Caller::User {
+        id: user.id,
+        is_admin: user.is_admin,
+        session_digest: user.session_digest.clone(),
+    }
+}
+
+struct KeyRow {
+    id: Uuid,
+    name: String,
+    hint: String,
+    created: String,
+    revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "keys.html")]
+struct KeysPage<'a> {
+    css: String,
+    user: Option<&'a SessionUser>,
+    error: Option<String>,
+    project_id: Uuid,
+    project: String,
+    admin: bool,
+    keys: Vec<KeyRow>,
+    created: Option<String>,
+}
+
+async fn keys_page(
+    state: &AppState,
+    user: &SessionUser,
+    project_id: Uuid,
+    status: StatusCode,
+    error: Option<String>,
+    created: Option<String>,
+) -> Result<Response, ApiError> {
+    let caller = caller(user);
+    let project = project_of(&state.pool, &caller, project_id).await?;
+    let keys = ingestion_keys(&state.pool, &caller, project_id, &PageQuery::default()).await?;
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let keys = keys
+        .items
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            name: k.name,
+            hint: k.hint,
+            created: day(k.created_at),
+            revoked: k.revoked_at.map(day),
+        })
+        .collect();
+    Ok(page(
+        status,
+        &KeysPage {
+            css: css_url(),
+            user: Some(user),
+            error,
+            project_id,
+            project: project.name,
+            admin: project.role >= Role::Admin,
+            keys,
+            created,
+        },
+    ))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    Path(project_id): Path<Uuid>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    keys_page(&state, &user, project_id, StatusCode::OK, None, None)
+        .await
+        .unwrap_or_else(|e| error_page(Some(&user), &e))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewKeyForm {
+    csrf_token: String,
+    name: String,
+}
+
+/// Creates a key and answers with the list and the secret (never in a URL or a redirect).
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    Path(project_id): Path<Uuid>,
+    Form(form): Form<NewKeyForm>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let created = match check_csrf(&user, &form.csrf_token) {
+        Ok(()) => new_ingestion_key(&state.pool, &caller(&user), project_id, &form.name).await,
+        Err(e) => Err(e),
+    };
+    let shown = match created {
+        Ok(created) => {
+            keys_page(
+                &state,
+                &user,
+                project_id,
+                StatusCode::CREATED,
+                None,
+                Some(created.secret),
+            )
+            .await
+        }
+        Err(e) => {
+            let (status, message) = e.for_people();
+            keys_page(&state, &user, project_id, status, Some(message), None).await
+        }
+    };
+    shown.unwrap_or_else(|e| error_page(Some(&user), &e))
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage<'a> {
+    css: String,
+    user: Option<&'a SessionUser>,
+    error: Option<String>,
+    heading: &'static str,
+    question: String,
+    action: String,
+    button: &'static str,
+    back: String,
+}
+
+/// Asks before revoking: without JavaScript a confirmation is a page of its own.
+pub(super) async fn confirm_revoke(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    Path((project_id, key_id)): Path<(Uuid, Uuid)>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let keys = match ingestion_keys(
+        &state.pool,
+        &caller(&user),
+        project_id,
+        &PageQuery::default(),
+    )
+    .await
+    {
+        Ok(keys) => keys,
+        Err(e) => return error_page(Some(&user), &e),
+    };
+    let Some(key) = keys.items.into_iter().find(|k| k.id == key_id) else {
+        return error_page(Some(&user), &ApiError::NotFound("ingestion key"));
+    };
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            css: css_url(),
+            user: Some(&user),
+            error: None,
+            heading: "Revoke this key?",
+            question: format!(
+                "Clients sending with “{}” ({}) will be refused within seconds. This cannot be undone.",
+                key.name, key.hint
+            ),
+            action: format!("/projects/{project_id}/keys/{key_id}/revoke"),
+            button: "Revoke key",
+            back: format!("/projects/{project_id}/keys"),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf_token: String,
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    Path((project_id, key_id)): Path<(Uuid, Uuid)>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let revoked = match check_csrf(&user, &form.csrf_token) {
+        Ok(()) => revoke_ingestion_key_of(&state, &caller(&user), project_id, key_id).await,
+        Err(e) => Err(e),
+    };
+    match revoked {
+        Ok(_) => Redirect::to(&format!("/projects/{project_id}/keys")).into_response(),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
