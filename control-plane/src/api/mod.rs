@@ -9,11 +9,11 @@ mod invitations;
 pub(crate) mod keys;
 mod maintenance;
 mod monitor_rules;
-mod monitors;
+pub(crate) mod monitors;
 mod owned;
 mod probes;
 pub(crate) mod projects;
-mod statuses;
+pub(crate) mod statuses;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,10 +101,10 @@ const MAX_OFFSET: i64 = 1_000_000;
 pub(crate) struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     /// Items to skip, 0 to 1000000 (default 0).
     #[param(minimum = 0, maximum = 1000000)]
-    offset: Option<i64>,
+    pub(crate) offset: Option<i64>,
 }
 
 impl PageQuery {

@@ -78,12 +78,22 @@ pub(crate) async fn list(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<MonitorStatus>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
+    Ok(Json(
+        statuses_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// The project's statuses in their order (shared by the API and the UI).
+pub(crate) async fn statuses_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<MonitorStatus>, ApiError> {
+    caller.role_in(pool, project_id).await?;
     let sql = "SELECT id, name, color, is_operational, is_offline, position FROM monitor_statuses \
                WHERE project_id = $1 ORDER BY position, created_at, id LIMIT $2 OFFSET $3";
-    Ok(Json(
-        project_page(&state.pool, sql, project_id, &page, status).await?,
-    ))
+    project_page(pool, sql, project_id, page, status).await
 }
 
 /// Adds a status (admins).

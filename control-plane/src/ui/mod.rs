@@ -6,6 +6,7 @@
 
 mod assets;
 mod keys;
+mod monitors;
 mod pages;
 
 use axum::Router;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
             "/projects",
             get(pages::projects).post(pages::create_project),
         )
+        .route("/projects/{project_id}", get(monitors::list))
         .route(
             "/projects/{project_id}/keys",
             get(keys::list).post(keys::create),

@@ -245,7 +245,7 @@ async fn ingestion_keys_are_shown_once_revoked_after_confirming_and_members_only
     b.post("/projects", &[("csrf_token", &csrf), ("name", "Shop")])
         .await;
     let (_, _, html) = b.get("/projects").await;
-    let keys = attribute(&html, "tbody a", "href");
+    let keys = attribute(&html, "tbody a[href$='/keys']", "href");
     let project = keys
         .trim_start_matches("/projects/")
         .trim_end_matches("/keys");
@@ -333,4 +333,92 @@ async fn ingestion_keys_are_shown_once_revoked_after_confirming_and_members_only
         .get("/projects/00000000-0000-0000-0000-000000000000/keys")
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_monitor_list_pages_filters_and_never_guesses_a_status() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = tests::control::accounts(&cp, &[]).await;
+    let project = cp
+        .ok(
+            reqwest::Method::POST,
+            "/api/v1/projects",
+            &admin,
+            Some(serde_json::json!({"name": "Fleet"})),
+        )
+        .await;
+    let p = project["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/projects/{p}/monitors");
+    for i in 0..55 {
+        let name = format!("cron-{i:02}");
+        cp.ok(
+            reqwest::Method::POST,
+            &path,
+            &admin,
+            Some(serde_json::json!({"name": name, "kind": "heartbeat"})),
+        )
+        .await;
+    }
+    cp.ok(
+        reqwest::Method::POST,
+        &path,
+        &admin,
+        Some(serde_json::json!({"name": "<b>50%_off</b>", "kind": "server"})),
+    )
+    .await;
+    let mut b = Browser::new(&cp);
+    b.post(
+        "/login",
+        &[
+            ("email", "admin@vigil.test"),
+            ("password", tests::control::PASSWORD),
+        ],
+    )
+    .await;
+    let list = format!("/projects/{p}");
+
+    // 56 monitors: 50 on the first page, the rest behind "Next", with the filters kept.
+    let (status, _, html) = b.get(&list).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(select(&html, "tbody tr").len(), 50);
+    // Status in words; no result yet is said, not guessed.
+    assert!(
+        select(&html, "tbody td:first-child")
+            .iter()
+            .all(|s| s == "Operational")
+    );
+    assert!(
+        select(&html, "tbody td:nth-child(4)")
+            .iter()
+            .all(|s| s == "no data yet")
+    );
+    let next = attribute(&html, "nav.pager a", "href");
+    assert!(next.contains("offset=50"), "{next}");
+    let (_, _, html) = b.get(&next).await;
+    assert_eq!(select(&html, "tbody tr").len(), 6);
+    assert_eq!(select(&html, "nav.pager a"), ["Previous"]);
+
+    // Filters: by kind, by name (LIKE's wildcards are literal, markup is text).
+    let (_, _, html) = b.get(&format!("{list}?kind=server")).await;
+    assert_eq!(select(&html, "tbody td:nth-child(2)"), ["<b>50%_off</b>"]);
+    assert!(!html.contains("<b>50%"));
+    let (_, _, html) = b.get(&format!("{list}?q=%25_")).await;
+    assert_eq!(
+        select(&html, "tbody tr").len(),
+        1,
+        "only the name holding \"%_\""
+    );
+    let (_, _, html) = b.get(&format!("{list}?q=cron-1")).await;
+    assert_eq!(select(&html, "tbody tr").len(), 10);
+    assert_eq!(attribute(&html, "input#q", "value"), "cron-1");
+    let (_, _, html) = b.get(&format!("{list}?q=cron&kind=server")).await;
+    assert!(
+        select(&html, "main p")
+            .iter()
+            .any(|t| t == "No monitor matches.")
+    );
+    // A bad filter is a clear error, not an empty list.
+    let (status, _, html) = b.get(&format!("{list}?kind=carrier-pigeon")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(select(&html, "[role=alert]")[0].contains("carrier-pigeon"));
 }

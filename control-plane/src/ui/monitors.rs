@@ -1,0 +1,195 @@
+//! A project's monitors: one page of them at a time (server-side paging, so the page is as fast
+//! at 5,000 monitors as at 5), filtered by name, status and kind with a plain GET form; each
+//! row with its status in words and colour, and its last result — "no data yet" until the
+//! first, never a guessed "Operational".
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::assets::css_url;
+use super::pages::{Viewer, error_page, page};
+use crate::access::{Caller, SessionUser};
+use crate::api::monitors::{MonitorFilter, monitors_of};
+use crate::api::projects::project_of;
+use crate::api::statuses::statuses_of;
+use crate::api::{AppState, PageQuery};
+use crate::error::ApiError;
+use crate::monitor::MonitorKind;
+
+/// Rows per page.
+const PAGE: i64 = 50;
+
+const KINDS: [MonitorKind; 8] = [
+    MonitorKind::Http,
+    MonitorKind::Api,
+    MonitorKind::Tcp,
+    MonitorKind::Ping,
+    MonitorKind::Dns,
+    MonitorKind::Ssl,
+    MonitorKind::Heartbeat,
+    MonitorKind::Server,
+];
+
+#[derive(Deserialize, Default)]
+pub(super) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    kind: String,
+    offset: Option<i64>,
+}
+
+struct StatusOption {
+    id: Uuid,
+    name: String,
+    selected: bool,
+}
+
+struct Row {
+    name: String,
+    kind: &'static str,
+    status: String,
+    color: String,
+    enabled: bool,
+    last: String,
+}
+
+#[derive(Template)]
+#[template(path = "monitors.html")]
+struct MonitorsPage<'a> {
+    css: String,
+    user: Option<&'a SessionUser>,
+    error: Option<String>,
+    project_id: Uuid,
+    project: String,
+    q: String,
+    statuses: Vec<StatusOption>,
+    kinds: Vec<(&'static str, bool)>,
+    monitors: Vec<Row>,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+/// The list's URL with the same filters at `offset`.
+fn link(project_id: Uuid, query: &ListQuery, offset: i64) -> String {
+    let params = [
+        ("q", query.q.as_str()),
+        ("status", query.status.as_str()),
+        ("kind", query.kind.as_str()),
+        ("offset", &offset.to_string()),
+    ];
+    let encoded = serde_urlencoded::to_string(params).unwrap_or_default();
+    format!("/projects/{project_id}?{encoded}")
+}
+
+async fn render(
+    state: &AppState,
+    user: &SessionUser,
+    project_id: Uuid,
+    query: &ListQuery,
+) -> Result<Response, ApiError> {
+    let caller = Caller::User {
+        id: user.id,
+        is_admin: user.is_admin,
+        session_digest: user.session_digest.clone(),
+    };
+    let project = project_of(&state.pool, &caller, project_id).await?;
+    let status_id = match query.status.trim() {
+        "" => None,
+        s => Some(
+            s.parse::<Uuid>()
+                .map_err(|_| ApiError::BadRequest("status: not a status of this project".into()))?,
+        ),
+    };
+    let kind =
+        match query.kind.trim() {
+            "" => None,
+            k => Some(MonitorKind::parse(k).ok_or_else(|| {
+                ApiError::BadRequest(format!("kind: `{k}` is not a monitor kind"))
+            })?),
+        };
+    let text = Some(query.q.trim().to_owned()).filter(|t| !t.is_empty());
+    if text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err(ApiError::BadRequest("name: at most 100 characters".into()));
+    }
+    let filter = MonitorFilter {
+        status_id,
+        kind,
+        text,
+    };
+    let offset = query.offset.unwrap_or(0);
+    let page_query = PageQuery {
+        limit: Some(PAGE),
+        offset: Some(offset),
+    };
+    let list = monitors_of(&state.pool, &caller, project_id, &filter, &page_query).await?;
+    let statuses = statuses_of(&state.pool, &caller, project_id, &PageQuery::default())
+        .await?
+        .items;
+    let monitors = list
+        .items
+        .into_iter()
+        .map(|m| {
+            let status = statuses.iter().find(|s| s.id == m.current_status_id);
+            Row {
+                name: m.name,
+                kind: m.kind.as_str(),
+                status: status.map_or_else(|| "unknown".to_owned(), |s| s.name.clone()),
+                color: status.map_or_else(|| "#808080".to_owned(), |s| s.color.clone()),
+                enabled: m.enabled,
+                last: m.last_result_at.map_or_else(
+                    || "no data yet".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                ),
+            }
+        })
+        .collect();
+    let previous = (offset > 0).then(|| link(project_id, query, (offset - PAGE).max(0)));
+    let next = list.next_offset.map(|n| link(project_id, query, n));
+    Ok(page(
+        StatusCode::OK,
+        &MonitorsPage {
+            css: css_url(),
+            user: Some(user),
+            error: None,
+            project_id,
+            project: project.name,
+            q: query.q.clone(),
+            statuses: statuses
+                .into_iter()
+                .map(|s| StatusOption {
+                    selected: Some(s.id) == status_id,
+                    id: s.id,
+                    name: s.name,
+                })
+                .collect(),
+            kinds: KINDS
+                .iter()
+                .map(|k| (k.as_str(), Some(*k) == kind))
+                .collect(),
+            monitors,
+            previous,
+            next,
+        },
+    ))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    Path(project_id): Path<Uuid>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    render(&state, &user, project_id, &query)
+        .await
+        .unwrap_or_else(|e| error_page(Some(&user), &e))
+}
