@@ -246,6 +246,17 @@ pub(crate) async fn session_user(
     }))
 }
 
+impl SessionUser {
+    /// The caller the API would see for this session.
+    pub(crate) fn caller(&self) -> Caller {
+        Caller::User {
+            id: self.id,
+            is_admin: self.is_admin,
+            session_digest: self.session_digest.clone(),
+        }
+    }
+}
+
 /// Whether `sent` is the session's CSRF `token`, compared without an early exit.
 pub(crate) fn csrf_matches(sent: &[u8], token: &str) -> bool {
     same_secret(sent, token.as_bytes())

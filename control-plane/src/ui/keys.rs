@@ -12,20 +12,11 @@ use uuid::Uuid;
 
 use super::assets::css_url;
 use super::pages::{Viewer, check_csrf, error_page, page};
-use crate::access::{Caller, Role, SessionUser};
+use crate::access::{Role, SessionUser};
 use crate::api::keys::{ingestion_keys, new_ingestion_key, revoke_ingestion_key_of};
 use crate::api::projects::project_of;
 use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
-
-/// The session's caller, as the API would see it.
-fn caller(user: &SessionUser) -> Caller {
-    Caller::User {
-        id: user.id,
-        is_admin: user.is_admin,
-        session_digest: user.session_digest.clone(),
-    }
-}
 
 struct KeyRow {
     id: Uuid,
@@ -56,7 +47,7 @@ async fn keys_page(
     error: Option<String>,
     created: Option<String>,
 ) -> Result<Response, ApiError> {
-    let caller = caller(user);
+    let caller = user.caller();
     let project = project_of(&state.pool, &caller, project_id).await?;
     let keys = ingestion_keys(&state.pool, &caller, project_id, &PageQuery::default()).await?;
     let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
@@ -116,7 +107,7 @@ pub(super) async fn create(
         return Redirect::to("/login").into_response();
     };
     let created = match check_csrf(&user, &form.csrf_token) {
-        Ok(()) => new_ingestion_key(&state.pool, &caller(&user), project_id, &form.name).await,
+        Ok(()) => new_ingestion_key(&state.pool, &user.caller(), project_id, &form.name).await,
         Err(e) => Err(e),
     };
     let shown = match created {
@@ -163,7 +154,7 @@ pub(super) async fn confirm_revoke(
     };
     let keys = match ingestion_keys(
         &state.pool,
-        &caller(&user),
+        &user.caller(),
         project_id,
         &PageQuery::default(),
     )
@@ -208,7 +199,7 @@ pub(super) async fn revoke(
         return Redirect::to("/login").into_response();
     };
     let revoked = match check_csrf(&user, &form.csrf_token) {
-        Ok(()) => revoke_ingestion_key_of(&state, &caller(&user), project_id, key_id).await,
+        Ok(()) => revoke_ingestion_key_of(&state, &user.caller(), project_id, key_id).await,
         Err(e) => Err(e),
     };
     match revoked {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::assets::css_url;
 use super::pages::{Viewer, error_page, page};
-use crate::access::{Caller, SessionUser};
+use crate::access::SessionUser;
 use crate::api::monitors::{MonitorFilter, monitors_of};
 use crate::api::projects::project_of;
 use crate::api::statuses::statuses_of;
@@ -94,11 +94,7 @@ async fn render(
     project_id: Uuid,
     query: &ListQuery,
 ) -> Result<Response, ApiError> {
-    let caller = Caller::User {
-        id: user.id,
-        is_admin: user.is_admin,
-        session_digest: user.session_digest.clone(),
-    };
+    let caller = user.caller();
     let project = project_of(&state.pool, &caller, project_id).await?;
     let status_id = match query.status.trim() {
         "" => None,

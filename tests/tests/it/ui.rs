@@ -26,6 +26,17 @@ impl Browser {
         }
     }
 
+    /// Signs in through the form, with the tests' password.
+    async fn sign_in(&mut self, email: &str) {
+        let (status, _, _) = self
+            .post(
+                "/login",
+                &[("email", email), ("password", tests::control::PASSWORD)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+
     fn remember(&mut self, headers: &HeaderMap) {
         for value in headers.get_all(SET_COOKIE) {
             let value = value.to_str().unwrap();
@@ -228,14 +239,7 @@ async fn ingestion_keys_are_shown_once_revoked_after_confirming_and_members_only
     let cp = ControlPlane::start(|_| {}).await;
     let admin = tests::control::accounts(&cp, &["vera", "vic"]).await;
     let mut b = Browser::new(&cp);
-    b.post(
-        "/login",
-        &[
-            ("email", "admin@vigil.test"),
-            ("password", tests::control::PASSWORD),
-        ],
-    )
-    .await;
+    b.sign_in("admin@vigil.test").await;
     let (_, _, html) = b.get("/projects").await;
     let csrf = attribute(
         &html,
@@ -274,27 +278,12 @@ async fn ingestion_keys_are_shown_once_revoked_after_confirming_and_members_only
     cp.join(project, &admin, "vera@vigil.test", "member").await;
     cp.join(project, &admin, "vic@vigil.test", "viewer").await;
     let mut viewer = Browser::new(&cp);
-    viewer
-        .post(
-            "/login",
-            &[
-                ("email", "vic@vigil.test"),
-                ("password", tests::control::PASSWORD),
-            ],
-        )
-        .await;
+    viewer.sign_in("vic@vigil.test").await;
     let (status, _, html) = viewer.get(&keys).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(select(&html, "[role=alert]").len(), 1);
     let mut v = Browser::new(&cp);
-    v.post(
-        "/login",
-        &[
-            ("email", "vera@vigil.test"),
-            ("password", tests::control::PASSWORD),
-        ],
-    )
-    .await;
+    v.sign_in("vera@vigil.test").await;
     let (status, _, html) = v.get(&keys).await;
     assert_eq!(status, StatusCode::OK);
     assert!(select(&html, "form[action$='/keys']").is_empty());
@@ -367,14 +356,7 @@ async fn the_monitor_list_pages_filters_and_never_guesses_a_status() {
     )
     .await;
     let mut b = Browser::new(&cp);
-    b.post(
-        "/login",
-        &[
-            ("email", "admin@vigil.test"),
-            ("password", tests::control::PASSWORD),
-        ],
-    )
-    .await;
+    b.sign_in("admin@vigil.test").await;
     let list = format!("/projects/{p}");
 
     // 56 monitors: 50 on the first page, the rest behind "Next", with the filters kept.
