@@ -278,7 +278,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
-/// Every route of the API.
+/// Every route of the API. Paths nobody serves are answered by the UI's fallback (a JSON
+/// `not_found` under `/api/`, a page elsewhere).
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let (routes, doc) = api();
@@ -298,7 +299,6 @@ pub fn router(state: AppState) -> Router {
                 async move { ([(CONTENT_TYPE, "application/json")], doc.to_string()) }
             }),
         )
-        .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

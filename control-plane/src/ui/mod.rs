@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             get(keys::confirm_revoke).post(keys::revoke),
         )
         .route("/assets/{file}", get(assets::serve))
+        .fallback(pages::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -71,6 +71,22 @@ pub(super) fn error_page(user: Option<&SessionUser>, error: &ApiError) -> Respon
     )
 }
 
+/// A path nobody serves: the API's JSON error under `/api/`, a page elsewhere.
+pub(super) async fn not_found(Viewer(user): Viewer, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ApiError::NotFound("route").into_response();
+    }
+    page(
+        StatusCode::NOT_FOUND,
+        &ErrorPage {
+            css: css_url(),
+            user: user.as_ref(),
+            error: None,
+            heading: "There is no page here",
+        },
+    )
+}
+
 /// Refuses a write whose form does not carry the session's CSRF token.
 pub(super) fn check_csrf(user: &SessionUser, sent: &str) -> Result<(), ApiError> {
     match csrf_matches(sent.as_bytes(), &user.csrf_token) {

@@ -124,6 +124,21 @@ async fn first_run_sign_in_projects_csrf_and_escaping_without_javascript() {
     );
     assert!(body.contains("prefers-color-scheme"));
 
+    // A path nobody serves is a page for people and JSON under /api/.
+    let (status, headers, html) = b.get("/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(select(&html, "h1"), ["There is no page here"]);
+    let (status, _, json) = b.get("/api/v1/no-such-thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let body: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+
     // A weak password is refused on the page, with what was typed kept.
     let (status, _, html) = b
         .post(
