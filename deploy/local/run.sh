@@ -66,9 +66,9 @@ http=http://$VIGIL_OTLP_HTTP_ADDR
 cat >&2 <<MSG
 
 Vigil is running.
-  Sign in    http://$VIGIL_CONTROL_ADDR/api/v1   as $dev_email / $dev_password
-             (POST /api/v1/auth/login; project "Development" $dev_project_id;
-             OpenAPI: /api/v1/openapi.json; kept in .vigil/dev-account.json)
+  Open       http://$VIGIL_CONTROL_ADDR/   and sign in as $dev_email / $dev_password
+  API        http://$VIGIL_CONTROL_ADDR/api/v1   (POST /api/v1/auth/login; project "Development"
+             $dev_project_id; OpenAPI: /api/v1/openapi.json; kept in .vigil/dev-account.json)
   OTLP/gRPC  $VIGIL_OTLP_GRPC_ADDR          (e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://$VIGIL_OTLP_GRPC_ADDR)
   OTLP/HTTP  $http   (/v1/logs, /v1/traces, /v1/metrics)
   header     x-vigil-token: $dev_ingestion_key   (also Authorization: Bearer …)
