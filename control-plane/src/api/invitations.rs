@@ -200,7 +200,15 @@ pub(crate) async fn received(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<ReceivedInvitation>>, ApiError> {
-    let user = caller.user()?;
+    Ok(Json(received_by(&state.pool, caller.user()?, &page).await?))
+}
+
+/// The open invitations to `user`'s address (shared by the API and the UI).
+pub(crate) async fn received_by(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    page: &PageQuery,
+) -> Result<Page<ReceivedInvitation>, ApiError> {
     let bounds = page.bounds()?;
     // The same columns as an invitation, with the project's name where the email was.
     let rows: Vec<InvitationRow> = sqlx::query_as(
@@ -213,7 +221,7 @@ pub(crate) async fn received(
     .bind(user)
     .bind(bounds.0 + 1)
     .bind(bounds.1)
-    .fetch_all(&state.pool)
+    .fetch_all(pool)
     .await?;
     let items = rows
         .into_iter()
@@ -230,7 +238,7 @@ pub(crate) async fn received(
             },
         )
         .collect::<Result<_, ApiError>>()?;
-    Ok(Json(Page::from_rows(items, bounds)))
+    Ok(Page::from_rows(items, bounds))
 }
 
 /// Takes the signed-in account's invitation out of the table, locked; 404 when it is not
@@ -263,8 +271,18 @@ pub(crate) async fn accept(
     caller: Caller,
     Path(invitation_id): Path<Uuid>,
 ) -> Result<Json<Project>, ApiError> {
-    let user = caller.user()?;
-    let mut tx = state.pool.begin().await?;
+    Ok(Json(
+        accept_for(&state.pool, caller.user()?, invitation_id).await?,
+    ))
+}
+
+/// `user` accepts their invitation and becomes a member (shared by the API and the UI).
+pub(crate) async fn accept_for(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    invitation_id: Uuid,
+) -> Result<Project, ApiError> {
+    let mut tx = pool.begin().await?;
     let (project_id, role) = take_own(&mut tx, user, invitation_id).await?;
     // Already a member (added by an earlier invitation): the role they have stays.
     sqlx::query(
@@ -285,12 +303,12 @@ pub(crate) async fn accept(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Json(Project {
+    Ok(Project {
         id,
         name,
         created_at,
         role: Role::parse(&role)?,
-    }))
+    })
 }
 
 /// Declines an invitation.
@@ -303,11 +321,20 @@ pub(crate) async fn decline(
     caller: Caller,
     Path(invitation_id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let user = caller.user()?;
-    let mut tx = state.pool.begin().await?;
+    decline_for(&state.pool, caller.user()?, invitation_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `user` declines their invitation (shared by the API and the UI).
+pub(crate) async fn decline_for(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    invitation_id: Uuid,
+) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
     take_own(&mut tx, user, invitation_id).await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).

@@ -5,7 +5,7 @@ pub(crate) mod accounts;
 mod channels;
 mod incident_levels;
 mod incidents;
-mod invitations;
+pub(crate) mod invitations;
 pub(crate) mod keys;
 mod maintenance;
 mod monitor_rules;

@@ -52,6 +52,10 @@ pub fn router(state: AppState) -> Router {
             "/projects",
             get(pages::projects).post(pages::create_project),
         )
+        .route(
+            "/invitations/{invitation_id}/{answer}",
+            axum::routing::post(pages::answer_invitation),
+        )
         .route("/projects/{project_id}", get(monitors::list))
         .route(
             "/projects/{project_id}/keys",

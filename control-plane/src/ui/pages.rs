@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::assets::css_url;
 use crate::access::{SessionUser, csrf_matches, session_user};
 use crate::api::accounts::{self, Credentials, NewUser};
+use crate::api::invitations::{accept_for, decline_for, received_by};
 use crate::api::projects::{self, Project};
 use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
@@ -254,12 +255,20 @@ struct ProjectRow {
     created: String,
 }
 
+/// An invitation to the viewer, as the list shows it.
+struct InvitationRow {
+    id: uuid::Uuid,
+    project: String,
+    role: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "projects.html")]
 struct ProjectsPage<'a> {
     css: String,
     user: Option<&'a SessionUser>,
     error: Option<String>,
+    invitations: Vec<InvitationRow>,
     projects: Vec<ProjectRow>,
 }
 
@@ -271,6 +280,18 @@ async fn projects_page(
 ) -> Response {
     let list = match projects::projects_of(&state.pool, user.id, &PageQuery::default()).await {
         Ok(list) => list,
+        Err(e) => return error_page(Some(user), &e),
+    };
+    let invitations = match received_by(&state.pool, user.id, &PageQuery::default()).await {
+        Ok(page) => page
+            .items
+            .into_iter()
+            .map(|i| InvitationRow {
+                id: i.id,
+                project: i.project_name,
+                role: i.role.as_str(),
+            })
+            .collect(),
         Err(e) => return error_page(Some(user), &e),
     };
     let projects = list
@@ -289,6 +310,7 @@ async fn projects_page(
             css: css_url(),
             user: Some(user),
             error,
+            invitations,
             projects,
         },
     )
@@ -325,5 +347,29 @@ pub(super) async fn create_project(
             let (status, message) = e.for_people();
             projects_page(&state, &user, status, Some(message)).await
         }
+    }
+}
+
+/// Accepts or declines one of the viewer's invitations, then back to the projects.
+pub(super) async fn answer_invitation(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    axum::extract::Path((invitation_id, answer)): axum::extract::Path<(uuid::Uuid, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let result = match (check_csrf(&user, &form.csrf_token), answer.as_str()) {
+        (Err(e), _) => Err(e),
+        (Ok(()), "accept") => accept_for(&state.pool, user.id, invitation_id)
+            .await
+            .map(|_| ()),
+        (Ok(()), "decline") => decline_for(&state.pool, user.id, invitation_id).await,
+        (Ok(()), _) => Err(ApiError::NotFound("page")),
+    };
+    match result {
+        Ok(()) => Redirect::to("/projects").into_response(),
+        Err(e) => error_page(Some(&user), &e),
     }
 }

@@ -419,3 +419,64 @@ async fn the_monitor_list_pages_filters_and_never_guesses_a_status() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(select(&html, "[role=alert]")[0].contains("carrier-pigeon"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invited_account_accepts_or_declines_on_its_projects_page() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = tests::control::accounts(&cp, &["ines"]).await;
+    for name in ["Shop", "Blog"] {
+        let project = cp
+            .ok(
+                reqwest::Method::POST,
+                "/api/v1/projects",
+                &admin,
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        let p = project["id"].as_str().unwrap().to_owned();
+        cp.ok(
+            reqwest::Method::POST,
+            &format!("/api/v1/projects/{p}/invitations"),
+            &admin,
+            Some(serde_json::json!({"email": "ines@vigil.test", "role": "member"})),
+        )
+        .await;
+    }
+    let mut b = Browser::new(&cp);
+    b.sign_in("ines@vigil.test").await;
+    let (_, _, html) = b.get("/projects").await;
+    assert_eq!(
+        select(&html, ".invitations li span"),
+        ["Shop as member", "Blog as member"]
+    );
+    assert!(
+        select(&html, "tbody tr").is_empty(),
+        "not a member of anything yet"
+    );
+    let csrf = attribute(
+        &html,
+        "form[action='/projects'] input[name=csrf_token]",
+        "value",
+    );
+    let accept = attribute(&html, "form[action$='/accept']", "action");
+    let (status, _, _) = b.post(&accept, &[("csrf_token", "forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = b.post(&accept, &[("csrf_token", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/projects");
+    let (_, _, html) = b.get("/projects").await;
+    assert_eq!(select(&html, "tbody td:first-child"), ["Shop"]);
+    assert_eq!(select(&html, "tbody td:nth-child(2)"), ["member"]);
+    let decline = attribute(&html, "form[action$='/decline']", "action");
+    b.post(&decline, &[("csrf_token", &csrf)]).await;
+    let (_, _, html) = b.get("/projects").await;
+    assert!(select(&html, ".invitations li").is_empty());
+    assert_eq!(
+        select(&html, "tbody tr").len(),
+        1,
+        "declining joins nothing"
+    );
+    // An answered invitation cannot be answered again.
+    let (status, _, _) = b.post(&accept, &[("csrf_token", &csrf)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
