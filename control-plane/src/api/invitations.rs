@@ -84,10 +84,22 @@ pub(crate) async fn invite(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewInvitation>,
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
-    let role = caller.role_in(&state.pool, project_id).await?;
+    let invitation = invite_to(&state.pool, &caller, project_id, &new).await?;
+    Ok((StatusCode::CREATED, Json(invitation)))
+}
+
+/// Invites `new.email` into the project (admins; owners to invite an owner), answering alike
+/// whether or not an account has the address (shared by the API and the UI).
+pub(crate) async fn invite_to(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    new: &NewInvitation,
+) -> Result<Invitation, ApiError> {
+    let role = caller.role_in(pool, project_id).await?;
     check_owner_rule(role, None, Some(new.role))?;
     let email = normal_email(&new.email)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     // Admins see the member list anyway, so saying "already a member" reveals nothing new.
     let member: Option<(i32,)> = sqlx::query_as(
         "SELECT 1 FROM project_members m JOIN users u ON u.id = m.user_id \
@@ -134,7 +146,7 @@ pub(crate) async fn invite(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(invitation(row)?)))
+    invitation(row)
 }
 
 /// A project's open invitations (admins).

@@ -238,19 +238,30 @@ pub(crate) async fn members(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Member>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let page = project_page(
-        &state.pool,
+    Ok(Json(
+        members_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// The project's members with their roles (shared by the API and the UI).
+pub(crate) async fn members_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<Member>, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    project_page(
+        pool,
         &format!(
             "{MEMBER_SELECT} WHERE m.project_id = $1 ORDER BY m.created_at, u.id \
              LIMIT $2 OFFSET $3"
         ),
         project_id,
-        &page,
+        page,
         member,
     )
-    .await?;
-    Ok(Json(page))
+    .await
 }
 
 /// Refuses a change that only an owner may make: making, changing or removing an owner.

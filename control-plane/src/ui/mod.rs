@@ -6,6 +6,7 @@
 
 mod assets;
 mod keys;
+mod members;
 mod monitors;
 mod pages;
 
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(pages::answer_invitation),
         )
         .route("/projects/{project_id}", get(monitors::list))
+        .route(
+            "/projects/{project_id}/members",
+            get(members::list).post(members::invite),
+        )
         .route(
             "/projects/{project_id}/keys",
             get(keys::list).post(keys::create),

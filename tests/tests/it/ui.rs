@@ -480,3 +480,95 @@ async fn an_invited_account_accepts_or_declines_on_its_projects_page() {
     let (status, _, _) = b.post(&accept, &[("csrf_token", &csrf)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_invite_from_the_members_page_and_it_reveals_no_account() {
+    let cp = ControlPlane::start(|_| {}).await;
+    tests::control::accounts(&cp, &["ines"]).await;
+    let mut admin = Browser::new(&cp);
+    admin.sign_in("admin@vigil.test").await;
+    let (_, _, html) = admin.get("/projects").await;
+    let csrf = attribute(
+        &html,
+        "form[action='/projects'] input[name=csrf_token]",
+        "value",
+    );
+    admin
+        .post("/projects", &[("csrf_token", &csrf), ("name", "Shop")])
+        .await;
+    let (_, _, html) = admin.get("/projects").await;
+    let project = attribute(&html, "tbody a", "href");
+    let members = format!("{project}/members");
+    let (status, _, html) = admin.get(&members).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(select(&html, "tbody td:nth-child(3)"), ["owner"]);
+
+    // An address with an account and one without get the same answer.
+    let mut answers = Vec::new();
+    for email in ["ines@vigil.test", "nobody@vigil.test"] {
+        let (status, _, html) = admin
+            .post(
+                &members,
+                &[("csrf_token", &csrf), ("email", email), ("role", "member")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        answers.push(
+            select(&html, "[role=status]")
+                .join(" ")
+                .replace(email, "ADDRESS"),
+        );
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], "Invitation sent to ADDRESS.");
+    let (status, _, _) = admin
+        .post(
+            &members,
+            &[
+                ("csrf_token", "forged"),
+                ("email", "x@vigil.test"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, html) = admin
+        .post(
+            &members,
+            &[
+                ("csrf_token", &csrf),
+                ("email", "x@vigil.test"),
+                ("role", "emperor"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(select(&html, "[role=alert]")[0].contains("emperor"));
+
+    // Ines accepts on her projects page; as a member she sees the members, not the form.
+    let mut ines = Browser::new(&cp);
+    ines.sign_in("ines@vigil.test").await;
+    let (_, _, html) = ines.get("/projects").await;
+    let ines_csrf = attribute(
+        &html,
+        "form[action='/projects'] input[name=csrf_token]",
+        "value",
+    );
+    let accept = attribute(&html, "form[action$='/accept']", "action");
+    ines.post(&accept, &[("csrf_token", &ines_csrf)]).await;
+    let (status, _, html) = ines.get(&members).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(select(&html, "tbody tr").len(), 2);
+    assert!(select(&html, "form[action$='/members']").is_empty());
+    let (status, _, _) = ines
+        .post(
+            &members,
+            &[
+                ("csrf_token", &ines_csrf),
+                ("email", "y@vigil.test"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,122 @@
+//! A project's members, and the invite form (admins). Inviting answers alike whether or not
+//! an account has the address, as the API does: the page says "sent" either way.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::assets::css_url;
+use super::pages::{Viewer, check_csrf, error_page, page};
+use crate::access::{Role, SessionUser};
+use crate::api::invitations::{NewInvitation, invite_to};
+use crate::api::projects::{members_of, project_of};
+use crate::api::{AppState, PageQuery};
+use crate::error::ApiError;
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage<'a> {
+    css: String,
+    user: Option<&'a SessionUser>,
+    error: Option<String>,
+    project_id: Uuid,
+    project: String,
+    admin: bool,
+    members: Vec<(String, String, &'static str)>,
+    invited: Option<String>,
+}
+
+async fn members_page(
+    state: &AppState,
+    user: &SessionUser,
+    project_id: Uuid,
+    status: StatusCode,
+    error: Option<String>,
+    invited: Option<String>,
+) -> Result<Response, ApiError> {
+    let caller = user.caller();
+    let project = project_of(&state.pool, &caller, project_id).await?;
+    let members = members_of(&state.pool, &caller, project_id, &PageQuery::default())
+        .await?
+        .items
+        .into_iter()
+        .map(|m| (m.name, m.email, m.role.as_str()))
+        .collect();
+    Ok(page(
+        status,
+        &MembersPage {
+            css: css_url(),
+            user: Some(user),
+            error,
+            project_id,
+            project: project.name,
+            admin: project.role >= Role::Admin,
+            members,
+            invited,
+        },
+    ))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    Path(project_id): Path<Uuid>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    members_page(&state, &user, project_id, StatusCode::OK, None, None)
+        .await
+        .unwrap_or_else(|e| error_page(Some(&user), &e))
+}
+
+#[derive(Deserialize)]
+pub(super) struct InviteForm {
+    csrf_token: String,
+    email: String,
+    role: String,
+}
+
+pub(super) async fn invite(
+    State(state): State<AppState>,
+    Viewer(user): Viewer,
+    Path(project_id): Path<Uuid>,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let Some(user) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let sent = async {
+        check_csrf(&user, &form.csrf_token)?;
+        let new = NewInvitation {
+            email: form.email.clone(),
+            role: Role::parse(&form.role).map_err(|_| {
+                ApiError::BadRequest(format!("role: `{}` is not a role", form.role))
+            })?,
+        };
+        invite_to(&state.pool, &user.caller(), project_id, &new).await
+    }
+    .await;
+    let shown = match sent {
+        Ok(invitation) => {
+            members_page(
+                &state,
+                &user,
+                project_id,
+                StatusCode::OK,
+                None,
+                Some(invitation.email),
+            )
+            .await
+        }
+        Err(e) => {
+            let (status, message) = e.for_people();
+            members_page(&state, &user, project_id, status, Some(message), None).await
+        }
+    };
+    shown.unwrap_or_else(|e| error_page(Some(&user), &e))
+}
