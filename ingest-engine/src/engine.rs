@@ -23,7 +23,7 @@ pub(crate) const INLINE_DECODE_BYTES: usize = 64 << 10;
 
 /// Whether a request body of `len` bytes sent with `encoding` is decoded on its own task
 /// (small and uncompressed) rather than on the decoder pool.
-pub(crate) fn decodes_inline(len: usize, encoding: ContentEncoding) -> bool {
+fn decodes_inline(len: usize, encoding: ContentEncoding) -> bool {
     len <= INLINE_DECODE_BYTES && encoding == ContentEncoding::Identity
 }
 

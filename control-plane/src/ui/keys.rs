@@ -11,7 +11,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::assets::css_url;
-use super::pages::{Viewer, check_csrf, error_page, page};
+use super::pages::{SignedIn, check_csrf, error_page, page};
 use crate::access::{Role, SessionUser};
 use crate::api::keys::{ingestion_keys, new_ingestion_key, revoke_ingestion_key_of};
 use crate::api::projects::project_of;
@@ -79,12 +79,9 @@ async fn keys_page(
 
 pub(super) async fn list(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Path(project_id): Path<Uuid>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     keys_page(&state, &user, project_id, StatusCode::OK, None, None)
         .await
         .unwrap_or_else(|e| error_page(Some(&user), &e))
@@ -99,13 +96,10 @@ pub(super) struct NewKeyForm {
 /// Creates a key and answers with the list and the secret (never in a URL or a redirect).
 pub(super) async fn create(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Path(project_id): Path<Uuid>,
     Form(form): Form<NewKeyForm>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     let created = match check_csrf(&user, &form.csrf_token) {
         Ok(()) => new_ingestion_key(&state.pool, &user.caller(), project_id, &form.name).await,
         Err(e) => Err(e),
@@ -146,12 +140,9 @@ struct ConfirmPage<'a> {
 /// Asks before revoking: without JavaScript a confirmation is a page of its own.
 pub(super) async fn confirm_revoke(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Path((project_id, key_id)): Path<(Uuid, Uuid)>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     let keys = match ingestion_keys(
         &state.pool,
         &user.caller(),
@@ -191,13 +182,10 @@ pub(super) struct CsrfOnly {
 
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Path((project_id, key_id)): Path<(Uuid, Uuid)>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     let revoked = match check_csrf(&user, &form.csrf_token) {
         Ok(()) => revoke_ingestion_key_of(&state, &user.caller(), project_id, key_id).await,
         Err(e) => Err(e),

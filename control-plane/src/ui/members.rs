@@ -5,12 +5,12 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::assets::css_url;
-use super::pages::{Viewer, check_csrf, error_page, page};
+use super::pages::{SignedIn, check_csrf, error_page, page};
 use crate::access::{Role, SessionUser};
 use crate::api::invitations::{NewInvitation, invite_to};
 use crate::api::projects::{members_of, project_of};
@@ -63,12 +63,9 @@ async fn members_page(
 
 pub(super) async fn list(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Path(project_id): Path<Uuid>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     members_page(&state, &user, project_id, StatusCode::OK, None, None)
         .await
         .unwrap_or_else(|e| error_page(Some(&user), &e))
@@ -83,13 +80,10 @@ pub(super) struct InviteForm {
 
 pub(super) async fn invite(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Path(project_id): Path<Uuid>,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     let sent = async {
         check_csrf(&user, &form.csrf_token)?;
         let new = NewInvitation {

@@ -6,12 +6,12 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::assets::css_url;
-use super::pages::{Viewer, error_page, page};
+use super::pages::{SignedIn, error_page, page};
 use crate::access::SessionUser;
 use crate::api::monitors::{MonitorFilter, monitors_of};
 use crate::api::projects::project_of;
@@ -178,13 +178,10 @@ async fn render(
 
 pub(super) async fn list(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Path(project_id): Path<Uuid>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     render(&state, &user, project_id, &query)
         .await
         .unwrap_or_else(|e| error_page(Some(&user), &e))

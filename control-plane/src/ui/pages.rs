@@ -35,6 +35,20 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// The person viewing the page, who must be signed in: anyone else is sent to sign-in.
+pub(super) struct SignedIn(pub(super) SessionUser);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match Viewer::from_request_parts(parts, state).await? {
+            Viewer(Some(user)) => Ok(SignedIn(user)),
+            Viewer(None) => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
 /// A template rendered as a page with `status`.
 pub(super) fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
@@ -231,12 +245,9 @@ pub(super) struct CsrfForm {
 
 pub(super) async fn logout(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     let result = match check_csrf(&user, &form.csrf_token) {
         Ok(()) => accounts::sign_out(&state, &user.session_digest).await,
         Err(e) => Err(e),
@@ -316,11 +327,8 @@ async fn projects_page(
     )
 }
 
-pub(super) async fn projects(State(state): State<AppState>, Viewer(user): Viewer) -> Response {
-    match user {
-        Some(user) => projects_page(&state, &user, StatusCode::OK, None).await,
-        None => Redirect::to("/login").into_response(),
-    }
+pub(super) async fn projects(State(state): State<AppState>, SignedIn(user): SignedIn) -> Response {
+    projects_page(&state, &user, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -331,12 +339,9 @@ pub(super) struct NewProjectForm {
 
 pub(super) async fn create_project(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     Form(form): Form<NewProjectForm>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     let created = match check_csrf(&user, &form.csrf_token) {
         Ok(()) => projects::create_project(&state.pool, user.id, &form.name).await,
         Err(e) => Err(e),
@@ -353,13 +358,10 @@ pub(super) async fn create_project(
 /// Accepts or declines one of the viewer's invitations, then back to the projects.
 pub(super) async fn answer_invitation(
     State(state): State<AppState>,
-    Viewer(user): Viewer,
+    SignedIn(user): SignedIn,
     axum::extract::Path((invitation_id, answer)): axum::extract::Path<(uuid::Uuid, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
     let result = match (check_csrf(&user, &form.csrf_token), answer.as_str()) {
         (Err(e), _) => Err(e),
         (Ok(()), "accept") => accept_for(&state.pool, user.id, invitation_id)
