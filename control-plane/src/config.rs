@@ -48,6 +48,18 @@ pub struct Config {
     pub login_window_secs: u64,
     /// How long a request may take before it is answered 503, ms.
     pub request_timeout_ms: u64,
+    /// Where clients reach the ingest engine's OTLP/gRPC (and probe) listener, as the UI's
+    /// snippets show it (`VIGIL_PUBLIC_INGEST_GRPC_URL`).
+    pub public_ingest_grpc_url: String,
+    /// Where clients reach the ingest engine's HTTP listener (OTLP/HTTP, heartbeats, agent
+    /// reports), as the UI's snippets show it (`VIGIL_PUBLIC_INGEST_HTTP_URL`).
+    pub public_ingest_http_url: String,
+    /// Where Fluent Bit and Fluentd reach the ingest engine's Forward listener, `host:port`
+    /// (`VIGIL_PUBLIC_INGEST_FORWARD_ADDR`).
+    pub public_ingest_forward_addr: String,
+    /// Pages kept open for live updates (Server-Sent Events) at once per process
+    /// (`VIGIL_MAX_LIVE_PAGES`); one more is answered 503 with `Retry-After`.
+    pub max_live_pages: usize,
     /// `vigil worker`'s settings (the `[worker]` table).
     pub worker: WorkerConfig,
 }
@@ -159,6 +171,10 @@ impl Default for Config {
             login_max_failures: 10,
             login_window_secs: 15 * 60,
             request_timeout_ms: 30_000,
+            max_live_pages: 1_000,
+            public_ingest_grpc_url: "http://127.0.0.1:4317".into(),
+            public_ingest_http_url: "http://127.0.0.1:4318".into(),
+            public_ingest_forward_addr: "127.0.0.1:24224".into(),
             worker: WorkerConfig::default(),
         }
     }
@@ -174,6 +190,7 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("login_max_failures", &self.login_max_failures)
+            .field("max_live_pages", &self.max_live_pages)
             .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
@@ -209,6 +226,19 @@ impl Config {
         env.set("VIGIL_SESSION_TTL_HOURS", &mut config.session_ttl_hours);
         env.set("VIGIL_SECURE_COOKIES", &mut config.secure_cookies);
         env.set("VIGIL_LOGIN_MAX_FAILURES", &mut config.login_max_failures);
+        env.set("VIGIL_MAX_LIVE_PAGES", &mut config.max_live_pages);
+        env.set(
+            "VIGIL_PUBLIC_INGEST_GRPC_URL",
+            &mut config.public_ingest_grpc_url,
+        );
+        env.set(
+            "VIGIL_PUBLIC_INGEST_HTTP_URL",
+            &mut config.public_ingest_http_url,
+        );
+        env.set(
+            "VIGIL_PUBLIC_INGEST_FORWARD_ADDR",
+            &mut config.public_ingest_forward_addr,
+        );
         let w = &mut config.worker;
         env.set("VIGIL_REDIS_URL", &mut w.redis_url);
         env.set("VIGIL_REDIS_STREAM_PREFIX", &mut w.stream_prefix);

@@ -39,27 +39,58 @@ pub(crate) async fn follow_assignments(
     pool: PgPool,
     changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 ) {
-    let bump = || changes.send_modify(|n| *n = n.wrapping_add(1));
+    follow(pool, "vigil_assignments", |_| {
+        changes.send_modify(|n| *n = n.wrapping_add(1));
+    })
+    .await;
+}
+
+/// What a project-change listener hears: a project whose monitors or incidents changed, or
+/// `None` after a lost connection (anything may have changed meanwhile).
+pub(crate) type ProjectChange = Option<uuid::Uuid>;
+
+/// Sends every NOTIFY `vigil_project_changes` to `changes` (pages showing that project update
+/// live), until the task is dropped.
+pub(crate) async fn follow_project_changes(
+    pool: PgPool,
+    changes: tokio::sync::broadcast::Sender<ProjectChange>,
+) {
+    follow(pool, "vigil_project_changes", |payload| {
+        let change = match payload {
+            Some(text) => match text.parse() {
+                Ok(project) => Some(project),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        // No page listening is not an error.
+        let _nobody = changes.send(change);
+    })
+    .await;
+}
+
+/// LISTENs on `channel` and calls `heard` with each payload, or with `None` after the
+/// connection was lost and made again (its notifications are gone); retries forever.
+async fn follow(pool: PgPool, channel: &str, mut heard: impl FnMut(Option<&str>)) {
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
-                if let Err(error) = listener.listen("vigil_assignments").await {
-                    tracing::warn!(%error, "cannot LISTEN vigil_assignments; retrying");
+                if let Err(error) = listener.listen(channel).await {
+                    tracing::warn!(%error, channel, "cannot LISTEN; retrying");
                 } else {
                     loop {
                         match listener.try_recv().await {
-                            Ok(Some(_)) => bump(),
-                            // Lost and reconnecting: what was notified meanwhile is gone.
-                            Ok(None) => bump(),
+                            Ok(Some(notification)) => heard(Some(notification.payload())),
+                            Ok(None) => heard(None),
                             Err(error) => {
-                                tracing::warn!(%error, "assignment listener failed; reconnecting");
+                                tracing::warn!(%error, channel, "listener failed; reconnecting");
                                 break;
                             }
                         }
                     }
                 }
             }
-            Err(error) => tracing::warn!(%error, "assignment listener cannot connect; retrying"),
+            Err(error) => tracing::warn!(%error, channel, "listener cannot connect; retrying"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

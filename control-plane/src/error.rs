@@ -74,6 +74,17 @@ impl ApiError {
     }
 }
 
+impl From<storage::client::ClickHouseError> for ApiError {
+    fn from(e: storage::client::ClickHouseError) -> Self {
+        if e.is_retryable() {
+            tracing::warn!(error = %e, "ClickHouse did not answer a read");
+            ApiError::Unavailable
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match e {

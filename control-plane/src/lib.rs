@@ -29,18 +29,31 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
-    let state = api::AppState::new(pool.clone(), config);
-    let listener_task = tokio::spawn(db::follow_assignments(
-        pool,
-        state.assignment_changes.clone(),
-    ));
+    let state = api::AppState::new(pool.clone(), config)?;
+    let listeners = [
+        tokio::spawn(db::follow_assignments(
+            pool.clone(),
+            state.assignment_changes.clone(),
+        )),
+        tokio::spawn(db::follow_project_changes(
+            pool,
+            state.project_changes.clone(),
+        )),
+    ];
+    let stopping = state.shutdown.clone();
     let app = api::router(state.clone()).merge(ui::router(state));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Live pages hold their connections open: end them so the shutdown can finish.
+        stopping.cancel();
+    })
     .await?;
-    listener_task.abort();
+    for task in listeners {
+        task.abort();
+    }
     Ok(())
 }

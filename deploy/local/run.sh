@@ -34,6 +34,10 @@ export VIGIL_WAL_DIR=${VIGIL_WAL_DIR:-$repo/.vigil/wal}
 export VIGIL_FORWARD_ADDR=${VIGIL_FORWARD_ADDR:-127.0.0.1:24224}
 # Fluent Bit and Fluentd log in with this (public) shared key and an ingestion key as username.
 export VIGIL_FORWARD_KEY_LOGIN_SHARED_KEY=${VIGIL_FORWARD_KEY_LOGIN_SHARED_KEY:-vigil}
+# The operator UI's snippets show these addresses to clients.
+export VIGIL_PUBLIC_INGEST_GRPC_URL=${VIGIL_PUBLIC_INGEST_GRPC_URL:-http://$VIGIL_OTLP_GRPC_ADDR}
+export VIGIL_PUBLIC_INGEST_HTTP_URL=${VIGIL_PUBLIC_INGEST_HTTP_URL:-http://$VIGIL_OTLP_HTTP_ADDR}
+export VIGIL_PUBLIC_INGEST_FORWARD_ADDR=${VIGIL_PUBLIC_INGEST_FORWARD_ADDR:-$VIGIL_FORWARD_ADDR}
 
 pids=()
 stop_all() { [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true; }

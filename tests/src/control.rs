@@ -35,6 +35,9 @@ impl ControlPlane {
         };
         // The tests' notification receivers listen on loopback.
         config.worker.notify_allow_private_networks = true;
+        // The UI reads monitor results here (a database no worker writes unless a test says).
+        config.worker.clickhouse_url = crate::clickhouse_url();
+        config.worker.clickhouse_database = database.clone();
         tweak(&mut config);
         let database_url = config.database_url.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

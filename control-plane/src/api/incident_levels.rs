@@ -58,11 +58,8 @@ pub(crate) async fn states(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Level>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let sql = "SELECT id, name, color, kind, position FROM incident_states WHERE project_id = $1 \
-               ORDER BY position, name LIMIT $2 OFFSET $3";
     Ok(Json(
-        super::project_page(&state.pool, sql, project_id, &page, level).await?,
+        levels_of(&state.pool, &caller, project_id, LevelKind::State, &page).await?,
     ))
 }
 
@@ -77,12 +74,38 @@ pub(crate) async fn severities(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Level>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let sql = "SELECT id, name, color, NULL::text, position FROM incident_severities \
-               WHERE project_id = $1 ORDER BY position, name LIMIT $2 OFFSET $3";
     Ok(Json(
-        super::project_page(&state.pool, sql, project_id, &page, level).await?,
+        levels_of(&state.pool, &caller, project_id, LevelKind::Severity, &page).await?,
     ))
+}
+
+/// Incident states or severities.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LevelKind {
+    State,
+    Severity,
+}
+
+/// A page of the project's incident states or severities, in order (members and viewers).
+pub(crate) async fn levels_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    kind: LevelKind,
+    page: &PageQuery,
+) -> Result<Page<Level>, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    let sql = match kind {
+        LevelKind::State => {
+            "SELECT id, name, color, kind, position FROM incident_states WHERE project_id = $1 \
+             ORDER BY position, name LIMIT $2 OFFSET $3"
+        }
+        LevelKind::Severity => {
+            "SELECT id, name, color, NULL::text, position FROM incident_severities \
+             WHERE project_id = $1 ORDER BY position, name LIMIT $2 OFFSET $3"
+        }
+    };
+    super::project_page(pool, sql, project_id, page, level).await
 }
 
 async fn add_level(

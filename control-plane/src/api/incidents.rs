@@ -101,7 +101,9 @@ pub(crate) struct NoteBody {
 #[into_params(parameter_in = Query)]
 pub(crate) struct IncidentFilter {
     /// Only unresolved (`true`) or only resolved (`false`) incidents.
-    open: Option<bool>,
+    pub(crate) open: Option<bool>,
+    /// Only incidents affecting this monitor.
+    pub(crate) monitor_id: Option<Uuid>,
 }
 
 const SELECT: &str = "SELECT i.id, i.number, i.title, i.description, st.id, st.name, st.color, \
@@ -184,22 +186,38 @@ pub(crate) async fn list(
     Query(filter): Query<IncidentFilter>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Incident>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
+    Ok(Json(
+        incidents_of(&state.pool, &caller, project_id, &filter, &page).await?,
+    ))
+}
+
+/// A page of the project's incidents that pass `filter`, newest first (members and viewers).
+pub(crate) async fn incidents_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    filter: &IncidentFilter,
+    page: &PageQuery,
+) -> Result<Page<Incident>, ApiError> {
+    caller.role_in(pool, project_id).await?;
     let bounds = page.bounds()?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "{SELECT} WHERE i.project_id = $1 AND ($2::boolean IS NULL OR (i.resolved_at IS NULL) = $2) \
+         AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM incident_monitors im \
+              WHERE im.incident_id = i.id AND im.monitor_id = $5)) \
          ORDER BY i.declared_at DESC, i.number DESC LIMIT $3 OFFSET $4"
     ))
     .bind(project_id)
     .bind(filter.open)
     .bind(bounds.0 + 1)
     .bind(bounds.1)
-    .fetch_all(&state.pool)
+    .bind(filter.monitor_id)
+    .fetch_all(pool)
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows.into_iter().map(incident).collect(),
         bounds,
-    )))
+    ))
 }
 
 /// One incident with its timeline.
@@ -212,8 +230,20 @@ pub(crate) async fn get_one(
     caller: Caller,
     Path((project_id, incident_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let mut db = state.pool.acquire().await?;
+    Ok(Json(
+        incident_of(&state.pool, &caller, project_id, incident_id).await?,
+    ))
+}
+
+/// One incident with its timeline (members and viewers).
+pub(crate) async fn incident_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    incident_id: Uuid,
+) -> Result<IncidentDetail, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    let mut db = pool.acquire().await?;
     let incident = fetch(&mut db, project_id, incident_id).await?;
     type T = (
         DateTime<Utc>,
@@ -240,7 +270,7 @@ pub(crate) async fn get_one(
             user_id,
         })
         .collect();
-    Ok(Json(IncidentDetail { incident, timeline }))
+    Ok(IncidentDetail { incident, timeline })
 }
 
 /// Declares an incident by hand (members).
@@ -255,16 +285,25 @@ pub(crate) async fn create(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewIncidentBody>,
 ) -> Result<(StatusCode, Json<Incident>), ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
+    let incident = declare(&state.pool, &caller, project_id, new).await?;
+    Ok((StatusCode::CREATED, Json(incident)))
+}
+
+/// Declares an incident by hand (members).
+pub(crate) async fn declare(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    new: NewIncidentBody,
+) -> Result<Incident, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
     let title = new.title.trim();
     if title.is_empty() || title.chars().count() > 200 || new.description.len() > 10_000 {
         return Err(ApiError::BadRequest(
             "a title needs 1 to 200 characters, a description at most 10000 bytes".into(),
         ));
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     check_owned(
         &mut tx,
         "incident_severities",
@@ -292,21 +331,19 @@ pub(crate) async fn create(
     .ok_or_else(|| ApiError::Internal("a hand-declared incident was not opened".into()))?;
     let incident = fetch(&mut tx, project_id, id).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(incident)))
+    Ok(incident)
 }
 
-/// Moves an open incident to `kind`'s state, or to `state_id`.
-async fn transition(
-    state: &AppState,
+/// Moves an open incident to `kind`'s state, or to `state_id` (members).
+pub(crate) async fn transition(
+    pool: &sqlx::PgPool,
     caller: &Caller,
     project_id: Uuid,
     incident_id: Uuid,
     target: Result<StateKind, Uuid>,
-) -> Result<Json<Incident>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
-    let mut tx = state.pool.begin().await?;
+) -> Result<Incident, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    let mut tx = pool.begin().await?;
     let current = fetch(&mut tx, project_id, incident_id).await?;
     if current.resolved_at.is_some() {
         return Err(ApiError::Conflict("the incident is resolved".into()));
@@ -350,7 +387,7 @@ async fn transition(
     }
     let incident = fetch(&mut tx, project_id, incident_id).await?;
     tx.commit().await?;
-    Ok(Json(incident))
+    Ok(incident)
 }
 
 /// Acknowledges an open incident (members); records who did.
@@ -365,13 +402,14 @@ pub(crate) async fn acknowledge(
     Path((project_id, incident_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Incident>, ApiError> {
     transition(
-        &state,
+        &state.pool,
         &caller,
         project_id,
         incident_id,
         Ok(StateKind::Acknowledged),
     )
     .await
+    .map(Json)
 }
 
 /// Resolves an open incident (members).
@@ -386,13 +424,14 @@ pub(crate) async fn resolve(
     Path((project_id, incident_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Incident>, ApiError> {
     transition(
-        &state,
+        &state.pool,
         &caller,
         project_id,
         incident_id,
         Ok(StateKind::Resolved),
     )
     .await
+    .map(Json)
 }
 
 /// Moves an open incident to a state of the project (members).
@@ -408,7 +447,15 @@ pub(crate) async fn move_state(
     Path((project_id, incident_id)): Path<(Uuid, Uuid)>,
     Body(body): Body<StateMove>,
 ) -> Result<Json<Incident>, ApiError> {
-    transition(&state, &caller, project_id, incident_id, Err(body.state_id)).await
+    transition(
+        &state.pool,
+        &caller,
+        project_id,
+        incident_id,
+        Err(body.state_id),
+    )
+    .await
+    .map(Json)
 }
 
 /// Adds a note to an incident's timeline (members).
@@ -423,20 +470,30 @@ pub(crate) async fn add_note(
     Path((project_id, incident_id)): Path<(Uuid, Uuid)>,
     Body(body): Body<NoteBody>,
 ) -> Result<StatusCode, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
-    let note = body.note.trim();
+    note_on(&state.pool, &caller, project_id, incident_id, &body.note).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Adds a note to an incident's timeline (members).
+pub(crate) async fn note_on(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    incident_id: Uuid,
+    note: &str,
+) -> Result<(), ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    let note = note.trim();
     if note.is_empty() || note.chars().count() > 10_000 {
         return Err(ApiError::BadRequest(
             "a note has 1 to 10000 characters".into(),
         ));
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     fetch(&mut tx, project_id, incident_id).await?;
     incident::add_note(&mut tx, incident_id, note, caller.user().ok()).await?;
     tx.commit().await?;
-    Ok(StatusCode::CREATED)
+    Ok(())
 }
 
 /// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).

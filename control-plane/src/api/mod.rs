@@ -3,17 +3,19 @@
 
 pub(crate) mod accounts;
 mod channels;
-mod incident_levels;
-mod incidents;
+pub(crate) mod incident_levels;
+pub(crate) mod incidents;
 pub(crate) mod invitations;
 pub(crate) mod keys;
 mod maintenance;
+pub(crate) mod monitor_history;
 mod monitor_rules;
 pub(crate) mod monitors;
 mod owned;
-mod probes;
+pub(crate) mod probes;
 pub(crate) mod projects;
 pub(crate) mod statuses;
+pub(crate) mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,16 @@ pub struct AppState {
     /// Bumped whenever probe assignments change (NOTIFY `vigil_assignments`); waiting
     /// assignment polls wake on it.
     pub(crate) assignment_changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where monitor results are read from (the worker's ClickHouse settings).
+    pub(crate) clickhouse: storage::client::ClickHouse,
+    /// Projects whose monitors or incidents changed (NOTIFY `vigil_project_changes`): live
+    /// pages subscribe.
+    pub(crate) project_changes: tokio::sync::broadcast::Sender<crate::db::ProjectChange>,
+    /// Bounds the live pages open at once (`max_live_pages`).
+    pub(crate) live_pages: Arc<tokio::sync::Semaphore>,
+    /// Cancelled when the server shuts down: live pages end so the shutdown does not wait on
+    /// them.
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -52,17 +64,23 @@ impl FromRef<AppState> for PgPool {
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: Config) -> Self {
+    pub fn new(pool: PgPool, config: Config) -> anyhow::Result<Self> {
         let limiter = LoginLimiter::new(
             config.login_max_failures,
             Duration::from_secs(config.login_window_secs),
         );
-        Self {
+        let clickhouse = crate::worker::clickhouse(&config.worker)?;
+        let live_pages = Arc::new(tokio::sync::Semaphore::new(config.max_live_pages));
+        Ok(Self {
             pool,
+            project_changes: tokio::sync::broadcast::Sender::new(256),
+            live_pages,
+            shutdown: tokio_util::sync::CancellationToken::new(),
             config: Arc::new(config),
             limiter: Arc::new(limiter),
             assignment_changes: Arc::new(tokio::sync::watch::Sender::new(0)),
-        }
+            clickhouse,
+        })
     }
 }
 
@@ -108,6 +126,14 @@ pub(crate) struct PageQuery {
 }
 
 impl PageQuery {
+    /// The first `limit` items.
+    pub(crate) fn first(limit: i64) -> Self {
+        Self {
+            limit: Some(limit),
+            offset: None,
+        }
+    }
+
     /// `(limit, offset)`, checked; the query asks one more row to know whether a page follows.
     pub(crate) fn bounds(&self) -> Result<(i64, i64), ApiError> {
         let limit = self.limit.unwrap_or(50);
@@ -266,6 +292,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(channels::routes())
         .merge(probes::routes())
         .merge(maintenance::routes())
+        .merge(monitor_history::routes())
+        .merge(telemetry::routes())
         .split_for_parts();
     // The modifiers see every operation only once the routes are merged.
     Security.modify(&mut doc);

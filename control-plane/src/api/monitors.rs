@@ -187,9 +187,18 @@ pub(crate) async fn create(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewMonitor>,
 ) -> Result<(StatusCode, Json<CreatedMonitor>), ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
+    let created = create_monitor(&state.pool, &caller, project_id, new).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates a monitor (members): the rule the API and the UI share.
+pub(crate) async fn create_monitor(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    new: NewMonitor,
+) -> Result<CreatedMonitor, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
     let name = check_name(&new.name)?;
     let settings =
         check_settings(new.kind, new.settings).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -202,7 +211,7 @@ pub(crate) async fn create(
         new.min_probe_agreement.unwrap_or(1),
     );
     check_numbers(interval, timeout, retries, agreement)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let criteria = match new.criteria {
         Some(c) => c,
         None => default_criteria(&mut tx, project_id, name, new.kind).await?,
@@ -253,13 +262,10 @@ pub(crate) async fn create(
     set_probes(&mut tx, project_id, id, &new.probe_ids).await?;
     let monitor = fetch(&mut tx, project_id, id).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedMonitor {
-            monitor,
-            key: key.map(|k| k.0),
-        }),
-    ))
+    Ok(CreatedMonitor {
+        monitor,
+        key: key.map(|k| k.0),
+    })
 }
 
 /// The project's monitors, oldest first.
@@ -331,6 +337,23 @@ pub(crate) async fn monitors_of(
     Ok(Page::from_rows(items, (limit, offset)))
 }
 
+/// The names of the project's monitors among `ids`, by name (members and viewers).
+pub(crate) async fn monitor_names(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    Ok(sqlx::query_as(
+        "SELECT id, name FROM monitors WHERE project_id = $1 AND id = ANY($2) ORDER BY name",
+    )
+    .bind(project_id)
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// One monitor.
 #[utoipa::path(get, path = "/api/v1/projects/{project_id}/monitors/{monitor_id}",
     tag = "monitors", params(("project_id" = Uuid, Path), ("monitor_id" = Uuid, Path)),
@@ -341,9 +364,21 @@ pub(crate) async fn get_one(
     caller: Caller,
     Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Monitor>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
-    let mut db = state.pool.acquire().await?;
-    Ok(Json(fetch(&mut db, project_id, monitor_id).await?))
+    Ok(Json(
+        monitor_of(&state.pool, &caller, project_id, monitor_id).await?,
+    ))
+}
+
+/// One of the project's monitors (members and viewers).
+pub(crate) async fn monitor_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    monitor_id: Uuid,
+) -> Result<Monitor, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    let mut db = pool.acquire().await?;
+    fetch(&mut db, project_id, monitor_id).await
 }
 
 /// Changes a monitor (members). The kind cannot change.
@@ -359,10 +394,21 @@ pub(crate) async fn change(
     Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
     Body(change): Body<MonitorChange>,
 ) -> Result<Json<Monitor>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
-    let mut tx = state.pool.begin().await?;
+    Ok(Json(
+        change_monitor(&state.pool, &caller, project_id, monitor_id, change).await?,
+    ))
+}
+
+/// Changes a monitor (members); absent fields stay.
+pub(crate) async fn change_monitor(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    monitor_id: Uuid,
+    change: MonitorChange,
+) -> Result<Monitor, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    let mut tx = pool.begin().await?;
     // Locked: concurrent changes apply one after the other.
     require_row(
         &mut *tx, "monitors", project_id, monitor_id, "monitor", true,
@@ -411,7 +457,7 @@ pub(crate) async fn change(
     set_probes(&mut tx, project_id, monitor_id, &probes).await?;
     let monitor = fetch(&mut tx, project_id, monitor_id).await?;
     tx.commit().await?;
-    Ok(Json(monitor))
+    Ok(monitor)
 }
 
 /// Deletes a monitor (members); its push key stops working at once.
@@ -424,10 +470,18 @@ pub(crate) async fn delete_one(
     caller: Caller,
     Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
-    delete_row(&state.pool, "monitors", project_id, monitor_id, "monitor").await
+    delete_monitor(&state.pool, &caller, project_id, monitor_id).await
+}
+
+/// Deletes a monitor (members).
+pub(crate) async fn delete_monitor(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    monitor_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    delete_row(pool, "monitors", project_id, monitor_id, "monitor").await
 }
 
 /// Replaces a push monitor's key (members); the old key stops working at once.

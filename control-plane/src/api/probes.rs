@@ -149,10 +149,21 @@ pub(crate) async fn register(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewProbe>,
 ) -> Result<(StatusCode, Json<RegisteredProbe>), ApiError> {
+    let registered = register_probe(&state, &caller, project_id, &new.name).await?;
+    Ok((StatusCode::CREATED, Json(registered)))
+}
+
+/// Registers a probe (admins); its key is in the answer, once.
+pub(crate) async fn register_probe(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    name: &str,
+) -> Result<RegisteredProbe, ApiError> {
     caller
         .require_in(&state.pool, project_id, Role::Admin)
         .await?;
-    let name = check_name(&new.name)?;
+    let name = check_name(name)?;
     let key = secret::generate(secret::PROBE_KEY)?;
     let id = Uuid::new_v4();
     sqlx::query(
@@ -165,8 +176,8 @@ pub(crate) async fn register(
     .bind(secret::hint(&key))
     .execute(&state.pool)
     .await?;
-    let probe = fetch(&state, project_id, id).await?;
-    Ok((StatusCode::CREATED, Json(RegisteredProbe { probe, key })))
+    let probe = fetch(state, project_id, id).await?;
+    Ok(RegisteredProbe { probe, key })
 }
 
 /// The project's probes.
@@ -180,14 +191,24 @@ pub(crate) async fn list(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Probe>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
+    Ok(Json(
+        probes_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// A page of the project's probes, oldest first (members and viewers).
+pub(crate) async fn probes_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<Probe>, ApiError> {
+    caller.role_in(pool, project_id).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM probes WHERE project_id = $1 ORDER BY created_at, id \
          LIMIT $2 OFFSET $3"
     );
-    Ok(Json(
-        project_page(&state.pool, &sql, project_id, &page, probe).await?,
-    ))
+    project_page(pool, &sql, project_id, page, probe).await
 }
 
 /// Deletes a probe (admins); its key stops working at once.

@@ -229,17 +229,22 @@ pub(crate) async fn timeline(
     Path((project_id, monitor_id)): Path<(Uuid, Uuid)>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<TimelineEntry>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
+    Ok(Json(
+        timeline_of(&state.pool, &caller, project_id, monitor_id, &page).await?,
+    ))
+}
+
+/// A page of a monitor's status history, newest first (members and viewers).
+pub(crate) async fn timeline_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    monitor_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<TimelineEntry>, ApiError> {
+    caller.role_in(pool, project_id).await?;
     let bounds = page.bounds()?;
-    require_row(
-        &state.pool,
-        "monitors",
-        project_id,
-        monitor_id,
-        "monitor",
-        false,
-    )
-    .await?;
+    require_row(pool, "monitors", project_id, monitor_id, "monitor", false).await?;
     type Row = (
         Uuid,
         String,
@@ -258,7 +263,7 @@ pub(crate) async fn timeline(
     .bind(monitor_id)
     .bind(bounds.0 + 1)
     .bind(bounds.1)
-    .fetch_all(&state.pool)
+    .fetch_all(pool)
     .await?;
     let items = rows
         .into_iter()
@@ -273,7 +278,7 @@ pub(crate) async fn timeline(
             },
         )
         .collect();
-    Ok(Json(Page::from_rows(items, bounds)))
+    Ok(Page::from_rows(items, bounds))
 }
 
 /// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).

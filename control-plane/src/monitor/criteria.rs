@@ -130,6 +130,37 @@ pub enum Op {
     IsFalse,
 }
 
+impl Op {
+    /// Every operator, in the order forms list them.
+    pub(crate) const ALL: [Op; 12] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Gt,
+        Op::Gte,
+        Op::Lt,
+        Op::Lte,
+        Op::Contains,
+        Op::NotContains,
+        Op::StartsWith,
+        Op::EndsWith,
+        Op::IsTrue,
+        Op::IsFalse,
+    ];
+}
+
+/// The name a check or operator has in JSON (`response_time_ms`, `gte`…).
+pub(crate) fn wire_name(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// A check or operator from its JSON name.
+pub(crate) fn from_wire_name<T: for<'de> Deserialize<'de>>(name: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+}
+
 enum Kind {
     Bool,
     Number,
@@ -137,6 +168,31 @@ enum Kind {
 }
 
 impl Check {
+    /// Every check, in the order forms list them.
+    pub(crate) const ALL: [Check; 16] = [
+        Check::IsOnline,
+        Check::IsTimeout,
+        Check::ResponseTimeMs,
+        Check::StatusCode,
+        Check::ResponseBody,
+        Check::Error,
+        Check::CertificateExpiresInDays,
+        Check::CertificateSelfSigned,
+        Check::CertificateValid,
+        Check::PacketLossPercent,
+        Check::JitterMs,
+        Check::DnsAnswers,
+        Check::CpuPercent,
+        Check::MemoryPercent,
+        Check::DiskPercent,
+        Check::MinutesSinceLastPush,
+    ];
+
+    /// Whether the check's value is a number (else a boolean or text).
+    pub(crate) fn is_numeric(self) -> bool {
+        matches!(self.kind(), Kind::Number)
+    }
+
     fn kind(self) -> Kind {
         use Check::*;
         match self {

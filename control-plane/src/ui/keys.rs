@@ -10,11 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::assets::css_url;
-use super::pages::{SignedIn, check_csrf, error_page, page};
-use crate::access::{Role, SessionUser};
+use super::pages::{ConfirmPage, CsrfForm, SignedIn, check_csrf, error_page, page};
+use super::project_nav::ProjectNav;
+use crate::access::SessionUser;
 use crate::api::keys::{ingestion_keys, new_ingestion_key, revoke_ingestion_key_of};
-use crate::api::projects::project_of;
 use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
@@ -29,12 +28,9 @@ struct KeyRow {
 #[derive(Template)]
 #[template(path = "keys.html")]
 struct KeysPage<'a> {
-    css: String,
     user: Option<&'a SessionUser>,
     error: Option<String>,
-    project_id: Uuid,
-    project: String,
-    admin: bool,
+    nav: ProjectNav,
     keys: Vec<KeyRow>,
     created: Option<String>,
 }
@@ -48,7 +44,7 @@ async fn keys_page(
     created: Option<String>,
 ) -> Result<Response, ApiError> {
     let caller = user.caller();
-    let project = project_of(&state.pool, &caller, project_id).await?;
+    let nav = ProjectNav::of(state, user, project_id, "/keys").await?;
     let keys = ingestion_keys(&state.pool, &caller, project_id, &PageQuery::default()).await?;
     let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
     let keys = keys
@@ -65,12 +61,9 @@ async fn keys_page(
     Ok(page(
         status,
         &KeysPage {
-            css: css_url(),
             user: Some(user),
             error,
-            project_id,
-            project: project.name,
-            admin: project.role >= Role::Admin,
+            nav,
             keys,
             created,
         },
@@ -124,19 +117,6 @@ pub(super) async fn create(
     shown.unwrap_or_else(|e| error_page(Some(&user), &e))
 }
 
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage<'a> {
-    css: String,
-    user: Option<&'a SessionUser>,
-    error: Option<String>,
-    heading: &'static str,
-    question: String,
-    action: String,
-    button: &'static str,
-    back: String,
-}
-
 /// Asks before revoking: without JavaScript a confirmation is a page of its own.
 pub(super) async fn confirm_revoke(
     State(state): State<AppState>,
@@ -160,7 +140,6 @@ pub(super) async fn confirm_revoke(
     page(
         StatusCode::OK,
         &ConfirmPage {
-            css: css_url(),
             user: Some(&user),
             error: None,
             heading: "Revoke this key?",
@@ -175,16 +154,11 @@ pub(super) async fn confirm_revoke(
     )
 }
 
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf_token: String,
-}
-
 pub(super) async fn revoke(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Path((project_id, key_id)): Path<(Uuid, Uuid)>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Response {
     let revoked = match check_csrf(&user, &form.csrf_token) {
         Ok(()) => revoke_ingestion_key_of(&state, &user.caller(), project_id, key_id).await,

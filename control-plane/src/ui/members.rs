@@ -9,23 +9,20 @@ use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::assets::css_url;
 use super::pages::{SignedIn, check_csrf, error_page, page};
+use super::project_nav::ProjectNav;
 use crate::access::{Role, SessionUser};
 use crate::api::invitations::{NewInvitation, invite_to};
-use crate::api::projects::{members_of, project_of};
+use crate::api::projects::members_of;
 use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 #[derive(Template)]
 #[template(path = "members.html")]
 struct MembersPage<'a> {
-    css: String,
     user: Option<&'a SessionUser>,
     error: Option<String>,
-    project_id: Uuid,
-    project: String,
-    admin: bool,
+    nav: ProjectNav,
     members: Vec<(String, String, &'static str)>,
     invited: Option<String>,
 }
@@ -39,7 +36,7 @@ async fn members_page(
     invited: Option<String>,
 ) -> Result<Response, ApiError> {
     let caller = user.caller();
-    let project = project_of(&state.pool, &caller, project_id).await?;
+    let nav = ProjectNav::of(state, user, project_id, "/members").await?;
     let members = members_of(&state.pool, &caller, project_id, &PageQuery::default())
         .await?
         .items
@@ -49,12 +46,9 @@ async fn members_page(
     Ok(page(
         status,
         &MembersPage {
-            css: css_url(),
             user: Some(user),
             error,
-            project_id,
-            project: project.name,
-            admin: project.role >= Role::Admin,
+            nav,
             members,
             invited,
         },

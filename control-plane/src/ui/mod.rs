@@ -4,11 +4,19 @@
 //! as the API's. Every page carries a strict Content-Security-Policy (no script, no inline
 //! style, nothing from another origin) and may not be framed.
 
-mod assets;
+pub(crate) mod assets;
+mod getting_data_in;
+mod incidents;
 mod keys;
+mod live;
 mod members;
+mod monitor_detail;
+mod monitor_edit;
+mod monitor_form;
 mod monitors;
 mod pages;
+mod probes;
+mod project_nav;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -17,10 +25,11 @@ use axum::routing::get;
 
 use crate::api::AppState;
 
-/// No script (the first pages need none), styles and images from this origin only, forms
-/// posting back here only, never in a frame.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+/// Scripts, styles, images and connections (charts, live updates) from this origin only and
+/// never inline, forms posting back here only, never in a frame.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'";
 
 async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
@@ -57,7 +66,57 @@ pub fn router(state: AppState) -> Router {
             "/invitations/{invitation_id}/{answer}",
             axum::routing::post(pages::answer_invitation),
         )
+        .route("/projects/switch", get(project_nav::switch))
         .route("/projects/{project_id}", get(monitors::list))
+        .route("/projects/{project_id}/live", get(live::stream))
+        .route(
+            "/projects/{project_id}/monitors",
+            axum::routing::post(monitor_edit::create),
+        )
+        .route(
+            "/projects/{project_id}/monitors/new",
+            get(monitor_edit::new_form),
+        )
+        .route(
+            "/projects/{project_id}/monitors/{monitor_id}",
+            get(monitor_detail::show),
+        )
+        .route(
+            "/projects/{project_id}/monitors/{monitor_id}/edit",
+            get(monitor_edit::edit_form).post(monitor_edit::update),
+        )
+        .route(
+            "/projects/{project_id}/monitors/{monitor_id}/enabled",
+            axum::routing::post(monitor_edit::set_enabled),
+        )
+        .route(
+            "/projects/{project_id}/monitors/{monitor_id}/delete",
+            get(monitor_edit::confirm_delete).post(monitor_edit::delete),
+        )
+        .route(
+            "/projects/{project_id}/incidents",
+            get(incidents::list).post(incidents::create),
+        )
+        .route(
+            "/projects/{project_id}/incidents/{incident_id}",
+            get(incidents::show),
+        )
+        .route(
+            "/projects/{project_id}/incidents/{incident_id}/{action}",
+            axum::routing::post(incidents::act),
+        )
+        .route(
+            "/projects/{project_id}/probes",
+            get(probes::list).post(probes::register),
+        )
+        .route(
+            "/projects/{project_id}/getting-data-in",
+            get(getting_data_in::show),
+        )
+        .route(
+            "/projects/{project_id}/getting-data-in/key",
+            axum::routing::post(getting_data_in::create_key),
+        )
         .route(
             "/projects/{project_id}/members",
             get(members::list).post(members::invite),

@@ -13,7 +13,6 @@ use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::assets::css_url;
 use crate::access::{SessionUser, csrf_matches, session_user};
 use crate::api::accounts::{self, Credentials, NewUser};
 use crate::api::invitations::{accept_for, decline_for, received_by};
@@ -67,7 +66,6 @@ pub(super) fn page(status: StatusCode, template: &impl Template) -> Response {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    css: String,
     user: Option<&'a SessionUser>,
     error: Option<String>,
     heading: &'static str,
@@ -78,7 +76,6 @@ pub(super) fn error_page(user: Option<&SessionUser>, error: &ApiError) -> Respon
     page(
         status,
         &ErrorPage {
-            css: css_url(),
             user,
             error: Some(message),
             heading: "Something went wrong",
@@ -94,7 +91,6 @@ pub(super) async fn not_found(Viewer(user): Viewer, uri: axum::http::Uri) -> Res
     page(
         StatusCode::NOT_FOUND,
         &ErrorPage {
-            css: css_url(),
             user: user.as_ref(),
             error: None,
             heading: "There is no page here",
@@ -125,7 +121,6 @@ pub(super) async fn home(State(state): State<AppState>, Viewer(user): Viewer) ->
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
-    css: String,
     user: Option<&'a SessionUser>,
     error: Option<String>,
     email: &'a str,
@@ -138,7 +133,6 @@ pub(super) async fn login_form(Viewer(user): Viewer) -> Response {
     page(
         StatusCode::OK,
         &LoginPage {
-            css: css_url(),
             user: None,
             error: None,
             email: "",
@@ -169,7 +163,6 @@ pub(super) async fn login(
             page(
                 status,
                 &LoginPage {
-                    css: css_url(),
                     user: None,
                     error: Some(message),
                     email: &email,
@@ -182,7 +175,6 @@ pub(super) async fn login(
 #[derive(Template)]
 #[template(path = "signup.html")]
 struct SignupPage<'a> {
-    css: String,
     user: Option<&'a SessionUser>,
     error: Option<String>,
     name: &'a str,
@@ -193,7 +185,6 @@ pub(super) async fn signup_form() -> Response {
     page(
         StatusCode::OK,
         &SignupPage {
-            css: css_url(),
             user: None,
             error: None,
             name: "",
@@ -227,7 +218,6 @@ pub(super) async fn signup(
             page(
                 status,
                 &SignupPage {
-                    css: css_url(),
                     user: None,
                     error: Some(message),
                     name: &name,
@@ -238,9 +228,23 @@ pub(super) async fn signup(
     }
 }
 
+/// A form that carries only the CSRF token (a button).
 #[derive(Deserialize)]
 pub(super) struct CsrfForm {
-    csrf_token: String,
+    pub(super) csrf_token: String,
+}
+
+/// A question before a write that cannot be undone: without JavaScript, a page of its own.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(super) struct ConfirmPage<'a> {
+    pub(super) user: Option<&'a SessionUser>,
+    pub(super) error: Option<String>,
+    pub(super) heading: &'static str,
+    pub(super) question: String,
+    pub(super) action: String,
+    pub(super) button: &'static str,
+    pub(super) back: String,
 }
 
 pub(super) async fn logout(
@@ -276,7 +280,6 @@ struct InvitationRow {
 #[derive(Template)]
 #[template(path = "projects.html")]
 struct ProjectsPage<'a> {
-    css: String,
     user: Option<&'a SessionUser>,
     error: Option<String>,
     invitations: Vec<InvitationRow>,
@@ -318,7 +321,6 @@ async fn projects_page(
     page(
         status,
         &ProjectsPage {
-            css: css_url(),
             user: Some(user),
             error,
             invitations,

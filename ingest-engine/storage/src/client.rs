@@ -244,6 +244,22 @@ impl ClickHouse {
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
+    /// Runs a read-only `sql` with the per-query `settings` (limits such as
+    /// `max_execution_time`) and returns its text output; the server refuses any write in it.
+    pub async fn select(
+        &self,
+        sql: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<String, ClickHouseError> {
+        let mut params = settings.to_vec();
+        // Last, so the limits before it still apply (2: settings may change, data may not).
+        params.push(("readonly", "2"));
+        let body = self
+            .post(&params, Bytes::copy_from_slice(sql.as_bytes()))
+            .await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// Sends an `INSERT … FORMAT Native` whose body is already framed for `decompress=1`.
     pub async fn insert_native(
         &self,
