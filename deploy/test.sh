@@ -26,8 +26,9 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" >"$stamp"
 fi
 
-# Node.js with the real Node clients (@fluent-org/logger), cached under ~/.cache/vigil/node and
-# reinstalled from the lock file when it changes.
+# Node.js with the real Node clients (@fluent-org/logger) and the browser driver
+# (playwright-core, which drives the system's Chromium and downloads nothing), cached under
+# ~/.cache/vigil/node and reinstalled from the lock file when it changes.
 node_dir=${VIGIL_TEST_NODE_DIR:-$HOME/.cache/vigil/node}
 lock=tests/node/package-lock.json
 node_want=$(sha256sum "$lock" | cut -d' ' -f1)
@@ -43,6 +44,13 @@ if [ ! -d "$node_dir/node_modules" ] || [ "$(cat "$node_dir/.lock.sha256" 2>/dev
   cp tests/node/package.json "$lock" "$node_dir/"
   (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$node_want" >"$node_dir/.lock.sha256"
+fi
+
+# Debian's Chromium runs the operator UI's browser tests (driven by playwright-core above).
+if [ ! -x /usr/bin/chromium ]; then
+  apt_get=(apt-get); [ "$(id -u)" = 0 ] || apt_get=(sudo apt-get)
+  "${apt_get[@]}" install -y -qq chromium >/dev/null ||
+    { "${apt_get[@]}" update -qq && "${apt_get[@]}" install -y -qq chromium >/dev/null; }
 fi
 
 # dnsmasq answers the probe's DNS checks in the tests (the binary only, no system service).

@@ -9,8 +9,9 @@ function copyButtons() {
     button.addEventListener("click", async () => {
       const source = document.getElementById(button.dataset.copy);
       if (!source) return;
+      const text = "value" in source ? source.value : source.textContent.trim();
       try {
-        await navigator.clipboard.writeText(source.textContent.trim());
+        await navigator.clipboard.writeText(text);
         button.textContent = "Copied";
       } catch (_) {
         const range = document.createRange();

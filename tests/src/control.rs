@@ -54,6 +54,12 @@ impl ControlPlane {
         cp
     }
 
+    /// The ClickHouse database the UI reads monitor results from (a worker writing there
+    /// makes them visible).
+    pub fn results_database(&self) -> &str {
+        &self.config.worker.clickhouse_database
+    }
+
     /// Stops the API abruptly (as a crash would) and serves it again on the same address.
     pub async fn restart(&self) {
         let old = self.server.lock().unwrap().take();

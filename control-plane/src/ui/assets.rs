@@ -34,6 +34,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     [
         asset!("app.css", "../../assets/app.css", CSS),
         asset!("app.js", "../../assets/app.js", JS),
+        asset!("favicon.svg", "../../assets/favicon.svg", "image/svg+xml"),
         asset!("htmx.min.js", "../../assets/vendor/htmx.min.js", JS),
         asset!("htmx-sse.min.js", "../../assets/vendor/htmx-sse.min.js", JS),
         asset!(

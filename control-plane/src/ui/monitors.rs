@@ -74,19 +74,29 @@ fn sparkline(values: &[Option<f64>]) -> String {
         .copied()
         .fold(0.0_f64, f64::max)
         .max(1.0);
-    values
+    let points: Vec<(usize, f64)> = values
         .iter()
         .enumerate()
-        .filter_map(|(i, v)| {
-            let v = (*v)?;
-            Some(format!("{},{:.1}", i * 4, 19.0 - v / max * 18.0))
-        })
+        .filter_map(|(i, v)| Some((i * 4, 19.0 - (*v)? / max * 18.0)))
+        .collect();
+    // A lone hour is drawn as a short dash, not an invisible point.
+    let dash = match points[..] {
+        [(x, y)] => vec![(x, y), (x + 4, y)],
+        _ => points,
+    };
+    dash.iter()
+        .map(|(x, y)| format!("{x},{y:.1}"))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 fn percent(share: Option<f64>) -> String {
-    share.map_or_else(|| "–".to_owned(), |s| format!("{:.2} %", s * 100.0))
+    match share {
+        None => "–".to_owned(),
+        // Only a perfect record shows 100: 99.996 % is not rounded up to it.
+        Some(s) if s >= 1.0 => "100 %".to_owned(),
+        Some(s) => format!("{:.2} %", (s * 10_000.0).floor() / 100.0),
+    }
 }
 
 #[derive(Template)]

@@ -7,6 +7,7 @@
 mod account_security;
 mod api_fuzz;
 mod bad_input;
+mod browser;
 mod connections;
 mod control_plane;
 mod durability;

@@ -264,10 +264,11 @@ async fn ingestion_keys_are_shown_once_revoked_after_confirming_and_members_only
     b.post("/projects", &[("csrf_token", &csrf), ("name", "Shop")])
         .await;
     let (_, _, html) = b.get("/projects").await;
-    let keys = attribute(&html, "tbody a[href$='/keys']", "href");
-    let project = keys
-        .trim_start_matches("/projects/")
-        .trim_end_matches("/keys");
+    let link = attribute(&html, "tbody a", "href");
+    let project = link.trim_start_matches("/projects/");
+    // The project's pages link to its keys in their section navigation.
+    let (_, _, html) = b.get(&link).await;
+    let keys = attribute(&html, "nav.sections a[href$='/keys']", "href");
 
     // A new key's secret is on the answer to the form, once; the list shows only its hint.
     let (status, _, html) = b.get(&keys).await;
