@@ -114,6 +114,23 @@ pub struct WorkerConfig {
     pub notify_allow_private_networks: bool,
 }
 
+impl WorkerConfig {
+    /// The ClickHouse client of these settings (no request is made yet): the worker writes
+    /// monitor results through it, `vigil serve` reads them.
+    pub(crate) fn clickhouse(
+        &self,
+    ) -> Result<storage::client::ClickHouse, storage::client::ClickHouseError> {
+        storage::client::ClickHouse::new(&storage::ClickHouseConfig {
+            url: self.clickhouse_url.clone(),
+            database: self.clickhouse_database.clone(),
+            user: self.clickhouse_user.clone(),
+            password: storage::Secret(self.clickhouse_password.clone()),
+            timeout_ms: self.clickhouse_timeout_ms,
+            ..storage::ClickHouseConfig::default()
+        })
+    }
+}
+
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {

@@ -69,7 +69,7 @@ impl AppState {
             config.login_max_failures,
             Duration::from_secs(config.login_window_secs),
         );
-        let clickhouse = crate::worker::clickhouse(&config.worker)?;
+        let clickhouse = config.worker.clickhouse()?;
         let live_pages = Arc::new(tokio::sync::Semaphore::new(config.max_live_pages));
         Ok(Self {
             pool,

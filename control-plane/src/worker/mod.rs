@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use storage::client::ClickHouse;
-use storage::{ClickHouseConfig, Secret};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -27,19 +25,6 @@ use entry::StreamKind;
 use processor::Processor;
 use results::ResultRows;
 
-/// The ClickHouse client of the worker's settings.
-pub(crate) fn clickhouse(w: &WorkerConfig) -> anyhow::Result<ClickHouse> {
-    let config = ClickHouseConfig {
-        url: w.clickhouse_url.clone(),
-        database: w.clickhouse_database.clone(),
-        user: w.clickhouse_user.clone(),
-        password: Secret(w.clickhouse_password.clone()),
-        timeout_ms: w.clickhouse_timeout_ms,
-        ..ClickHouseConfig::default()
-    };
-    ClickHouse::new(&config).context("building the ClickHouse client")
-}
-
 /// Runs the worker until `shutdown` completes; what is in flight is left unacknowledged and
 /// taken over by another worker (or this one, restarted).
 pub async fn run(
@@ -49,7 +34,7 @@ pub async fn run(
     let pool = crate::db::connect(&config).await?;
     crate::db::migrate(&pool).await?;
     let w = config.worker.clone();
-    let clickhouse = clickhouse(&w)?;
+    let clickhouse = w.clickhouse().context("building the ClickHouse client")?;
     let token = CancellationToken::new();
     let stop = token.clone();
     tokio::spawn(async move {
