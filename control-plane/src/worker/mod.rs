@@ -18,7 +18,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, WorkerConfig};
+use crate::config::Config;
 use crate::notification::sender;
 use consumer::Consumer;
 use entry::StreamKind;
