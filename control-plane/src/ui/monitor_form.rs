@@ -433,7 +433,11 @@ impl MonitorDraft {
             timeout_ms: Self::number(&self.timeout_ms, "timeout_ms")?,
             retries: Self::number(&self.retries, "retries")?,
             min_probe_agreement: Self::number(&self.agreement, "min_probe_agreement")?,
-            criteria: Some(self.criteria()?),
+            // A form without the editor (not ours) leaves the criteria as they are.
+            criteria: match self.custom_criteria {
+                true => Some(self.criteria()?),
+                false => None,
+            },
             default_status_id: None,
             enabled: Some(self.enabled),
             probe_ids: Some(if kind.is_push() {
@@ -461,14 +465,13 @@ pub(super) fn field_of(message: &str) -> String {
         "name"
     } else if message.starts_with("settings") {
         "settings"
-    } else if message.contains("probe") {
-        "probes"
     } else if message.starts_with("interval")
         || message.starts_with("timeout")
         || message.starts_with("retries")
-        || message.starts_with("min_probe_agreement")
     {
         "timing"
+    } else if message.contains("probe") {
+        "probes"
     } else if message.contains("criteria") || message.contains("status") {
         "c0"
     } else {
@@ -579,6 +582,14 @@ mod tests {
         let e = draft.to_new(MonitorKind::Tcp).unwrap_err().to_string();
         assert_eq!(field_of(&e), "settings");
         assert_eq!(field_of("a name needs 1 to 100 characters"), "name");
+        assert_eq!(
+            field_of("interval_secs is 10 to 86400, … min_probe_agreement 1 to 100"),
+            "timing"
+        );
+        assert_eq!(
+            field_of("min_probe_agreement cannot exceed the number of probes assigned"),
+            "probes"
+        );
         let forged = MonitorDraft::from_pairs(&pairs(&[("c999999.name", "x")]));
         assert!(forged.criteria.is_empty());
     }

@@ -52,6 +52,8 @@ impl ProjectNav {
             role: project.role,
             sections: SECTIONS
                 .iter()
+                // The API shows ingestion keys to members and admins only.
+                .filter(|(path, _)| *path != "/keys" || project.role >= Role::Member)
                 .map(|(path, label)| {
                     (
                         format!("/projects/{project_id}{path}"),

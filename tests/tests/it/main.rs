@@ -28,6 +28,7 @@ mod rust_sdk;
 mod schema_migrations;
 mod schema_modern;
 mod ui;
+mod ui_roles;
 mod utf8;
 mod worker;
 mod worker_streams;

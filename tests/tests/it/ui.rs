@@ -7,14 +7,14 @@ use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use scraper::{Html, Selector};
 use tests::control::ControlPlane;
 
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookie: Option<String>,
 }
 
 impl Browser {
-    fn new(cp: &ControlPlane) -> Self {
+    pub(crate) fn new(cp: &ControlPlane) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -27,7 +27,7 @@ impl Browser {
     }
 
     /// Signs in through the form, with the tests' password.
-    async fn sign_in(&mut self, email: &str) {
+    pub(crate) async fn sign_in(&mut self, email: &str) {
         let (status, _, _) = self
             .post(
                 "/login",
@@ -47,7 +47,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
         let mut request = self.http.get(format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             request = request.header("cookie", c);
@@ -57,7 +57,11 @@ impl Browser {
         (status, headers, response.text().await.unwrap())
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, String) {
         let mut request = self.http.post(format!("{}{path}", self.base)).form(form);
         if let Some(c) = &self.cookie {
             request = request.header("cookie", c);
@@ -73,7 +77,7 @@ fn location(headers: &HeaderMap) -> &str {
     headers.get(LOCATION).unwrap().to_str().unwrap()
 }
 
-fn select(html: &str, css: &str) -> Vec<String> {
+pub(crate) fn select(html: &str, css: &str) -> Vec<String> {
     let doc = Html::parse_document(html);
     let selector = Selector::parse(css).unwrap();
     doc.select(&selector)
@@ -81,7 +85,7 @@ fn select(html: &str, css: &str) -> Vec<String> {
         .collect()
 }
 
-fn attribute(html: &str, css: &str, name: &str) -> String {
+pub(crate) fn attribute(html: &str, css: &str, name: &str) -> String {
     let doc = Html::parse_document(html);
     let selector = Selector::parse(css).unwrap();
     let element = doc.select(&selector).next().expect(css);
