@@ -36,6 +36,8 @@ const problems = [];
 let probe;
 let target;
 let targetPort;
+let hooks;
+const hooked = [];
 
 /// A fresh signed-out browser context whose pages report CSP violations and script errors.
 async function newPage() {
@@ -110,11 +112,22 @@ before(async () => {
   });
   target = await startTarget(0);
   targetPort = target.address().port;
+  // A webhook receiver: what Vigil's notifications post.
+  hooks = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      hooked.push({ event: req.headers["x-vigil-event"], body });
+      res.end("ok");
+    });
+  });
+  await new Promise((resolve) => hooks.listen(0, "127.0.0.1", resolve));
 });
 
 after(async () => {
   if (probe) probe.kill("SIGTERM");
   if (target) target.close();
+  if (hooks) hooks.close();
   if (browser) await browser.close();
 });
 
@@ -174,9 +187,14 @@ describe("the operator UI", { concurrency: false }, () => {
         env: { ...process.env, ...env, VIGIL_PROBE_METRICS_ADDR: "off" },
         stdio: ["ignore", "inherit", "inherit"],
       });
-      // Not a reload: that would post the form again and register a second probe.
-      await admin.goto(`${projectUrl}/probes`);
-      await admin.getByRole("cell", { name: "online", exact: true }).waitFor({ timeout: WAIT });
+      // Loaded again (not reloaded: that would post the form again) until the probe called in.
+      const deadline = Date.now() + WAIT;
+      for (;;) {
+        await admin.goto(`${projectUrl}/probes`);
+        if ((await admin.getByRole("cell", { name: "online", exact: true }).count()) > 0) break;
+        assert.ok(Date.now() < deadline, "the probe is not online within a minute");
+        await admin.waitForTimeout(500);
+      }
     });
   });
 
@@ -263,6 +281,30 @@ describe("the operator UI", { concurrency: false }, () => {
       await admin.getByRole("button", { name: "Resolve" }).click();
       await admin.locator("#incident-state", { hasText: "Resolved" }).waitFor();
       assert.equal(await admin.getByRole("button", { name: "Acknowledge" }).count(), 0);
+    });
+  });
+
+  it("adds a webhook channel and sends it a test, seen in its delivery log", async () => {
+    await step("channel", async () => {
+      await admin.goto(`${projectUrl}/channels`);
+      await admin.getByLabel("Name", { exact: true }).fill("ops hook");
+      await admin.getByLabel("Kind").selectOption("webhook");
+      await admin.getByLabel("URL").fill(`http://127.0.0.1:${hooks.address().port}/hook`);
+      await admin.getByRole("button", { name: "Add channel" }).click();
+      assert.match(await admin.locator("#channel-secret").textContent(), /\S{20,}/);
+      await admin.getByRole("link", { name: "ops hook" }).click();
+      await admin.getByRole("button", { name: "Send a test" }).click();
+      await admin.getByText("A test notification is queued").waitFor();
+      const channelUrl = admin.url();
+      const deadline = Date.now() + WAIT;
+      for (;;) {
+        await admin.goto(channelUrl);
+        const row = admin.locator("table tbody tr", { hasText: "test" }).first();
+        if ((await row.count()) > 0 && (await row.locator("td").nth(1).textContent()) === "sent") break;
+        assert.ok(Date.now() < deadline, "the test notification was not sent within a minute");
+        await admin.waitForTimeout(1_000);
+      }
+      assert.ok(hooked.some((h) => h.event === "test"), JSON.stringify(hooked));
     });
   });
 

@@ -67,7 +67,7 @@ pub(crate) struct CreatedChannel {
 pub(crate) struct Delivery {
     pub id: Uuid,
     /// `incident.opened`, `incident.acknowledged`, `incident.resolved`,
-    /// `monitor.status_changed`.
+    /// `monitor.status_changed`, or `test` (sent from the channel's page).
     pub event: String,
     /// `pending`, `sent` or `failed`.
     pub state: String,
@@ -107,12 +107,23 @@ pub(crate) async fn create(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewChannel>,
 ) -> Result<(StatusCode, Json<CreatedChannel>), ApiError> {
+    let created = create_channel(&state, &caller, project_id, new).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Adds a channel (admins); a webhook's generated signing key is in the answer, once.
+pub(crate) async fn create_channel(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    new: NewChannel,
+) -> Result<CreatedChannel, ApiError> {
     caller
         .require_in(&state.pool, project_id, Role::Admin)
         .await?;
     let name = check_name(&new.name)?;
     let (settings, secret) = check_settings(new.kind, new.settings).map_err(ApiError::from)?;
-    egress(&state)
+    egress(state)
         .check_channel(new.kind, &settings)
         .map_err(ApiError::from)?;
     let row: ChannelRow = sqlx::query_as(&format!(
@@ -127,13 +138,10 @@ pub(crate) async fn create(
     .bind(new.enabled.unwrap_or(true))
     .fetch_one(&state.pool)
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedChannel {
-            channel: channel(row)?,
-            secret,
-        }),
-    ))
+    Ok(CreatedChannel {
+        channel: channel(row)?,
+        secret,
+    })
 }
 
 /// The project's channels.
@@ -148,16 +156,24 @@ pub(crate) async fn list(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Channel>>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
+    Ok(Json(
+        channels_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// A page of the project's channels, oldest first (members).
+pub(crate) async fn channels_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<Channel>, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM notification_channels WHERE project_id = $1 \
          ORDER BY created_at, id LIMIT $2 OFFSET $3"
     );
-    Ok(Json(
-        project_page(&state.pool, &sql, project_id, &page, channel).await?,
-    ))
+    project_page(pool, &sql, project_id, page, channel).await
 }
 
 /// Changes a channel (admins).
@@ -173,6 +189,19 @@ pub(crate) async fn change(
     Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
     Body(change): Body<ChannelChange>,
 ) -> Result<Json<Channel>, ApiError> {
+    change_channel(&state, &caller, project_id, channel_id, change)
+        .await
+        .map(Json)
+}
+
+/// Changes a channel (admins); absent fields stay.
+pub(crate) async fn change_channel(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    channel_id: Uuid,
+    change: ChannelChange,
+) -> Result<Channel, ApiError> {
     caller
         .require_in(&state.pool, project_id, Role::Admin)
         .await?;
@@ -191,7 +220,7 @@ pub(crate) async fn change(
     let settings = match change.settings {
         Some(s) => {
             let (settings, _) = check_settings(kind, s).map_err(ApiError::from)?;
-            egress(&state)
+            egress(state)
                 .check_channel(kind, &settings)
                 .map_err(ApiError::from)?;
             Some(settings)
@@ -211,7 +240,7 @@ pub(crate) async fn change(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    channel(row).map(Json)
+    channel(row)
 }
 
 /// Deletes a channel and its pending notifications (admins).
@@ -224,11 +253,19 @@ pub(crate) async fn delete_one(
     caller: Caller,
     Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
+    delete_channel(&state.pool, &caller, project_id, channel_id).await
+}
+
+/// Deletes a channel and its pending notifications (admins).
+pub(crate) async fn delete_channel(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    channel_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
     delete_row(
-        &state.pool,
+        pool,
         "notification_channels",
         project_id,
         channel_id,
@@ -251,12 +288,23 @@ pub(crate) async fn deliveries(
     Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Delivery>>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
+    Ok(Json(
+        deliveries_of(&state.pool, &caller, project_id, channel_id, &page).await?,
+    ))
+}
+
+/// A page of what a channel sent, newest first (members).
+pub(crate) async fn deliveries_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    channel_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<Delivery>, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
     let bounds = page.bounds()?;
     require_row(
-        &state.pool,
+        pool,
         "notification_channels",
         project_id,
         channel_id,
@@ -282,7 +330,7 @@ pub(crate) async fn deliveries(
     .bind(channel_id)
     .bind(bounds.0 + 1)
     .bind(bounds.1)
-    .fetch_all(&state.pool)
+    .fetch_all(pool)
     .await?;
     let items = rows
         .into_iter()
@@ -298,8 +346,76 @@ pub(crate) async fn deliveries(
             },
         )
         .collect();
-    Ok(Json(Page::from_rows(items, bounds)))
+    Ok(Page::from_rows(items, bounds))
 }
+
+/// Queues a test notification for one channel (admins): the worker's sender delivers it like
+/// any other, and it shows in the delivery log with its outcome.
+#[utoipa::path(post,
+    path = "/api/v1/projects/{project_id}/notification-channels/{channel_id}/test",
+    tag = "notifications",
+    params(("project_id" = Uuid, Path), ("channel_id" = Uuid, Path)),
+    responses((status = 202, body = Delivery), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    let queued = send_test(&state.pool, &caller, project_id, channel_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(queued)))
+}
+
+/// Queues a test notification for one channel (admins).
+pub(crate) async fn send_test(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    channel_id: Uuid,
+) -> Result<Delivery, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
+    let mut tx = pool.begin().await?;
+    require_row(
+        &mut *tx,
+        "notification_channels",
+        project_id,
+        channel_id,
+        "channel",
+        false,
+    )
+    .await?;
+    let id = Uuid::new_v4();
+    let payload = serde_json::json!({
+        "event": TEST_EVENT,
+        "summary": "A test notification from Vigil: this channel works.",
+        "project_id": project_id,
+    });
+    let created_at: (DateTime<Utc>,) = sqlx::query_as(
+        "INSERT INTO notifications (id, project_id, channel_id, dedup_key, event, payload) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at",
+    )
+    .bind(id)
+    .bind(project_id)
+    .bind(channel_id)
+    .bind(format!("test:{id}"))
+    .bind(TEST_EVENT)
+    .bind(payload)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Delivery {
+        id,
+        event: TEST_EVENT.to_owned(),
+        state: "pending".to_owned(),
+        attempts: 0,
+        last_error: None,
+        created_at: created_at.0,
+        sent_at: None,
+    })
+}
+
+/// The event of a test notification.
+const TEST_EVENT: &str = "test";
 
 /// The worker's rule for notification targets, applied when a channel is saved too.
 fn egress(state: &AppState) -> Egress {
@@ -314,4 +430,5 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(change, delete_one))
         .routes(routes!(deliveries))
+        .routes(routes!(test))
 }

@@ -108,16 +108,19 @@ pub(crate) async fn levels_of(
     super::project_page(pool, sql, project_id, page, level).await
 }
 
-async fn add_level(
-    state: &AppState,
+/// Adds a custom incident state or a severity (admins).
+pub(crate) async fn add_level(
+    pool: &sqlx::PgPool,
     caller: &Caller,
     project_id: Uuid,
     new: NewLevel,
-    table: &'static str,
-) -> Result<(StatusCode, Json<Level>), ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
+    kind: LevelKind,
+) -> Result<Level, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
+    let table = match kind {
+        LevelKind::State => "incident_states",
+        LevelKind::Severity => "incident_severities",
+    };
     let name = check_name(&new.name)?;
     let color = check_color(&new.color)?;
     let (kind_column, kind_value) = match table {
@@ -138,9 +141,9 @@ async fn add_level(
     .bind(name)
     .bind(color)
     .bind(new.position.unwrap_or(10))
-    .fetch_one(&state.pool)
+    .fetch_one(pool)
     .await?;
-    Ok((StatusCode::CREATED, Json(level(row)?)))
+    level(row)
 }
 
 /// Adds a custom incident state (admins).
@@ -155,7 +158,8 @@ pub(crate) async fn add_state(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewLevel>,
 ) -> Result<(StatusCode, Json<Level>), ApiError> {
-    add_level(&state, &caller, project_id, new, "incident_states").await
+    let added = add_level(&state.pool, &caller, project_id, new, LevelKind::State).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// Adds an incident severity (admins).
@@ -170,7 +174,8 @@ pub(crate) async fn add_severity(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewLevel>,
 ) -> Result<(StatusCode, Json<Level>), ApiError> {
-    add_level(&state, &caller, project_id, new, "incident_severities").await
+    let added = add_level(&state.pool, &caller, project_id, new, LevelKind::Severity).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).

@@ -75,9 +75,18 @@ pub(crate) async fn create(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewWindow>,
 ) -> Result<(StatusCode, Json<Window>), ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
+    let window = schedule_window(&state.pool, &caller, project_id, new).await?;
+    Ok((StatusCode::CREATED, Json(window)))
+}
+
+/// Schedules a window (members).
+pub(crate) async fn schedule_window(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    new: NewWindow,
+) -> Result<Window, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
     let title = new.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         return Err(ApiError::BadRequest(
@@ -89,7 +98,7 @@ pub(crate) async fn create(
             "ends_at must follow starts_at, and at most 1000 monitors".into(),
         ));
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     check_owned(&mut tx, "monitors", project_id, &new.monitor_ids).await?;
     let row: Row = sqlx::query_as(&format!(
         "INSERT INTO maintenance_windows (id, project_id, title, starts_at, ends_at, monitor_ids) \
@@ -104,7 +113,7 @@ pub(crate) async fn create(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(window(row)?)))
+    window(row)
 }
 
 /// The project's windows, latest ending first.
@@ -118,14 +127,24 @@ pub(crate) async fn list(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Window>>, ApiError> {
-    caller.role_in(&state.pool, project_id).await?;
+    Ok(Json(
+        windows_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// A page of the project's windows, latest ending first (members and viewers).
+pub(crate) async fn windows_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<Window>, ApiError> {
+    caller.role_in(pool, project_id).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM maintenance_windows WHERE project_id = $1 \
          ORDER BY ends_at DESC, id LIMIT $2 OFFSET $3"
     );
-    Ok(Json(
-        project_page(&state.pool, &sql, project_id, &page, window).await?,
-    ))
+    project_page(pool, &sql, project_id, page, window).await
 }
 
 /// Cancels a window (members).
@@ -138,11 +157,19 @@ pub(crate) async fn delete_one(
     caller: Caller,
     Path((project_id, window_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
+    cancel_window(&state.pool, &caller, project_id, window_id).await
+}
+
+/// Cancels a window (members).
+pub(crate) async fn cancel_window(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    window_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
     delete_row(
-        &state.pool,
+        pool,
         "maintenance_windows",
         project_id,
         window_id,

@@ -2,12 +2,12 @@
 //! errors in the API's shape, pagination, and the OpenAPI document generated from the handlers.
 
 pub(crate) mod accounts;
-mod channels;
+pub(crate) mod channels;
 pub(crate) mod incident_levels;
 pub(crate) mod incidents;
 pub(crate) mod invitations;
 pub(crate) mod keys;
-mod maintenance;
+pub(crate) mod maintenance;
 pub(crate) mod monitor_history;
 mod monitor_rules;
 pub(crate) mod monitors;

@@ -108,9 +108,18 @@ pub(crate) async fn create(
     Path(project_id): Path<Uuid>,
     Body(new): Body<StatusFields>,
 ) -> Result<(StatusCode, Json<MonitorStatus>), ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
+    let added = add_status(&state.pool, &caller, project_id, new).await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// Adds a status (admins).
+pub(crate) async fn add_status(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    new: StatusFields,
+) -> Result<MonitorStatus, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
     let name = check_name(new.name.as_deref().unwrap_or(""))?;
     let color = check_color(new.color.as_deref().unwrap_or(""))?;
     let row: Row = sqlx::query_as(&format!(
@@ -124,9 +133,9 @@ pub(crate) async fn create(
     .bind(new.is_operational.unwrap_or(false))
     .bind(new.is_offline.unwrap_or(false))
     .bind(new.position.unwrap_or(0))
-    .fetch_one(&state.pool)
+    .fetch_one(pool)
     .await?;
-    Ok((StatusCode::CREATED, Json(status(row)?)))
+    status(row)
 }
 
 /// Changes a status (admins).

@@ -8,13 +8,12 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::monitor_detail::when;
-use super::pages::{SignedIn, check_csrf, error_page, page};
+use super::pages::{SignedIn, check_csrf, error_page, page, refusal};
 use super::project_nav::ProjectNav;
 use crate::access::SessionUser;
 use crate::api::incident_levels::{LevelKind, levels_of};
@@ -130,13 +129,8 @@ async fn list_page(
     )
     .await?;
     let link = |o: i64| format!("/projects/{project_id}/incidents?offset={o}");
-    let (status, error, typed) = match refused {
-        Some((e, typed)) => {
-            let (status, message) = e.for_people();
-            (status, Some(message), typed)
-        }
-        None => (StatusCode::OK, None, Typed::default()),
-    };
+    let (refused, typed) = refused.map_or((None, Typed::default()), |(e, t)| (Some(e), t));
+    let (status, error) = refusal(refused);
     Ok(page(
         status,
         &ListPage {
@@ -278,13 +272,7 @@ async fn detail_page(
             .map_or("a monitor", |(_, name)| name.as_str());
         format!("opened by {monitor}: criterion “{criterion}”")
     });
-    let (status, error) = match refused {
-        Some(e) => {
-            let (status, message) = e.for_people();
-            (status, Some(message))
-        }
-        None => (StatusCode::OK, None),
-    };
+    let (status, error) = refusal(refused);
     Ok(page(
         status,
         &DetailPage {

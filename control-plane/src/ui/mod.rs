@@ -5,10 +5,12 @@
 //! style, nothing from another origin) and may not be framed.
 
 pub(crate) mod assets;
+mod channels;
 mod getting_data_in;
 mod incidents;
 mod keys;
 mod live;
+mod maintenance;
 mod members;
 mod monitor_detail;
 mod monitor_edit;
@@ -17,6 +19,7 @@ mod monitors;
 mod pages;
 mod probes;
 mod project_nav;
+mod settings;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -108,6 +111,35 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/projects/{project_id}/probes",
             get(probes::list).post(probes::register),
+        )
+        .route(
+            "/projects/{project_id}/channels",
+            get(channels::list).post(channels::create),
+        )
+        .route(
+            "/projects/{project_id}/channels/{channel_id}",
+            get(channels::show),
+        )
+        .route(
+            "/projects/{project_id}/channels/{channel_id}/delete",
+            get(channels::confirm_delete).post(channels::delete),
+        )
+        .route(
+            "/projects/{project_id}/channels/{channel_id}/{action}",
+            axum::routing::post(channels::act),
+        )
+        .route(
+            "/projects/{project_id}/maintenance",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route(
+            "/projects/{project_id}/maintenance/{window_id}/cancel",
+            axum::routing::post(maintenance::cancel),
+        )
+        .route("/projects/{project_id}/settings", get(settings::show))
+        .route(
+            "/projects/{project_id}/settings/{list}",
+            axum::routing::post(settings::add),
         )
         .route(
             "/projects/{project_id}/getting-data-in",

@@ -98,6 +98,17 @@ pub(super) async fn not_found(Viewer(user): Viewer, uri: axum::http::Uri) -> Res
     )
 }
 
+/// The status and message a page shows for a refused write (200 and none without one).
+pub(super) fn refusal(refused: Option<ApiError>) -> (StatusCode, Option<String>) {
+    match refused {
+        Some(e) => {
+            let (status, message) = e.for_people();
+            (status, Some(message))
+        }
+        None => (StatusCode::OK, None),
+    }
+}
+
 /// Refuses a write whose form does not carry the session's CSRF token.
 pub(super) fn check_csrf(user: &SessionUser, sent: &str) -> Result<(), ApiError> {
     match csrf_matches(sent.as_bytes(), &user.csrf_token) {

@@ -14,14 +14,20 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// A project's sections: `(path after /projects/<id>, label)`.
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("", "Monitors"),
     ("/incidents", "Incidents"),
+    ("/maintenance", "Maintenance"),
     ("/probes", "Probes"),
+    ("/channels", "Notifications"),
     ("/getting-data-in", "Getting data in"),
     ("/members", "Members"),
     ("/keys", "Ingestion keys"),
+    ("/settings", "Statuses"),
 ];
+
+/// Sections the API shows to members and admins only.
+const MEMBERS_ONLY: [&str; 2] = ["/keys", "/channels"];
 
 /// What the header shows.
 pub(super) struct ProjectNav {
@@ -52,8 +58,7 @@ impl ProjectNav {
             role: project.role,
             sections: SECTIONS
                 .iter()
-                // The API shows ingestion keys to members and admins only.
-                .filter(|(path, _)| *path != "/keys" || project.role >= Role::Member)
+                .filter(|(path, _)| !MEMBERS_ONLY.contains(path) || project.role >= Role::Member)
                 .map(|(path, label)| {
                     (
                         format!("/projects/{project_id}{path}"),

@@ -73,6 +73,26 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         Some(json!({"name": format!("probe {XSS}")})),
     )
     .await;
+    let channel = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/notification-channels"),
+            &admin,
+            Some(json!({"name": format!("hook {XSS}"), "kind": "webhook",
+                        "settings": {"url": "http://127.0.0.1:9/hook"}})),
+        )
+        .await;
+    let c = channel["channel"]["id"].as_str().unwrap().to_owned();
+    cp.ok(
+        Method::POST,
+        &format!("/api/v1/projects/{p}/maintenance-windows"),
+        &admin,
+        Some(
+            json!({"title": format!("upgrade {XSS}"), "starts_at": "2030-01-01T00:00:00Z",
+                    "ends_at": "2030-01-01T01:00:00Z", "monitor_ids": [m]}),
+        ),
+    )
+    .await;
 
     let pages = [
         format!("/projects/{p}"),
@@ -84,6 +104,10 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         format!("/projects/{p}/getting-data-in"),
         format!("/projects/{p}/members"),
         format!("/projects/{p}/keys"),
+        format!("/projects/{p}/channels"),
+        format!("/projects/{p}/channels/{c}"),
+        format!("/projects/{p}/maintenance"),
+        format!("/projects/{p}/settings"),
     ];
     // The write forms a role gets on those pages (the sign-out form aside).
     let writes = |html: &str| {
@@ -105,8 +129,8 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         let mut all_writes = Vec::new();
         for page in &pages {
             let (status, headers, html) = b.get(page).await;
-            // Viewers are not shown ingestion keys (the API's rule), nor a link to them.
-            if role == "viewer" && page.ends_with("/keys") {
+            // Viewers are not shown ingestion keys or channels (the API's rule), nor links.
+            if role == "viewer" && (page.ends_with("/keys") || page.contains("/channels")) {
                 assert_eq!(status, StatusCode::FORBIDDEN);
                 continue;
             }
@@ -138,10 +162,15 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
             ),
             "member" => {
                 assert!(has("/enabled") && has("/incidents") && has("/notes"));
-                // Members neither register probes, invite, nor make keys.
+                assert!(has("/maintenance") && has("/cancel"));
+                // Members neither register probes, invite, make keys, channels or statuses.
                 assert!(!has("/probes") && !has("/members") && !has("/keys"));
+                assert!(!has("/channels") && !has("/test") && !has("/settings/statuses"));
             }
-            _ => assert!(has("/probes") && has("/members") && has("/keys") && has("/enabled")),
+            _ => {
+                assert!(has("/probes") && has("/members") && has("/keys") && has("/enabled"));
+                assert!(has("/channels") && has("/test") && has("/settings/severities"));
+            }
         }
         // Their text is shown, as text.
         let (_, _, html) = b.get(&pages[0]).await;
@@ -171,6 +200,12 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         format!("/projects/{p}/incidents/{i}/notes"),
         format!("/projects/{p}/probes"),
         format!("/projects/{p}/getting-data-in/key"),
+        format!("/projects/{p}/channels"),
+        format!("/projects/{p}/channels/{c}/test"),
+        format!("/projects/{p}/channels/{c}/enabled"),
+        format!("/projects/{p}/channels/{c}/delete"),
+        format!("/projects/{p}/maintenance"),
+        format!("/projects/{p}/settings/statuses"),
     ];
     for path in &forged {
         for token in [None, Some("forged")] {
@@ -180,6 +215,10 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
                 ("note", "forged"),
                 ("title", "forged"),
                 ("enabled", "false"),
+                ("kind", "webhook"),
+                ("color", "#123456"),
+                ("starts", "2030-01-01T00:00"),
+                ("ends", "2030-01-01T01:00"),
             ];
             if let Some(t) = token {
                 form.push(("csrf_token", t));
@@ -229,6 +268,18 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         )
         .await;
     assert_eq!(probes["items"].as_array().unwrap().len(), 1);
+    for (path, want) in [
+        (format!("/api/v1/projects/{p}/notification-channels"), 1),
+        (
+            format!("/api/v1/projects/{p}/notification-channels/{c}/deliveries"),
+            0,
+        ),
+        (format!("/api/v1/projects/{p}/maintenance-windows"), 1),
+        (format!("/api/v1/projects/{p}/monitor-statuses"), 3),
+    ] {
+        let list = cp.ok(Method::GET, &path, &admin, None).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), want, "{path}");
+    }
 
     // A member's forged write with a valid token of their own: refused where the role is.
     let mut member = Browser::new(&cp);
@@ -299,4 +350,79 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
     assert_eq!(changed["settings"]["url"], "https://shop.test/v2");
     // The form sent no criterion: the monitor has none now, as the form showed.
     assert_eq!(changed["criteria"], json!([]));
+
+    // The other forms do what they say: a severity, a maintenance window (UTC), its cancel.
+    let (_, _, html) = b.get(&pages[0]).await;
+    let token = attribute(&html, "input[name=csrf_token]", "value");
+    let (status, _, _) = b
+        .post(
+            &format!("/projects/{p}/settings/severities"),
+            &[
+                ("csrf_token", &token),
+                ("name", "Cosmetic"),
+                ("color", "#aabbcc"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = b.get(&format!("/projects/{p}/settings")).await;
+    assert!(select(&html, "li strong").contains(&"Cosmetic".to_owned()));
+    let (status, _, html) = b
+        .post(
+            &format!("/projects/{p}/maintenance"),
+            &[
+                ("csrf_token", &token),
+                ("title", "DB upgrade"),
+                ("starts", "2031-05-01T10:00"),
+                ("ends", "2031-05-01T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(select(&html, "[role=alert]")[0].contains("ends_at must follow starts_at"));
+    let (status, _, _) = b
+        .post(
+            &format!("/projects/{p}/maintenance"),
+            &[
+                ("csrf_token", &token),
+                ("title", "DB upgrade"),
+                ("starts", "2031-05-01T10:00"),
+                ("ends", "2031-05-01T11:30"),
+                ("monitor", &m),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let windows = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/maintenance-windows"),
+            &admin,
+            None,
+        )
+        .await;
+    let upgrade = windows["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["title"] == "DB upgrade")
+        .unwrap();
+    assert_eq!(upgrade["starts_at"], "2031-05-01T10:00:00Z");
+    assert_eq!(upgrade["ends_at"], "2031-05-01T11:30:00Z");
+    assert_eq!(upgrade["monitor_ids"], json!([m]));
+    let cancel = format!(
+        "/projects/{p}/maintenance/{}/cancel",
+        upgrade["id"].as_str().unwrap()
+    );
+    let (status, _, _) = b.post(&cancel, &[("csrf_token", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let windows = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/maintenance-windows"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(windows["items"].as_array().unwrap().len(), 1);
 }
