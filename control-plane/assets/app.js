@@ -70,7 +70,8 @@ async function drawChart(box) {
       height: 240,
       series,
       axes: [{}, { label: "ms", values: (_, ticks) => ticks.map((v) => `${v}`) }],
-      scales: { x: { time: true } },
+      // The whole range asked for, not just where there are points.
+      scales: { x: { time: true, range: [answer.from, answer.to] } },
     },
     data,
     box.querySelector(".chart-plot"),

@@ -310,27 +310,16 @@ describe("the operator UI", { concurrency: false }, () => {
 
   it("shows a viewer no write control and refuses a forged write", async () => {
     await step("viewer", async () => {
-      // The instance admin makes the account (the API; sign-up is closed after the first).
-      const csrf = await csrfOf(admin);
-      const made = await admin.evaluate(
-        async ([token]) => {
-          const r = await fetch("/api/v1/users", {
-            method: "POST",
-            headers: { "content-type": "application/json", "x-csrf-token": token },
-            body: JSON.stringify({
-              email: "vic@example.test",
-              name: "Vic Viewer",
-              password: "another long passphrase",
-            }),
-          });
-          return r.status;
-        },
-        [csrf],
-      );
-      assert.equal(made, 201);
+      // The instance admin makes the account (sign-up is closed after the first).
+      await admin.getByRole("link", { name: "Accounts" }).click();
+      await admin.getByLabel("Name").fill("Vic Viewer");
+      await admin.getByLabel("Email").fill("vic@example.test");
+      await admin.getByLabel("First password").fill("another long passphrase");
+      await admin.getByRole("button", { name: "Create account" }).click();
+      await admin.getByText("The account vic@example.test is ready").waitFor();
       await admin.goto(`${projectUrl}/members`);
       await admin.getByLabel("Email").fill("vic@example.test");
-      await admin.getByLabel("Role").selectOption("viewer");
+      await admin.getByLabel("Role", { exact: true }).selectOption("viewer");
       await admin.getByRole("button", { name: /invite/i }).click();
       await admin.getByText(/vic@example.test/).first().waitFor();
 
@@ -378,6 +367,23 @@ describe("the operator UI", { concurrency: false }, () => {
       assert.equal(tokenless, 403);
       await admin.goto(monitorUrl);
       assert.equal(await admin.getByRole("heading", { level: 1 }).textContent(), `Checkout ${XSS}`);
+    });
+  });
+
+  it("fits every page in a 375 px wide screen", async () => {
+    await step("narrow", async () => {
+      const narrow = await newPage();
+      await narrow.context().addCookies(await admin.context().cookies());
+      await narrow.setViewportSize({ width: 375, height: 800 });
+      const pages = ["", "/monitors/new?kind=api", "/incidents", "/maintenance", "/probes",
+        "/channels", "/getting-data-in", "/members", "/keys", "/settings"]
+        .map((p) => `${projectUrl}${p}`)
+        .concat([monitorUrl, incidentUrl, "/projects"]);
+      for (const url of pages) {
+        await narrow.goto(url);
+        const width = await narrow.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= 375, `${url} is ${width} px wide at 375`);
+      }
     });
   });
 

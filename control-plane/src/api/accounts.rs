@@ -169,8 +169,18 @@ pub(crate) async fn sign_up(
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
-    Body(mut new): Body<NewUser>,
+    Body(new): Body<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
+    let user = add_account(&state.pool, &caller, new).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Creates an account (instance admins only; shared by the API and the UI).
+pub(crate) async fn add_account(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    mut new: NewUser,
+) -> Result<User, ApiError> {
     if !matches!(caller, Caller::User { is_admin: true, .. }) {
         return Err(ApiError::Forbidden("only instance admins create accounts"));
     }
@@ -178,8 +188,7 @@ pub(crate) async fn create_user(
     check_name(&new.name)?;
     password::check(&new.password, &[&new.email, &new.name])?;
     let hash = password::hash(std::mem::take(&mut new.password)).await?;
-    let user = insert_user(&state.pool, new, hash).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    insert_user(pool, new, hash).await
 }
 
 fn cookie(name: &str, value: &str, max_age: u64, http_only: bool, secure: bool) -> String {

@@ -161,22 +161,31 @@ pub(crate) async fn list(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Invitation>>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
-    let page = project_page(
-        &state.pool,
+    Ok(Json(
+        invitations_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// A page of the project's open invitations, oldest first (admins).
+pub(crate) async fn invitations_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<Invitation>, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
+    project_page(
+        pool,
         &format!(
             "SELECT {INVITATION_COLUMNS} FROM project_invitations \
              WHERE project_id = $1 AND expires_at > now() ORDER BY created_at, id \
              LIMIT $2 OFFSET $3"
         ),
         project_id,
-        &page,
+        page,
         invitation,
     )
-    .await?;
-    Ok(Json(page))
+    .await
 }
 
 /// Withdraws an invitation (admins).
@@ -189,13 +198,21 @@ pub(crate) async fn revoke(
     caller: Caller,
     Path((project_id, invitation_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
+    withdraw_invitation(&state.pool, &caller, project_id, invitation_id).await
+}
+
+/// Withdraws an invitation (admins).
+pub(crate) async fn withdraw_invitation(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    invitation_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
     let deleted = sqlx::query("DELETE FROM project_invitations WHERE project_id = $1 AND id = $2")
         .bind(project_id)
         .bind(invitation_id)
-        .execute(&state.pool)
+        .execute(pool)
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound("invitation"));

@@ -103,9 +103,18 @@ pub(crate) async fn create_api_key(
     Path(project_id): Path<Uuid>,
     Body(new): Body<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedKey<ApiKey>>), ApiError> {
-    let role = caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
+    let created = new_api_key(&state.pool, &caller, project_id, new).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates an API key (admins); its secret is in the answer, once.
+pub(crate) async fn new_api_key(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    new: NewApiKey,
+) -> Result<CreatedKey<ApiKey>, ApiError> {
+    let role = caller.require_in(pool, project_id, Role::Admin).await?;
     let name = check_name(&new.name)?;
     if new.role == Role::Owner || new.role > role {
         return Err(ApiError::BadRequest(
@@ -120,7 +129,7 @@ pub(crate) async fn create_api_key(
         expires_at: Some(own),
         ..
     } = caller
-        && new.expires_at.is_none_or(|at| at > own)
+        && new.expires_at.is_none_or(|at| at > *own)
     {
         return Err(ApiError::BadRequest(format!(
             "expires_at must be set and no later than this API key's own expiry ({own})"
@@ -141,15 +150,12 @@ pub(crate) async fn create_api_key(
     .bind(secret::hint(&secret))
     .bind(created_by)
     .bind(new.expires_at)
-    .fetch_one(&state.pool)
+    .fetch_one(pool)
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            key: api_key(row)?,
-            secret,
-        }),
-    ))
+    Ok(CreatedKey {
+        key: api_key(row)?,
+        secret,
+    })
 }
 
 /// The project's API keys, revoked ones included (admins).
@@ -164,19 +170,28 @@ pub(crate) async fn list_api_keys(
     Path(project_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
-    let page = project_page(
-        &state.pool,
+    Ok(Json(
+        api_keys_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// A page of the project's API keys, revoked ones included (admins).
+pub(crate) async fn api_keys_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<ApiKey>, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
+    project_page(
+        pool,
         "SELECT id, name, role, hint, created_at, expires_at, revoked_at FROM api_keys \
          WHERE project_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
         project_id,
-        &page,
+        page,
         api_key,
     )
-    .await?;
-    Ok(Json(page))
+    .await
 }
 
 /// Revokes a key of `table` in the project; 404 when there is no such key.
@@ -210,10 +225,20 @@ pub(crate) async fn revoke_api_key(
     caller: Caller,
     Path((project_id, key_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
+    revoke_api_key_of(&state, &caller, project_id, key_id).await
+}
+
+/// Revokes an API key (admins; shared by the API and the UI).
+pub(crate) async fn revoke_api_key_of(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    key_id: Uuid,
+) -> Result<StatusCode, ApiError> {
     caller
         .require_in(&state.pool, project_id, Role::Admin)
         .await?;
-    revoke(&state, "api_keys", project_id, key_id).await
+    revoke(state, "api_keys", project_id, key_id).await
 }
 
 type IngestionKeyRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>);

@@ -327,8 +327,22 @@ pub(crate) async fn change_member(
     Path((project_id, user_id)): Path<(Uuid, Uuid)>,
     Body(change): Body<RoleChange>,
 ) -> Result<Json<Member>, ApiError> {
-    let role = caller.role_in(&state.pool, project_id).await?;
-    let mut tx = state.pool.begin().await?;
+    change_member_of(&state.pool, &caller, project_id, user_id, change.role)
+        .await
+        .map(Json)
+}
+
+/// Changes a member's role (admins; owners for anything touching an owner).
+pub(crate) async fn change_member_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    user_id: Uuid,
+    to: Role,
+) -> Result<Member, ApiError> {
+    let change = RoleChange { role: to };
+    let role = caller.role_in(pool, project_id).await?;
+    let mut tx = pool.begin().await?;
     let from = member_role(&mut tx, project_id, user_id).await?;
     check_owner_rule(role, Some(from), Some(change.role))?;
     if from == Role::Owner && change.role != Role::Owner {
@@ -348,7 +362,7 @@ pub(crate) async fn change_member(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Json(member(row)?))
+    member(row)
 }
 
 /// Removes a member (admins; owners to remove an owner). The last owner stays.
@@ -362,8 +376,18 @@ pub(crate) async fn remove_member(
     caller: Caller,
     Path((project_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let role = caller.role_in(&state.pool, project_id).await?;
-    let mut tx = state.pool.begin().await?;
+    remove_member_of(&state.pool, &caller, project_id, user_id).await
+}
+
+/// Removes a member (admins; owners to remove an owner). The last owner stays.
+pub(crate) async fn remove_member_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    let role = caller.role_in(pool, project_id).await?;
+    let mut tx = pool.begin().await?;
     let from = member_role(&mut tx, project_id, user_id).await?;
     check_owner_rule(role, Some(from), None)?;
     if from == Role::Owner {

@@ -4,6 +4,8 @@
 //! as the API's. Every page carries a strict Content-Security-Policy (no script, no inline
 //! style, nothing from another origin) and may not be framed.
 
+mod accounts;
+mod api_keys;
 pub(crate) mod assets;
 mod channels;
 mod getting_data_in;
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/signup", get(pages::signup_form).post(pages::signup))
         .route("/logout", axum::routing::post(pages::logout))
+        .route("/accounts", get(accounts::show).post(accounts::create))
         .route(
             "/projects",
             get(pages::projects).post(pages::create_project),
@@ -154,12 +157,32 @@ pub fn router(state: AppState) -> Router {
             get(members::list).post(members::invite),
         )
         .route(
+            "/projects/{project_id}/members/{user_id}/role",
+            axum::routing::post(members::change_role),
+        )
+        .route(
+            "/projects/{project_id}/members/{user_id}/remove",
+            get(members::confirm_remove).post(members::remove),
+        )
+        .route(
+            "/projects/{project_id}/invitations/{invitation_id}/withdraw",
+            axum::routing::post(members::withdraw),
+        )
+        .route(
             "/projects/{project_id}/keys",
             get(keys::list).post(keys::create),
         )
         .route(
             "/projects/{project_id}/keys/{key_id}/revoke",
             get(keys::confirm_revoke).post(keys::revoke),
+        )
+        .route(
+            "/projects/{project_id}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/projects/{project_id}/api-keys/{key_id}/revoke",
+            get(api_keys::confirm_revoke).post(api_keys::revoke),
         )
         .route("/assets/{file}", get(assets::serve))
         .fallback(pages::not_found)

@@ -14,7 +14,7 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// A project's sections: `(path after /projects/<id>, label)`.
-const SECTIONS: [(&str, &str); 9] = [
+const SECTIONS: [(&str, &str); 10] = [
     ("", "Monitors"),
     ("/incidents", "Incidents"),
     ("/maintenance", "Maintenance"),
@@ -23,11 +23,13 @@ const SECTIONS: [(&str, &str); 9] = [
     ("/getting-data-in", "Getting data in"),
     ("/members", "Members"),
     ("/keys", "Ingestion keys"),
+    ("/api-keys", "API keys"),
     ("/settings", "Statuses"),
 ];
 
-/// Sections the API shows to members and admins only.
+/// Sections the API shows to members and admins only, and to admins only.
 const MEMBERS_ONLY: [&str; 2] = ["/keys", "/channels"];
+const ADMINS_ONLY: [&str; 1] = ["/api-keys"];
 
 /// What the header shows.
 pub(super) struct ProjectNav {
@@ -59,6 +61,7 @@ impl ProjectNav {
             sections: SECTIONS
                 .iter()
                 .filter(|(path, _)| !MEMBERS_ONLY.contains(path) || project.role >= Role::Member)
+                .filter(|(path, _)| !ADMINS_ONLY.contains(path) || project.role >= Role::Admin)
                 .map(|(path, label)| {
                     (
                         format!("/projects/{project_id}{path}"),

@@ -506,7 +506,10 @@ async fn admins_invite_from_the_members_page_and_it_reveals_no_account() {
     let members = format!("{project}/members");
     let (status, _, html) = admin.get(&members).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(select(&html, "tbody td:nth-child(3)"), ["owner"]);
+    assert_eq!(
+        select(&html, "tbody td:nth-child(3) option[selected]"),
+        ["owner"]
+    );
 
     // An address with an account and one without get the same answer.
     let mut answers = Vec::new();
