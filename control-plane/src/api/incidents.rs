@@ -104,6 +104,8 @@ pub(crate) struct IncidentFilter {
     pub(crate) open: Option<bool>,
     /// Only incidents affecting this monitor.
     pub(crate) monitor_id: Option<Uuid>,
+    /// Only incidents of this severity.
+    pub(crate) severity_id: Option<Uuid>,
 }
 
 const SELECT: &str = "SELECT i.id, i.number, i.title, i.description, st.id, st.name, st.color, \
@@ -205,6 +207,7 @@ pub(crate) async fn incidents_of(
         "{SELECT} WHERE i.project_id = $1 AND ($2::boolean IS NULL OR (i.resolved_at IS NULL) = $2) \
          AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM incident_monitors im \
               WHERE im.incident_id = i.id AND im.monitor_id = $5)) \
+         AND ($6::uuid IS NULL OR i.severity_id = $6) \
          ORDER BY i.declared_at DESC, i.number DESC LIMIT $3 OFFSET $4"
     ))
     .bind(project_id)
@@ -212,6 +215,7 @@ pub(crate) async fn incidents_of(
     .bind(bounds.0 + 1)
     .bind(bounds.1)
     .bind(filter.monitor_id)
+    .bind(filter.severity_id)
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(

@@ -68,7 +68,8 @@ struct ListPage<'a> {
     history: Vec<IncidentRow>,
     previous: Option<String>,
     next: Option<String>,
-    severities: Vec<(Uuid, String)>,
+    /// `(id, name, chosen in the filter)`.
+    severities: Vec<(Uuid, String, bool)>,
     monitors: Vec<(Uuid, String)>,
     title: String,
     description: String,
@@ -77,6 +78,8 @@ struct ListPage<'a> {
 #[derive(Deserialize, Default)]
 pub(super) struct ListQuery {
     offset: Option<i64>,
+    #[serde(default)]
+    severity: String,
 }
 
 /// What the declare form held when it was refused.
@@ -90,14 +93,22 @@ async fn list_page(
     state: &AppState,
     user: &SessionUser,
     project_id: Uuid,
-    offset: i64,
+    query: &ListQuery,
     refused: Option<(ApiError, Typed)>,
 ) -> Result<Response, ApiError> {
     let caller = user.caller();
     let nav = ProjectNav::of(state, user, project_id, "/incidents").await?;
+    let offset = query.offset.unwrap_or(0);
+    let severity_id = match query.severity.trim() {
+        "" => None,
+        s => Some(s.parse::<Uuid>().map_err(|_| {
+            ApiError::BadRequest("severity: not a severity of this project".into())
+        })?),
+    };
     let filter = |open| IncidentFilter {
         open: Some(open),
         monitor_id: None,
+        severity_id,
     };
     let open = incidents_of(
         &state.pool,
@@ -128,7 +139,14 @@ async fn list_page(
         &all,
     )
     .await?;
-    let link = |o: i64| format!("/projects/{project_id}/incidents?offset={o}");
+    let link = |o: i64| {
+        let params = [
+            ("severity", query.severity.as_str()),
+            ("offset", &o.to_string()),
+        ];
+        let encoded = serde_urlencoded::to_string(params).unwrap_or_default();
+        format!("/projects/{project_id}/incidents?{encoded}")
+    };
     let (refused, typed) = refused.map_or((None, Typed::default()), |(e, t)| (Some(e), t));
     let (status, error) = refusal(refused);
     Ok(page(
@@ -146,7 +164,7 @@ async fn list_page(
             severities: severities
                 .items
                 .into_iter()
-                .map(|s| (s.id, s.name))
+                .map(|s| (s.id, s.name, Some(s.id) == severity_id))
                 .collect(),
             monitors: monitors.items.into_iter().map(|m| (m.id, m.name)).collect(),
             title: typed.title,
@@ -161,7 +179,7 @@ pub(super) async fn list(
     Path(project_id): Path<Uuid>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    list_page(&state, &user, project_id, query.offset.unwrap_or(0), None)
+    list_page(&state, &user, project_id, &query, None)
         .await
         .unwrap_or_else(|e| error_page(Some(&user), &e))
 }
@@ -205,11 +223,15 @@ pub(super) async fn create(
     match declared.await {
         Ok(incident) => Redirect::to(&format!("/projects/{project_id}/incidents/{}", incident.id))
             .into_response(),
-        Err(e @ ApiError::BadRequest(_)) => {
-            list_page(&state, &user, project_id, 0, Some((e, typed)))
-                .await
-                .unwrap_or_else(|e| error_page(Some(&user), &e))
-        }
+        Err(e @ ApiError::BadRequest(_)) => list_page(
+            &state,
+            &user,
+            project_id,
+            &ListQuery::default(),
+            Some((e, typed)),
+        )
+        .await
+        .unwrap_or_else(|e| error_page(Some(&user), &e)),
         Err(e) => error_page(Some(&user), &e),
     }
 }

@@ -212,6 +212,7 @@ async fn render(
         &IncidentFilter {
             open: None,
             monitor_id: Some(monitor_id),
+            severity_id: None,
         },
         &PageQuery::first(10),
     )

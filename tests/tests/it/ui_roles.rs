@@ -189,6 +189,14 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
     // Every write of these pages refuses a wrong or missing token, and changes nothing.
     let mut b = Browser::new(&cp);
     b.sign_in("admin@vigil.test").await;
+    // The incidents filter by severity: the incident under its own, none under another.
+    let other = severities["items"][1]["id"].as_str().unwrap();
+    for (severity, want) in [(severity.as_str().unwrap(), 1), (other, 0)] {
+        let (_, _, html) = b
+            .get(&format!("/projects/{p}/incidents?severity={severity}"))
+            .await;
+        assert_eq!(select(&html, "#incident-list tbody tr").len(), want);
+    }
     let forged = [
         format!("/projects/{p}/monitors?kind=http"),
         format!("/projects/{p}/monitors/{m}/edit"),
