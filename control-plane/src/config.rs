@@ -60,6 +60,8 @@ pub struct Config {
     /// Pages kept open for live updates (Server-Sent Events) at once per process
     /// (`VIGIL_MAX_LIVE_PAGES`); one more is answered 503 with `Retry-After`.
     pub max_live_pages: usize,
+    /// Requests to status pages each client address may make per minute (0: no bound).
+    pub status_rate_per_minute: u32,
     /// `vigil worker`'s settings (the `[worker]` table).
     pub worker: WorkerConfig,
 }
@@ -189,6 +191,7 @@ impl Default for Config {
             login_window_secs: 15 * 60,
             request_timeout_ms: 30_000,
             max_live_pages: 1_000,
+            status_rate_per_minute: 1_200,
             public_ingest_grpc_url: "http://127.0.0.1:4317".into(),
             public_ingest_http_url: "http://127.0.0.1:4318".into(),
             public_ingest_forward_addr: "127.0.0.1:24224".into(),
@@ -208,6 +211,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("login_max_failures", &self.login_max_failures)
             .field("max_live_pages", &self.max_live_pages)
+            .field("status_rate_per_minute", &self.status_rate_per_minute)
             .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
@@ -244,6 +248,10 @@ impl Config {
         env.set("VIGIL_SECURE_COOKIES", &mut config.secure_cookies);
         env.set("VIGIL_LOGIN_MAX_FAILURES", &mut config.login_max_failures);
         env.set("VIGIL_MAX_LIVE_PAGES", &mut config.max_live_pages);
+        env.set(
+            "VIGIL_STATUS_RATE_PER_MINUTE",
+            &mut config.status_rate_per_minute,
+        );
         env.set(
             "VIGIL_PUBLIC_INGEST_GRPC_URL",
             &mut config.public_ingest_grpc_url,

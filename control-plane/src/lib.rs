@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod notification;
 mod password;
 mod secret;
+pub mod status_page;
 pub mod ui;
 pub mod worker;
 
@@ -36,12 +37,28 @@ pub async fn serve(
             state.assignment_changes.clone(),
         )),
         tokio::spawn(db::follow_project_changes(
-            pool,
+            pool.clone(),
+            state.project_changes.clone(),
+        )),
+        tokio::spawn(db::follow_status_pages(pool, state.status_pages.clone())),
+        tokio::spawn(status_page::cache::follow(
+            state.status_pages.clone(),
             state.project_changes.clone(),
         )),
     ];
     let stopping = state.shutdown.clone();
-    let app = api::router(state.clone()).merge(ui::router(state));
+    let app = api::router(state.clone())
+        .merge(status_page::router(state.clone()))
+        .merge(ui::router(state.clone()));
+    // Around the whole app (an outer router that only falls back to it), so that a custom
+    // domain's paths are rewritten before the app routes them.
+    let app =
+        axum::Router::new()
+            .fallback_service(app)
+            .layer(axum::middleware::from_fn_with_state(
+                state,
+                status_page::by_host,
+            ));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

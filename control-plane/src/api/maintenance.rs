@@ -25,6 +25,10 @@ pub(crate) struct Window {
     pub ends_at: DateTime<Utc>,
     /// Empty: every monitor of the project.
     pub monitor_ids: Vec<Uuid>,
+    /// What status pages tell the public.
+    pub description: String,
+    /// Whether status pages showing any of its monitors list it.
+    pub show_on_status_pages: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -37,6 +41,11 @@ pub(crate) struct NewWindow {
     pub ends_at: DateTime<Utc>,
     #[serde(default)]
     pub monitor_ids: Vec<Uuid>,
+    /// What status pages tell the public (at most 10000 characters).
+    #[serde(default)]
+    pub description: String,
+    /// Shown on status pages (default true).
+    pub show_on_status_pages: Option<bool>,
 }
 
 type Row = (
@@ -45,11 +54,13 @@ type Row = (
     DateTime<Utc>,
     DateTime<Utc>,
     Vec<Uuid>,
+    String,
+    bool,
     DateTime<Utc>,
 );
 
 fn window(
-    (id, title, starts_at, ends_at, monitor_ids, created_at): Row,
+    (id, title, starts_at, ends_at, monitor_ids, description, show_on_status_pages, created_at): Row,
 ) -> Result<Window, ApiError> {
     Ok(Window {
         id,
@@ -57,11 +68,14 @@ fn window(
         starts_at,
         ends_at,
         monitor_ids,
+        description,
+        show_on_status_pages,
         created_at,
     })
 }
 
-const COLUMNS: &str = "id, title, starts_at, ends_at, monitor_ids, created_at";
+const COLUMNS: &str =
+    "id, title, starts_at, ends_at, monitor_ids, description, show_on_status_pages, created_at";
 
 /// Schedules a window (members).
 #[utoipa::path(post, path = "/api/v1/projects/{project_id}/maintenance-windows",
@@ -98,11 +112,17 @@ pub(crate) async fn schedule_window(
             "ends_at must follow starts_at, and at most 1000 monitors".into(),
         ));
     }
+    if new.description.chars().count() > 10_000 {
+        return Err(ApiError::BadRequest(
+            "a description has at most 10000 characters".into(),
+        ));
+    }
     let mut tx = pool.begin().await?;
     check_owned(&mut tx, "monitors", project_id, &new.monitor_ids).await?;
     let row: Row = sqlx::query_as(&format!(
-        "INSERT INTO maintenance_windows (id, project_id, title, starts_at, ends_at, monitor_ids) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+        "INSERT INTO maintenance_windows (id, project_id, title, starts_at, ends_at, monitor_ids, \
+         description, show_on_status_pages) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING {COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(project_id)
@@ -110,6 +130,8 @@ pub(crate) async fn schedule_window(
     .bind(new.starts_at)
     .bind(new.ends_at)
     .bind(&new.monitor_ids)
+    .bind(new.description.trim())
+    .bind(new.show_on_status_pages.unwrap_or(true))
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -2,8 +2,10 @@
 //! errors in the API's shape, pagination, and the OpenAPI document generated from the handlers.
 
 pub(crate) mod accounts;
+pub(crate) mod announcements;
 pub(crate) mod channels;
 pub(crate) mod incident_levels;
+pub(crate) mod incident_updates;
 pub(crate) mod incidents;
 pub(crate) mod invitations;
 pub(crate) mod keys;
@@ -14,6 +16,7 @@ pub(crate) mod monitors;
 mod owned;
 pub(crate) mod probes;
 pub(crate) mod projects;
+pub(crate) mod status_pages;
 pub(crate) mod statuses;
 pub(crate) mod telemetry;
 
@@ -52,6 +55,10 @@ pub struct AppState {
     pub(crate) project_changes: tokio::sync::broadcast::Sender<crate::db::ProjectChange>,
     /// Bounds the live pages open at once (`max_live_pages`).
     pub(crate) live_pages: Arc<tokio::sync::Semaphore>,
+    /// Status pages' snapshots, served from memory.
+    pub(crate) status_pages: Arc<crate::status_page::Snapshots>,
+    /// Bounds requests to status pages per client address.
+    pub(crate) status_limiter: Arc<crate::status_page::RateLimiter>,
     /// Cancelled when the server shuts down: live pages end so the shutdown does not wait on
     /// them.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
@@ -73,6 +80,10 @@ impl AppState {
         let live_pages = Arc::new(tokio::sync::Semaphore::new(config.max_live_pages));
         Ok(Self {
             pool,
+            status_pages: Arc::new(crate::status_page::Snapshots::default()),
+            status_limiter: Arc::new(crate::status_page::RateLimiter::new(
+                config.status_rate_per_minute,
+            )),
             project_changes: tokio::sync::broadcast::Sender::new(256),
             live_pages,
             shutdown: tokio_util::sync::CancellationToken::new(),
@@ -294,6 +305,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(maintenance::routes())
         .merge(monitor_history::routes())
         .merge(telemetry::routes())
+        .merge(status_pages::routes())
+        .merge(announcements::routes())
+        .merge(incident_updates::routes())
         .split_for_parts();
     // The modifiers see every operation only once the routes are merged.
     Security.modify(&mut doc);

@@ -34,6 +34,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     [
         asset!("app.css", "../../assets/app.css", CSS),
         asset!("app.js", "../../assets/app.js", JS),
+        asset!("status.css", "../../assets/status.css", CSS),
         asset!("favicon.svg", "../../assets/favicon.svg", "image/svg+xml"),
         asset!("htmx.min.js", "../../assets/vendor/htmx.min.js", JS),
         asset!("htmx-sse.min.js", "../../assets/vendor/htmx-sse.min.js", JS),
@@ -69,7 +70,7 @@ pub(crate) fn url(name: &str) -> String {
     format!("/assets/{hashed}")
 }
 
-pub(super) async fn serve(Path(file): Path<String>) -> Response {
+pub(crate) async fn serve(Path(file): Path<String>) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.hashed == file) else {
         return StatusCode::NOT_FOUND.into_response();
     };

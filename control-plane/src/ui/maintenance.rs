@@ -151,6 +151,8 @@ pub(super) async fn create(
                 .filter_map(|(_, v)| v.parse().ok())
                 .take(1000)
                 .collect(),
+            description: field("description"),
+            show_on_status_pages: Some(field("public") == "on"),
         };
         schedule_window(&state.pool, &user.caller(), project_id, new).await
     };

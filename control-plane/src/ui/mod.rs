@@ -17,7 +17,7 @@ mod members;
 mod monitor_detail;
 mod monitor_edit;
 mod monitor_form;
-mod monitors;
+pub(crate) mod monitors;
 mod pages;
 mod probes;
 mod project_nav;

@@ -67,7 +67,7 @@ struct Row {
 }
 
 /// The polyline of a 24-point series in a 96×20 box (gaps skipped).
-fn sparkline(values: &[Option<f64>]) -> String {
+pub(crate) fn sparkline(values: &[Option<f64>]) -> String {
     let max = values
         .iter()
         .flatten()
@@ -90,7 +90,7 @@ fn sparkline(values: &[Option<f64>]) -> String {
         .join(" ")
 }
 
-fn percent(share: Option<f64>) -> String {
+pub(crate) fn percent(share: Option<f64>) -> String {
     match share {
         None => "–".to_owned(),
         // Only a perfect record shows 100: 99.996 % is not rounded up to it.

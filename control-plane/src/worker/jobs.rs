@@ -1,7 +1,8 @@
 //! The worker's periodic jobs, every `jobs_interval_secs`: push monitors whose pushes are
 //! overdue (heartbeats not received, server agents silent) get a "missing" result evaluated like
 //! any other; probes not heard from for `probe_offline_secs` are marked offline; telemetry
-//! partitions older than `retention_days` are dropped. Scheduled maintenance is not a job of
+//! partitions older than `retention_days` are dropped; once a minute the per-day status
+//! rollups of status pages are brought up to date (`rollups.rs`). Scheduled maintenance is not a job of
 //! its own: incidents are not opened while a window is on (`processor.rs`).
 //!
 //! Every worker runs them; that is safe (each is idempotent) and needs no leader.
@@ -18,6 +19,7 @@ use uuid::Uuid;
 
 use super::entry::{MonitorResult, Source};
 use super::processor::Processor;
+use super::rollups;
 use crate::config::WorkerConfig;
 use crate::monitor::observation::Observation;
 
@@ -30,7 +32,20 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) {
     let every = Duration::from_secs(config.jobs_interval_secs.max(1));
+    let mut rolled_up: Option<std::time::Instant> = None;
     loop {
+        if rolled_up.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            // The first run fills the whole window; later ones today and yesterday.
+            let days = if rolled_up.is_some() {
+                2
+            } else {
+                rollups::DAYS
+            };
+            match rollups::roll_up(&pool, days).await {
+                Ok(_) => rolled_up = Some(std::time::Instant::now()),
+                Err(error) => tracing::warn!(%error, "rollup job failed"),
+            }
+        }
         if let Err(error) = missing_pushes(&pool, &processor).await {
             tracing::warn!(%error, "missing-push job failed");
         }

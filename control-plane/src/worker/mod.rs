@@ -10,6 +10,7 @@ pub(crate) mod evaluate;
 pub(crate) mod jobs;
 pub(crate) mod processor;
 pub(crate) mod results;
+pub(crate) mod rollups;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,901 @@
+//! Status pages of a project: their settings (name, slug, look, time zone, who may read them,
+//! the host names they claim) and their layout (groups and resources, in order). Members
+//! manage them; viewers read them. What the public sees is built from these by
+//! `status_page::snapshot`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::owned::{check_owned, delete_row, require_row};
+use super::{AppState, Body, Page, PageQuery, check_name, project_page};
+use crate::access::{Caller, Role};
+use crate::error::{ApiError, ErrorBody};
+
+/// Most groups on a page.
+pub(crate) const MAX_GROUPS: usize = 50;
+/// Most resources on a page.
+pub(crate) const MAX_RESOURCES: usize = 500;
+/// Most host names a page claims.
+const MAX_DOMAINS: usize = 10;
+/// Most footer links.
+const MAX_LINKS: usize = 10;
+
+/// Who may read a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Visibility {
+    /// Anyone.
+    Public,
+    /// Whoever knows the page's password.
+    Password,
+    /// Members of the page's project, signed in.
+    Members,
+}
+
+impl Visibility {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Password => "password",
+            Visibility::Members => "members",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "public" => Ok(Visibility::Public),
+            "password" => Ok(Visibility::Password),
+            "members" => Ok(Visibility::Members),
+            other => Err(ApiError::Internal(format!("unknown visibility {other:?}"))),
+        }
+    }
+}
+
+/// A link in a page's footer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FooterLink {
+    pub label: String,
+    /// `http://` or `https://`.
+    pub url: String,
+}
+
+/// A status page's settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusPage {
+    pub id: Uuid,
+    pub name: String,
+    /// The page is at `/status/{slug}`.
+    pub slug: String,
+    pub description: String,
+    /// `#rrggbb`.
+    pub brand_color: String,
+    pub footer_links: Vec<FooterLink>,
+    /// IANA time zone times are shown in.
+    pub time_zone: String,
+    /// Asks search engines not to index the page.
+    pub noindex: bool,
+    pub visibility: Visibility,
+    /// Host names that serve the page at `/` (custom domains).
+    pub domains: Vec<String>,
+    pub has_logo: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new status page.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewStatusPage {
+    pub name: String,
+    /// Lower-case letters, digits and inner dashes, at most 64.
+    pub slug: String,
+    #[serde(default)]
+    pub description: String,
+    pub brand_color: Option<String>,
+    #[serde(default)]
+    pub footer_links: Vec<FooterLink>,
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub noindex: bool,
+    pub visibility: Option<Visibility>,
+    /// Needed when `visibility` is `password`; stored hashed.
+    pub password: Option<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// Changes to a page; absent fields stay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusPageChange {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub brand_color: Option<String>,
+    pub footer_links: Option<Vec<FooterLink>>,
+    pub time_zone: Option<String>,
+    pub noindex: Option<bool>,
+    pub visibility: Option<Visibility>,
+    /// A new password (with `visibility` `password`, or a page already private by password).
+    pub password: Option<String>,
+    /// Replaces the host names the page claims.
+    pub domains: Option<Vec<String>>,
+}
+
+/// How a group's status follows its members'.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum GroupRule {
+    /// Offline only when every member is; partly down when some are.
+    #[default]
+    Proportional,
+    /// The worst member's status.
+    Worst,
+}
+
+impl GroupRule {
+    fn as_str(self) -> &'static str {
+        match self {
+            GroupRule::Proportional => "proportional",
+            GroupRule::Worst => "worst",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> GroupRule {
+        if s == "worst" {
+            GroupRule::Worst
+        } else {
+            GroupRule::Proportional
+        }
+    }
+}
+
+/// A monitor shown on a page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Resource {
+    pub monitor_id: Uuid,
+    /// What the public reads; the monitor's name when absent.
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Shows its response-time chart.
+    #[serde(default)]
+    pub show_chart: bool,
+}
+
+/// A group of resources.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Group {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub rule: GroupRule,
+    pub resources: Vec<Resource>,
+}
+
+/// What a page shows, in order: resources outside any group first, then each group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Layout {
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+type Row = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    serde_json::Value,
+    String,
+    bool,
+    String,
+    Vec<String>,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+const COLUMNS: &str = "p.id, p.name, p.slug, p.description, p.brand_color, p.footer_links, \
+     p.time_zone, p.noindex, p.visibility, \
+     COALESCE((SELECT array_agg(host ORDER BY host) FROM status_page_domains d \
+     WHERE d.page_id = p.id), '{}'), p.logo IS NOT NULL, p.created_at, p.updated_at";
+
+fn status_page(
+    (
+        id,
+        name,
+        slug,
+        description,
+        brand_color,
+        footer_links,
+        time_zone,
+        noindex,
+        visibility,
+        domains,
+        has_logo,
+        created_at,
+        updated_at,
+    ): Row,
+) -> Result<StatusPage, ApiError> {
+    Ok(StatusPage {
+        id,
+        name,
+        slug,
+        description,
+        brand_color,
+        footer_links: serde_json::from_value(footer_links)
+            .map_err(|e| ApiError::Internal(format!("footer links: {e}")))?,
+        time_zone,
+        noindex,
+        visibility: Visibility::parse(&visibility)?,
+        domains,
+        has_logo,
+        created_at,
+        updated_at,
+    })
+}
+
+fn check_slug(slug: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !ok {
+        return Err(ApiError::BadRequest(
+            "a slug needs 1 to 64 lower-case letters, digits and dashes, not at either end".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_color(color: &str) -> Result<(), ApiError> {
+    let ok = color.len() == 7
+        && color.starts_with('#')
+        && color[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !ok {
+        return Err(ApiError::BadRequest(
+            "a colour is #rrggbb in lower-case hex".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_text(what: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    if text.chars().count() > max {
+        return Err(ApiError::BadRequest(format!(
+            "{what} may have at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_links(links: &[FooterLink]) -> Result<(), ApiError> {
+    if links.len() > MAX_LINKS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_LINKS} footer links"
+        )));
+    }
+    for link in links {
+        check_name(&link.label)?;
+        if !crate::notification::http::is_http_url(&link.url) || link.url.len() > 2000 {
+            return Err(ApiError::BadRequest(format!(
+                "footer link {:?}: the URL must be http:// or https://, at most 2000 characters",
+                link.label
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Host names, lower-cased and checked; a port or a scheme is refused.
+fn check_domains(domains: &[String]) -> Result<Vec<String>, ApiError> {
+    if domains.len() > MAX_DOMAINS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_DOMAINS} domains"
+        )));
+    }
+    let mut hosts = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let host = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let ok = (1..=253).contains(&host.len())
+            && host.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !ok {
+            return Err(ApiError::BadRequest(format!(
+                "{domain:?} is not a host name (no scheme, port or path)"
+            )));
+        }
+        hosts.push(host);
+    }
+    hosts.sort();
+    hosts.dedup();
+    Ok(hosts)
+}
+
+async fn check_time_zone(db: &mut PgConnection, zone: &str) -> Result<(), ApiError> {
+    let known: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_timezone_names WHERE name = $1")
+        .bind(zone)
+        .fetch_optional(db)
+        .await?;
+    if known.is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "{zone:?} is not a time zone name (e.g. Europe/Berlin, UTC)"
+        )));
+    }
+    Ok(())
+}
+
+async fn set_domains(
+    db: &mut PgConnection,
+    project_id: Uuid,
+    page_id: Uuid,
+    hosts: &[String],
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM status_page_domains WHERE page_id = $1")
+        .bind(page_id)
+        .execute(&mut *db)
+        .await?;
+    for host in hosts {
+        let claimed = sqlx::query(
+            "INSERT INTO status_page_domains (host, page_id, project_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (host) DO NOTHING",
+        )
+        .bind(host)
+        .bind(page_id)
+        .bind(project_id)
+        .execute(&mut *db)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(ApiError::Conflict(format!(
+                "{host} is claimed by another status page"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn fetch(db: &mut PgConnection, project_id: Uuid, id: Uuid) -> Result<StatusPage, ApiError> {
+    let row: Row = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM status_pages p WHERE p.project_id = $1 AND p.id = $2"
+    ))
+    .bind(project_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(ApiError::NotFound("status page"))?;
+    status_page(row)
+}
+
+/// The hash of a page password, checked like an account password.
+async fn page_password(password: String, name: &str, slug: &str) -> Result<String, ApiError> {
+    crate::password::check(&password, &[name, slug])?;
+    crate::password::hash(password).await
+}
+
+/// Creates a page.
+#[utoipa::path(post, path = "/api/v1/projects/{project_id}/status-pages",
+    tag = "status pages", params(("project_id" = Uuid, Path)), request_body = NewStatusPage,
+    responses((status = 201, body = StatusPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Body(new): Body<NewStatusPage>,
+) -> Result<(StatusCode, Json<StatusPage>), ApiError> {
+    let page = create_page(&state.pool, &caller, project_id, new).await?;
+    Ok((StatusCode::CREATED, Json(page)))
+}
+
+/// Creates a page (members).
+pub(crate) async fn create_page(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    new: NewStatusPage,
+) -> Result<StatusPage, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    let name = check_name(&new.name)?.to_owned();
+    let slug = new.slug.trim().to_owned();
+    check_slug(&slug)?;
+    check_text("a description", &new.description, 2000)?;
+    let color = new.brand_color.unwrap_or_else(|| "#2457c5".into());
+    check_color(&color)?;
+    check_links(&new.footer_links)?;
+    let hosts = check_domains(&new.domains)?;
+    let visibility = new.visibility.unwrap_or(Visibility::Public);
+    let password_hash = match (visibility, new.password) {
+        (Visibility::Password, Some(password)) => {
+            Some(page_password(password, &name, &slug).await?)
+        }
+        (Visibility::Password, None) => {
+            return Err(ApiError::BadRequest(
+                "a page private by password needs a password".into(),
+            ));
+        }
+        _ => None,
+    };
+    let zone = new.time_zone.unwrap_or_else(|| "UTC".into());
+    let links =
+        serde_json::to_value(&new.footer_links).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let id = Uuid::new_v4();
+    let mut tx = pool.begin().await?;
+    check_time_zone(&mut tx, &zone).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO status_pages (id, project_id, name, slug, description, brand_color, \
+         footer_links, time_zone, noindex, visibility, password_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (slug) DO NOTHING",
+    )
+    .bind(id)
+    .bind(project_id)
+    .bind(&name)
+    .bind(&slug)
+    .bind(new.description.trim())
+    .bind(&color)
+    .bind(links)
+    .bind(&zone)
+    .bind(new.noindex)
+    .bind(visibility.as_str())
+    .bind(password_hash)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(ApiError::Conflict(format!("the slug {slug:?} is taken")));
+    }
+    set_domains(&mut tx, project_id, id, &hosts).await?;
+    let page = fetch(&mut tx, project_id, id).await?;
+    tx.commit().await?;
+    Ok(page)
+}
+
+/// The project's pages.
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/status-pages",
+    tag = "status pages", params(("project_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<StatusPage>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<Uuid>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<StatusPage>>, ApiError> {
+    Ok(Json(
+        pages_of(&state.pool, &caller, project_id, &page).await?,
+    ))
+}
+
+/// A page of the project's status pages, oldest first (members and viewers).
+pub(crate) async fn pages_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<StatusPage>, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM status_pages p WHERE p.project_id = $1 \
+         ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3"
+    );
+    project_page(pool, &sql, project_id, page, status_page).await
+}
+
+/// One page.
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/status-pages/{page_id}",
+    tag = "status pages", params(("project_id" = Uuid, Path), ("page_id" = Uuid, Path)),
+    responses((status = 200, body = StatusPage), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, page_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<StatusPage>, ApiError> {
+    Ok(Json(
+        page_of(&state.pool, &caller, project_id, page_id).await?,
+    ))
+}
+
+/// One page (members and viewers).
+pub(crate) async fn page_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page_id: Uuid,
+) -> Result<StatusPage, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    let mut db = pool.acquire().await?;
+    fetch(&mut db, project_id, page_id).await
+}
+
+/// Changes a page.
+#[utoipa::path(patch, path = "/api/v1/projects/{project_id}/status-pages/{page_id}",
+    tag = "status pages", params(("project_id" = Uuid, Path), ("page_id" = Uuid, Path)),
+    request_body = StatusPageChange,
+    responses((status = 200, body = StatusPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, page_id)): Path<(Uuid, Uuid)>,
+    Body(change): Body<StatusPageChange>,
+) -> Result<Json<StatusPage>, ApiError> {
+    Ok(Json(
+        change_page(&state.pool, &caller, project_id, page_id, change).await?,
+    ))
+}
+
+/// Changes a page (members); every field is checked before anything is written.
+pub(crate) async fn change_page(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page_id: Uuid,
+    change: StatusPageChange,
+) -> Result<StatusPage, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    let mut tx = pool.begin().await?;
+    require_row(
+        &mut *tx,
+        "status_pages",
+        project_id,
+        page_id,
+        "status page",
+        true,
+    )
+    .await?;
+    let current = fetch(&mut tx, project_id, page_id).await?;
+    let name = match &change.name {
+        Some(name) => check_name(name)?.to_owned(),
+        None => current.name.clone(),
+    };
+    let slug = change
+        .slug
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&current.slug)
+        .to_owned();
+    check_slug(&slug)?;
+    let description = change
+        .description
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&current.description)
+        .to_owned();
+    check_text("a description", &description, 2000)?;
+    let color = change.brand_color.unwrap_or(current.brand_color);
+    check_color(&color)?;
+    let links = change.footer_links.unwrap_or(current.footer_links);
+    check_links(&links)?;
+    let zone = change.time_zone.unwrap_or(current.time_zone);
+    check_time_zone(&mut tx, &zone).await?;
+    let hosts = change.domains.as_deref().map(check_domains).transpose()?;
+    let visibility = change.visibility.unwrap_or(current.visibility);
+    let new_hash = match change.password {
+        Some(password) => Some(page_password(password, &name, &slug).await?),
+        None => None,
+    };
+    let (had_hash,): (bool,) =
+        sqlx::query_as("SELECT password_hash IS NOT NULL FROM status_pages WHERE id = $1")
+            .bind(page_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if visibility == Visibility::Password && new_hash.is_none() && !had_hash {
+        return Err(ApiError::BadRequest(
+            "a page private by password needs a password".into(),
+        ));
+    }
+    let taken: Option<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM status_pages WHERE slug = $1 AND id <> $2")
+            .bind(&slug)
+            .bind(page_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if taken.is_some() {
+        return Err(ApiError::Conflict(format!("the slug {slug:?} is taken")));
+    }
+    sqlx::query(
+        "UPDATE status_pages SET name = $2, slug = $3, description = $4, brand_color = $5, \
+         footer_links = $6, time_zone = $7, noindex = COALESCE($8, noindex), visibility = $9, \
+         password_hash = CASE WHEN $9 = 'password' THEN COALESCE($10, password_hash) END, \
+         updated_at = now() WHERE id = $1",
+    )
+    .bind(page_id)
+    .bind(&name)
+    .bind(&slug)
+    .bind(&description)
+    .bind(&color)
+    .bind(serde_json::to_value(&links).map_err(|e| ApiError::Internal(e.to_string()))?)
+    .bind(&zone)
+    .bind(change.noindex)
+    .bind(visibility.as_str())
+    .bind(new_hash)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(hosts) = hosts {
+        set_domains(&mut tx, project_id, page_id, &hosts).await?;
+    }
+    let page = fetch(&mut tx, project_id, page_id).await?;
+    tx.commit().await?;
+    Ok(page)
+}
+
+/// Deletes a page.
+#[utoipa::path(delete, path = "/api/v1/projects/{project_id}/status-pages/{page_id}",
+    tag = "status pages", params(("project_id" = Uuid, Path), ("page_id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, page_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    delete_page(&state.pool, &caller, project_id, page_id).await
+}
+
+/// Deletes a page (members).
+pub(crate) async fn delete_page(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    delete_row(pool, "status_pages", project_id, page_id, "status page").await
+}
+
+/// A page's layout.
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/status-pages/{page_id}/layout",
+    tag = "status pages", params(("project_id" = Uuid, Path), ("page_id" = Uuid, Path)),
+    responses((status = 200, body = Layout), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_layout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, page_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<Layout>, ApiError> {
+    Ok(Json(
+        layout_of(&state.pool, &caller, project_id, page_id).await?,
+    ))
+}
+
+/// A page's layout (members and viewers).
+pub(crate) async fn layout_of(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page_id: Uuid,
+) -> Result<Layout, ApiError> {
+    caller.role_in(pool, project_id).await?;
+    require_row(
+        pool,
+        "status_pages",
+        project_id,
+        page_id,
+        "status page",
+        false,
+    )
+    .await?;
+    let groups: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT id, name, description, rule FROM status_page_groups \
+         WHERE page_id = $1 ORDER BY position",
+    )
+    .bind(page_id)
+    .fetch_all(pool)
+    .await?;
+    let resources: Vec<(Option<Uuid>, Uuid, String, String, bool)> = sqlx::query_as(
+        "SELECT group_id, monitor_id, display_name, description, show_chart \
+         FROM status_page_resources WHERE page_id = $1 ORDER BY position",
+    )
+    .bind(page_id)
+    .fetch_all(pool)
+    .await?;
+    let of = |group: Option<Uuid>| {
+        resources
+            .iter()
+            .filter(|r| r.0 == group)
+            .map(|r| Resource {
+                monitor_id: r.1,
+                display_name: Some(r.2.clone()),
+                description: r.3.clone(),
+                show_chart: r.4,
+            })
+            .collect::<Vec<_>>()
+    };
+    Ok(Layout {
+        resources: of(None),
+        groups: groups
+            .iter()
+            .map(|(id, name, description, rule)| Group {
+                name: name.clone(),
+                description: description.clone(),
+                rule: GroupRule::parse(rule),
+                resources: of(Some(*id)),
+            })
+            .collect(),
+    })
+}
+
+/// Replaces a page's layout.
+#[utoipa::path(put, path = "/api/v1/projects/{project_id}/status-pages/{page_id}/layout",
+    tag = "status pages", params(("project_id" = Uuid, Path), ("page_id" = Uuid, Path)),
+    request_body = Layout,
+    responses((status = 200, body = Layout), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn put_layout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, page_id)): Path<(Uuid, Uuid)>,
+    Body(layout): Body<Layout>,
+) -> Result<Json<Layout>, ApiError> {
+    set_layout(&state.pool, &caller, project_id, page_id, layout).await?;
+    Ok(Json(
+        layout_of(&state.pool, &caller, project_id, page_id).await?,
+    ))
+}
+
+/// Replaces a page's layout (members), all of it or nothing: groups and resources are
+/// checked (names, lengths, the monitors are the project's, each shown once) first.
+pub(crate) async fn set_layout(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page_id: Uuid,
+    layout: Layout,
+) -> Result<(), ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
+    if layout.groups.len() > MAX_GROUPS {
+        return Err(ApiError::BadRequest(format!(
+            "a page has at most {MAX_GROUPS} groups"
+        )));
+    }
+    let all: Vec<&Resource> = layout
+        .resources
+        .iter()
+        .chain(layout.groups.iter().flat_map(|g| &g.resources))
+        .collect();
+    if all.len() > MAX_RESOURCES {
+        return Err(ApiError::BadRequest(format!(
+            "a page shows at most {MAX_RESOURCES} resources"
+        )));
+    }
+    let mut ids: Vec<Uuid> = all.iter().map(|r| r.monitor_id).collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ApiError::BadRequest(
+            "a monitor is shown at most once on a page".into(),
+        ));
+    }
+    for group in &layout.groups {
+        check_name(&group.name)?;
+        check_text("a group description", &group.description, 1000)?;
+    }
+    for resource in &all {
+        if let Some(name) = &resource.display_name {
+            check_name(name)?;
+        }
+        check_text("a resource description", &resource.description, 1000)?;
+    }
+    let mut tx = pool.begin().await?;
+    require_row(
+        &mut *tx,
+        "status_pages",
+        project_id,
+        page_id,
+        "status page",
+        true,
+    )
+    .await?;
+    check_owned(&mut tx, "monitors", project_id, &ids).await?;
+    sqlx::query("DELETE FROM status_page_groups WHERE page_id = $1")
+        .bind(page_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM status_page_resources WHERE page_id = $1")
+        .bind(page_id)
+        .execute(&mut *tx)
+        .await?;
+    let mut position = 0;
+    for resource in &layout.resources {
+        position += 1;
+        place(&mut tx, page_id, project_id, None, resource, position).await?;
+    }
+    for (index, group) in layout.groups.iter().enumerate() {
+        let group_id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO status_page_groups (id, page_id, project_id, name, description, rule, \
+             position) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(group_id)
+        .bind(page_id)
+        .bind(project_id)
+        .bind(group.name.trim())
+        .bind(group.description.trim())
+        .bind(group.rule.as_str())
+        .bind(index as i32)
+        .execute(&mut *tx)
+        .await?;
+        for resource in &group.resources {
+            position += 1;
+            place(
+                &mut tx,
+                page_id,
+                project_id,
+                Some(group_id),
+                resource,
+                position,
+            )
+            .await?;
+        }
+    }
+    sqlx::query("UPDATE status_pages SET updated_at = now() WHERE id = $1")
+        .bind(page_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Puts a resource on a page at `position`, named after its monitor unless it has a name.
+async fn place(
+    tx: &mut PgConnection,
+    page_id: Uuid,
+    project_id: Uuid,
+    group: Option<Uuid>,
+    resource: &Resource,
+    position: i32,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO status_page_resources (id, page_id, project_id, group_id, monitor_id, \
+         display_name, description, show_chart, position) \
+         SELECT $1, $2, $3, $4, m.id, COALESCE($6, m.name), $7, $8, $9 \
+         FROM monitors m WHERE m.id = $5",
+    )
+    .bind(Uuid::new_v4())
+    .bind(page_id)
+    .bind(project_id)
+    .bind(group)
+    .bind(resource.monitor_id)
+    .bind(resource.display_name.as_deref().map(str::trim))
+    .bind(resource.description.trim())
+    .bind(resource.show_chart)
+    .bind(position)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update, delete_one))
+        .routes(routes!(get_layout, put_layout))
+}
