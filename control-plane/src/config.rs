@@ -62,6 +62,9 @@ pub struct Config {
     pub max_live_pages: usize,
     /// Requests to status pages each client address may make per minute (0: no bound).
     pub status_rate_per_minute: u32,
+    /// A status page's snapshot is rebuilt at least this often, changes or not (uptime moves
+    /// with time) (`VIGIL_STATUS_SNAPSHOT_MAX_AGE_SECS`).
+    pub status_snapshot_max_age_secs: u64,
     /// `vigil worker`'s settings (the `[worker]` table).
     pub worker: WorkerConfig,
 }
@@ -192,6 +195,7 @@ impl Default for Config {
             request_timeout_ms: 30_000,
             max_live_pages: 1_000,
             status_rate_per_minute: 1_200,
+            status_snapshot_max_age_secs: 60,
             public_ingest_grpc_url: "http://127.0.0.1:4317".into(),
             public_ingest_http_url: "http://127.0.0.1:4318".into(),
             public_ingest_forward_addr: "127.0.0.1:24224".into(),
@@ -212,6 +216,10 @@ impl std::fmt::Debug for Config {
             .field("login_max_failures", &self.login_max_failures)
             .field("max_live_pages", &self.max_live_pages)
             .field("status_rate_per_minute", &self.status_rate_per_minute)
+            .field(
+                "status_snapshot_max_age_secs",
+                &self.status_snapshot_max_age_secs,
+            )
             .field("worker", &self.worker)
             .finish_non_exhaustive()
     }

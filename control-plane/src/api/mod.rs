@@ -80,7 +80,9 @@ impl AppState {
         let live_pages = Arc::new(tokio::sync::Semaphore::new(config.max_live_pages));
         Ok(Self {
             pool,
-            status_pages: Arc::new(crate::status_page::Snapshots::default()),
+            status_pages: Arc::new(crate::status_page::Snapshots::new(Duration::from_secs(
+                config.status_snapshot_max_age_secs.max(1),
+            ))),
             status_limiter: Arc::new(crate::status_page::RateLimiter::new(
                 config.status_rate_per_minute,
             )),

@@ -4,7 +4,7 @@
 //! `vigil_project_changes`, from triggers on monitors, incidents, public updates, maintenance,
 //! announcements and the pages themselves) and bumps that project's generation, so the next
 //! request rebuilds — one rebuild at a time per page, the others wait for it (single flight).
-//! Snapshots also age out after [`MAX_AGE`] (uptime moves with time). When a rebuild fails
+//! Snapshots also age out after `status_snapshot_max_age_secs` (uptime moves with time). When a rebuild fails
 //! (PostgreSQL down), the last snapshot goes on being served, marked stale, and the next try
 //! waits [`RETRY_AFTER`].
 //!
@@ -26,8 +26,6 @@ use crate::api::AppState;
 use crate::db::ProjectChange;
 use crate::error::ApiError;
 
-/// A snapshot is rebuilt at least this often.
-const MAX_AGE: Duration = Duration::from_secs(60);
 /// After a failed rebuild, the stale snapshot is served this long before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// A slug or host not found reloads the directory at most this often.
@@ -70,8 +68,9 @@ struct Entry {
 }
 
 /// Every page's snapshot, and the generations that say when one is out of date.
-#[derive(Default)]
 pub(crate) struct Snapshots {
+    /// A snapshot is rebuilt at least this often.
+    max_age: Duration,
     directory: RwLock<Directory>,
     reloading: tokio::sync::Mutex<()>,
     entries: Mutex<HashMap<Uuid, Arc<Entry>>>,
@@ -82,6 +81,17 @@ pub(crate) struct Snapshots {
 }
 
 impl Snapshots {
+    pub(crate) fn new(max_age: Duration) -> Self {
+        Self {
+            max_age,
+            directory: RwLock::default(),
+            reloading: tokio::sync::Mutex::default(),
+            entries: Mutex::default(),
+            generations: Mutex::default(),
+            epoch: std::sync::atomic::AtomicU64::default(),
+        }
+    }
+
     fn generation(&self, project: Uuid) -> u64 {
         let own = self.generations.lock().get(&project).copied().unwrap_or(0);
         own.wrapping_add(self.epoch.load(std::sync::atomic::Ordering::Acquire) << 32)
@@ -236,7 +246,8 @@ impl Snapshots {
         if snapshot.stale {
             snapshot.built.elapsed() < RETRY_AFTER
         } else {
-            snapshot.generation == self.generation(project) && snapshot.built.elapsed() < MAX_AGE
+            snapshot.generation == self.generation(project)
+                && snapshot.built.elapsed() < self.max_age
         }
     }
 
