@@ -69,21 +69,9 @@ pub(crate) async fn follow_project_changes(
     .await;
 }
 
-/// Tells `snapshots` of every NOTIFY `vigil_status_pages` (a page or a domain changed, so
-/// slugs and hosts may lead elsewhere), and of a lost connection, until the task is dropped.
-pub(crate) async fn follow_status_pages(
-    pool: PgPool,
-    snapshots: std::sync::Arc<crate::status_page::Snapshots>,
-) {
-    follow(pool, "vigil_status_pages", |_| {
-        snapshots.directory_changed()
-    })
-    .await;
-}
-
 /// LISTENs on `channel` and calls `heard` with each payload, or with `None` after the
 /// connection was lost and made again (its notifications are gone); retries forever.
-async fn follow(pool: PgPool, channel: &str, mut heard: impl FnMut(Option<&str>)) {
+pub(crate) async fn follow(pool: PgPool, channel: &str, mut heard: impl FnMut(Option<&str>)) {
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => {

@@ -37,26 +37,22 @@ pub async fn serve(
             state.assignment_changes.clone(),
         )),
         tokio::spawn(db::follow_project_changes(
-            pool.clone(),
-            state.project_changes.clone(),
-        )),
-        tokio::spawn(db::follow_status_pages(pool, state.status_pages.clone())),
-        tokio::spawn(status_page::cache::follow(
-            state.status_pages.clone(),
+            pool,
             state.project_changes.clone(),
         )),
     ];
+    let (status_pages, status_tasks) = status_page::StatusPages::start(state.clone());
     let stopping = state.shutdown.clone();
     let app = api::router(state.clone())
-        .merge(status_page::router(state.clone()))
-        .merge(ui::router(state.clone()));
+        .merge(status_page::router(status_pages.clone()))
+        .merge(ui::router(state));
     // Around the whole app (an outer router that only falls back to it), so that a custom
     // domain's paths are rewritten before the app routes them.
     let app =
         axum::Router::new()
             .fallback_service(app)
             .layer(axum::middleware::from_fn_with_state(
-                state,
+                status_pages,
                 status_page::by_host,
             ));
     axum::serve(
@@ -69,7 +65,7 @@ pub async fn serve(
         stopping.cancel();
     })
     .await?;
-    for task in listeners {
+    for task in listeners.into_iter().chain(status_tasks) {
         task.abort();
     }
     Ok(())

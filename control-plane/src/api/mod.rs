@@ -18,6 +18,7 @@ pub(crate) mod probes;
 pub(crate) mod projects;
 pub(crate) mod status_pages;
 pub(crate) mod statuses;
+pub(crate) mod subscribers;
 pub(crate) mod telemetry;
 
 use std::sync::Arc;
@@ -55,10 +56,6 @@ pub struct AppState {
     pub(crate) project_changes: tokio::sync::broadcast::Sender<crate::db::ProjectChange>,
     /// Bounds the live pages open at once (`max_live_pages`).
     pub(crate) live_pages: Arc<tokio::sync::Semaphore>,
-    /// Status pages' snapshots, served from memory.
-    pub(crate) status_pages: Arc<crate::status_page::Snapshots>,
-    /// Bounds requests to status pages per client address.
-    pub(crate) status_limiter: Arc<crate::status_page::RateLimiter>,
     /// Cancelled when the server shuts down: live pages end so the shutdown does not wait on
     /// them.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
@@ -80,12 +77,6 @@ impl AppState {
         let live_pages = Arc::new(tokio::sync::Semaphore::new(config.max_live_pages));
         Ok(Self {
             pool,
-            status_pages: Arc::new(crate::status_page::Snapshots::new(Duration::from_secs(
-                config.status_snapshot_max_age_secs.max(1),
-            ))),
-            status_limiter: Arc::new(crate::status_page::RateLimiter::new(
-                config.status_rate_per_minute,
-            )),
             project_changes: tokio::sync::broadcast::Sender::new(256),
             live_pages,
             shutdown: tokio_util::sync::CancellationToken::new(),
@@ -310,6 +301,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(status_pages::routes())
         .merge(announcements::routes())
         .merge(incident_updates::routes())
+        .merge(subscribers::routes())
         .split_for_parts();
     // The modifiers see every operation only once the routes are merged.
     Security.modify(&mut doc);

@@ -87,6 +87,8 @@ pub(crate) struct StatusPage {
     /// Host names that serve the page at `/` (custom domains).
     pub domains: Vec<String>,
     pub has_logo: bool,
+    /// The email channel subscriber mail goes out through; absent: no email subscriptions.
+    pub subscriber_channel_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -111,6 +113,8 @@ pub(crate) struct NewStatusPage {
     pub password: Option<String>,
     #[serde(default)]
     pub domains: Vec<String>,
+    /// An email channel of the project to send subscriber mail through.
+    pub subscriber_channel_id: Option<Uuid>,
 }
 
 /// Changes to a page; absent fields stay.
@@ -129,6 +133,39 @@ pub(crate) struct StatusPageChange {
     pub password: Option<String>,
     /// Replaces the host names the page claims.
     pub domains: Option<Vec<String>>,
+    /// An email channel to send subscriber mail through; `null` stops email subscriptions.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>)]
+    pub subscriber_channel_id: Option<Option<Uuid>>,
+}
+
+/// A field that may be sent as `null` (to clear it) or left out (to keep it).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Uuid>>, D::Error> {
+    Option::<Uuid>::deserialize(d).map(Some)
+}
+
+/// Refuses a subscriber channel that is not one of the project's email channels.
+async fn check_mail_channel(
+    db: &mut PgConnection,
+    project_id: Uuid,
+    channel: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let Some(channel) = channel else {
+        return Ok(());
+    };
+    let found: Option<(i32,)> = sqlx::query_as(
+        "SELECT 1 FROM notification_channels WHERE project_id = $1 AND id = $2 AND kind = 'email'",
+    )
+    .bind(project_id)
+    .bind(channel)
+    .fetch_optional(db)
+    .await?;
+    if found.is_none() {
+        return Err(ApiError::BadRequest(
+            "subscriber_channel_id must be one of this project's email channels".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// How a group's status follows its members'.
@@ -207,6 +244,7 @@ type Row = (
     String,
     Vec<String>,
     bool,
+    Option<Uuid>,
     DateTime<Utc>,
     DateTime<Utc>,
 );
@@ -214,7 +252,8 @@ type Row = (
 const COLUMNS: &str = "p.id, p.name, p.slug, p.description, p.brand_color, p.footer_links, \
      p.time_zone, p.noindex, p.visibility, \
      COALESCE((SELECT array_agg(host ORDER BY host) FROM status_page_domains d \
-     WHERE d.page_id = p.id), '{}'), p.logo IS NOT NULL, p.created_at, p.updated_at";
+     WHERE d.page_id = p.id), '{}'), p.logo IS NOT NULL, p.subscriber_channel_id, p.created_at, \
+     p.updated_at";
 
 fn status_page(
     (
@@ -229,6 +268,7 @@ fn status_page(
         visibility,
         domains,
         has_logo,
+        subscriber_channel_id,
         created_at,
         updated_at,
     ): Row,
@@ -246,6 +286,7 @@ fn status_page(
         visibility: Visibility::parse(&visibility)?,
         domains,
         has_logo,
+        subscriber_channel_id,
         created_at,
         updated_at,
     })
@@ -448,10 +489,11 @@ pub(crate) async fn create_page(
     let id = Uuid::new_v4();
     let mut tx = pool.begin().await?;
     check_time_zone(&mut tx, &zone).await?;
+    check_mail_channel(&mut tx, project_id, new.subscriber_channel_id).await?;
     let inserted = sqlx::query(
         "INSERT INTO status_pages (id, project_id, name, slug, description, brand_color, \
-         footer_links, time_zone, noindex, visibility, password_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (slug) DO NOTHING",
+         footer_links, time_zone, noindex, visibility, password_hash, subscriber_channel_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (slug) DO NOTHING",
     )
     .bind(id)
     .bind(project_id)
@@ -464,6 +506,7 @@ pub(crate) async fn create_page(
     .bind(new.noindex)
     .bind(visibility.as_str())
     .bind(password_hash)
+    .bind(new.subscriber_channel_id)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -596,6 +639,10 @@ pub(crate) async fn change_page(
     let zone = change.time_zone.unwrap_or(current.time_zone);
     check_time_zone(&mut tx, &zone).await?;
     let hosts = change.domains.as_deref().map(check_domains).transpose()?;
+    let mail_channel = change
+        .subscriber_channel_id
+        .unwrap_or(current.subscriber_channel_id);
+    check_mail_channel(&mut tx, project_id, mail_channel).await?;
     let visibility = change.visibility.unwrap_or(current.visibility);
     let new_hash = match change.password {
         Some(password) => Some(page_password(password, &name, &slug).await?),
@@ -624,7 +671,7 @@ pub(crate) async fn change_page(
         "UPDATE status_pages SET name = $2, slug = $3, description = $4, brand_color = $5, \
          footer_links = $6, time_zone = $7, noindex = COALESCE($8, noindex), visibility = $9, \
          password_hash = CASE WHEN $9 = 'password' THEN COALESCE($10, password_hash) END, \
-         updated_at = now() WHERE id = $1",
+         subscriber_channel_id = $11, updated_at = now() WHERE id = $1",
     )
     .bind(page_id)
     .bind(&name)
@@ -636,6 +683,7 @@ pub(crate) async fn change_page(
     .bind(change.noindex)
     .bind(visibility.as_str())
     .bind(new_hash)
+    .bind(mail_channel)
     .execute(&mut *tx)
     .await?;
     if let Some(hosts) = hosts {

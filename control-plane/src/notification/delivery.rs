@@ -72,7 +72,8 @@ pub(crate) async fn send(
         ChannelKind::Slack => {
             let s: SlackSettings =
                 serde_json::from_value(d.settings.clone()).map_err(|_| parse("slack"))?;
-            let body = serde_json::to_vec(&serde_json::json!({ "text": summary(d) }))
+            let text = d.payload["text"].as_str().unwrap_or(summary(d));
+            let body = serde_json::to_vec(&serde_json::json!({ "text": text }))
                 .map_err(|e| NotifyError::Send(e.to_string()))?;
             http.post_json(&s.url, &[], body, timeout).await
         }
@@ -100,9 +101,17 @@ async fn mail(s: &EmailSettings, d: &Delivery, timeout: Duration) -> Result<(), 
     for to in &s.to {
         message = message.to(mailbox(to)?);
     }
-    let details = serde_json::to_string_pretty(&d.payload).unwrap_or_default();
+    // A message written for people (a status page subscriber's) is sent as written; a
+    // channel's carries its summary and the event's details.
+    let body = match d.payload["text"].as_str() {
+        Some(text) => text.to_owned(),
+        None => {
+            let details = serde_json::to_string_pretty(&d.payload).unwrap_or_default();
+            format!("{}\n\n{details}\n", summary(d))
+        }
+    };
     let message = message
-        .body(format!("{}\n\n{details}\n", summary(d)))
+        .body(body)
         .map_err(|e| NotifyError::Send(format!("building the mail: {e}")))?;
     let builder = match s.security {
         SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),

@@ -1,7 +1,8 @@
 //! The notification outbox: a change that notifies (an incident opened, acknowledged or
 //! resolved; a monitor's status changed) queues one row per enabled channel of its project in
 //! the same transaction, keyed so that the same change queues once per channel however often
-//! it is replayed. The worker's sender delivers them (`sender.rs`).
+//! it is replayed; status page subscribers get theirs one row each (`enqueue_for_subscriber`).
+//! The worker's sender delivers them (`sender.rs`).
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -26,6 +27,31 @@ pub(crate) async fn enqueue(
          ON CONFLICT (channel_id, dedup_key) DO NOTHING",
     )
     .bind(project_id)
+    .bind(dedup_key)
+    .bind(event)
+    .bind(payload)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Queues `event` for one status page subscriber; `dedup_key` names the change, so that it is
+/// queued once however often it is seen.
+pub(crate) async fn enqueue_for_subscriber(
+    db: &mut PgConnection,
+    project_id: Uuid,
+    subscriber_id: Uuid,
+    dedup_key: &str,
+    event: &str,
+    payload: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO notifications (id, project_id, subscriber_id, dedup_key, event, payload) \
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5) \
+         ON CONFLICT (subscriber_id, dedup_key) WHERE subscriber_id IS NOT NULL DO NOTHING",
+    )
+    .bind(project_id)
+    .bind(subscriber_id)
     .bind(dedup_key)
     .bind(event)
     .bind(payload)

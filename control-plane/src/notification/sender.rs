@@ -64,9 +64,19 @@ async fn round(
     config: &WorkerConfig,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // A subscriber's settings are made from its row: a webhook's URL and key, a Slack URL, or
+    // for email the page's mail channel with the subscriber as the one recipient ('null' when
+    // the page has none any more: the delivery fails and says so).
     let due: Vec<Due> = sqlx::query_as(
-        "SELECT n.id, n.event, n.payload, n.attempts, c.kind, c.settings \
-         FROM notifications n JOIN notification_channels c ON c.id = n.channel_id \
+        "SELECT n.id, n.event, n.payload, n.attempts, COALESCE(c.kind, s.kind), \
+         CASE WHEN c.id IS NOT NULL THEN c.settings \
+              WHEN s.kind = 'webhook' THEN jsonb_build_object('url', s.target, 'secret', s.secret) \
+              WHEN s.kind = 'slack' THEN jsonb_build_object('url', s.target) \
+              ELSE COALESCE(jsonb_set(m.settings, '{to}', jsonb_build_array(s.target)), 'null') END \
+         FROM notifications n LEFT JOIN notification_channels c ON c.id = n.channel_id \
+         LEFT JOIN status_page_subscribers s ON s.id = n.subscriber_id \
+         LEFT JOIN status_pages p ON p.id = s.page_id \
+         LEFT JOIN notification_channels m ON m.id = p.subscriber_channel_id \
          WHERE n.state = 'pending' AND n.next_attempt_at <= now() \
          ORDER BY n.next_attempt_at LIMIT $1 FOR UPDATE OF n SKIP LOCKED",
     )

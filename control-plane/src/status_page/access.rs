@@ -14,9 +14,9 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::StatusPages;
 use super::cache::Snapshot;
 use crate::access::{cookie, session_user};
-use crate::api::AppState;
 use crate::api::status_pages::Visibility;
 
 /// How long a page password is remembered.
@@ -58,7 +58,7 @@ fn pass_holds(snapshot: &Snapshot, value: &str) -> bool {
 
 /// Lets the request through, or answers the refusal: the password form (HTML) or 401.
 pub(super) async fn admit(
-    state: &AppState,
+    state: &StatusPages,
     snapshot: &Snapshot,
     parts: &Parts,
     html: bool,
@@ -131,7 +131,7 @@ pub(super) struct PasswordForm {
 /// address and page) and sets the page's cookie. A post from another site's form is refused
 /// (`Origin` must be this host).
 pub(super) async fn login(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(slug): Path<String>,
     parts: Parts,
@@ -201,7 +201,7 @@ pub(super) async fn login(
 }
 
 /// A form post whose `Origin` (when the browser sends one) is this host.
-fn same_origin(parts: &Parts) -> bool {
+pub(super) fn same_origin(parts: &Parts) -> bool {
     let Some(origin) = parts
         .headers
         .get(header::ORIGIN)

@@ -8,9 +8,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use uuid::Uuid;
 
+use super::StatusPages;
 use super::html::Frame;
 use super::model::{Condition, Indicator, Model, Uptimes};
-use crate::api::AppState;
 use crate::error::ApiError;
 use crate::ui::monitors::percent;
 
@@ -86,7 +86,7 @@ fn svg(
 
 /// `GET /status/{slug}/badge.svg`: the page's overall status.
 pub(super) async fn overall(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Response {
@@ -121,7 +121,7 @@ fn find(model: &Model, id: Uuid) -> Option<(&str, Condition, Uptimes)> {
 
 /// `GET /status/{slug}/badges/{id}/status.svg` or `…/uptime-{24h,7d,30d,90d}.svg`.
 pub(super) async fn resource(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path((slug, id, kind)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
@@ -172,7 +172,7 @@ struct Widget<'a> {
 
 /// `GET /status/{slug}/widget`: the overall status, to be framed by other sites.
 pub(super) async fn widget(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Response {

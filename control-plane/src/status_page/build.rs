@@ -41,6 +41,7 @@ type PageRow = (
     String,
     Option<String>,
     bool,
+    bool,
     DateTime<Utc>,
 );
 
@@ -51,7 +52,7 @@ pub(crate) async fn build(state: &AppState, page_id: Uuid) -> Result<Model, ApiE
     let row: PageRow = sqlx::query_as(
         "SELECT p.project_id, p.name, p.slug, p.description, p.brand_color, p.footer_links, \
          p.time_zone, EXTRACT(epoch FROM z.utc_offset)::int, p.noindex, p.visibility, \
-         p.password_hash, p.logo IS NOT NULL, p.updated_at \
+         p.password_hash, p.logo IS NOT NULL, p.subscriber_channel_id IS NOT NULL, p.updated_at \
          FROM status_pages p LEFT JOIN pg_timezone_names z ON z.name = p.time_zone \
          WHERE p.id = $1",
     )
@@ -72,6 +73,7 @@ pub(crate) async fn build(state: &AppState, page_id: Uuid) -> Result<Model, ApiE
         visibility,
         password_hash,
         has_logo,
+        takes_email,
         updated_at,
     ) = row;
     let page = PageInfo {
@@ -88,6 +90,7 @@ pub(crate) async fn build(state: &AppState, page_id: Uuid) -> Result<Model, ApiE
         visibility: Visibility::parse(&visibility)?,
         password_hash,
         has_logo,
+        takes_email,
         updated_at,
     };
 

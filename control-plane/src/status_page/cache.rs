@@ -334,6 +334,16 @@ pub(crate) fn etag(bytes: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
+/// Marks the directory out of date on every NOTIFY `vigil_status_pages` (a page or a domain
+/// changed, so slugs and hosts may lead elsewhere) and after a lost connection, until the
+/// task is dropped.
+pub(crate) async fn follow_directory(pool: sqlx::PgPool, snapshots: Arc<Snapshots>) {
+    crate::db::follow(pool, "vigil_status_pages", |_| {
+        snapshots.directory_changed()
+    })
+    .await;
+}
+
 /// Follows project changes into `snapshots` until the task is dropped.
 pub(crate) async fn follow(
     snapshots: Arc<Snapshots>,

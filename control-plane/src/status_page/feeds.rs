@@ -8,8 +8,8 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::StatusPages;
 use super::model::Model;
-use crate::api::AppState;
 use crate::error::ApiError;
 
 /// Most entries in a feed.
@@ -110,7 +110,7 @@ fn link(parts: &axum::http::request::Parts, model: &Model) -> String {
 }
 
 async fn feed(
-    state: AppState,
+    state: StatusPages,
     slug: String,
     request: Request,
     content_type: &'static str,
@@ -128,7 +128,7 @@ async fn feed(
 }
 
 pub(super) async fn rss(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Response {
@@ -151,7 +151,7 @@ pub(super) async fn rss(
 }
 
 pub(super) async fn atom(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Response {

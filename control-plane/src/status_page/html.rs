@@ -195,6 +195,9 @@ struct PageTemplate<'a> {
     incidents: Vec<IncidentCard>,
     maintenance: Vec<MaintenanceRow>,
     rows: Vec<Row>,
+    takes_email: bool,
+    /// (public id, name) of each resource, to subscribe to some only.
+    choices: Vec<(Uuid, &'a str)>,
 }
 
 /// The page itself.
@@ -240,6 +243,11 @@ pub(crate) fn page_html(model: &Model, stale: bool) -> Result<String, ApiError> 
             .iter()
             .map(resource_row)
             .chain(model.groups.iter().map(group_row))
+            .collect(),
+        takes_email: model.page.takes_email,
+        choices: model
+            .all_resources()
+            .map(|r| (r.id, r.name.as_str()))
             .collect(),
     };
     template
@@ -309,4 +317,40 @@ pub(crate) fn password_html(model: &Model, error: Option<&str>) -> Result<String
     }
     .render()
     .map_err(|e| ApiError::Internal(format!("password template: {e}")))
+}
+
+/// A form of one button, posting hidden fields.
+pub(crate) struct ButtonForm {
+    pub action: String,
+    pub fields: Vec<(&'static str, String)>,
+    pub button: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "status/message.html")]
+struct MessageTemplate<'a> {
+    frame: Frame<'a>,
+    heading: &'a str,
+    lines: &'a [String],
+    secret: Option<&'a str>,
+    form: Option<ButtonForm>,
+}
+
+/// A page that tells a visitor something (a subscription made, confirmed, ended, refused).
+pub(crate) fn message_html(
+    model: &Model,
+    heading: &str,
+    lines: &[String],
+    secret: Option<&str>,
+    form: Option<ButtonForm>,
+) -> Result<String, ApiError> {
+    MessageTemplate {
+        frame: Frame::of(model),
+        heading,
+        lines,
+        secret,
+        form,
+    }
+    .render()
+    .map_err(|e| ApiError::Internal(format!("message template: {e}")))
 }

@@ -13,6 +13,7 @@ pub(crate) mod html;
 pub(crate) mod model;
 mod rate;
 mod statuspage_api;
+mod subscription;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,8 +33,51 @@ use crate::api::AppState;
 use crate::error::ApiError;
 use cache::Snapshot;
 
-pub(crate) use cache::Snapshots;
-pub(crate) use rate::RateLimiter;
+use cache::Snapshots;
+use rate::RateLimiter;
+
+/// What the status pages' handlers share: the app's state, the snapshots and the per-address
+/// request bound.
+#[derive(Clone)]
+pub struct StatusPages {
+    app: AppState,
+    status_pages: Arc<Snapshots>,
+    status_limiter: Arc<RateLimiter>,
+}
+
+impl std::ops::Deref for StatusPages {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl StatusPages {
+    /// The status pages of `app`, with their tasks following changes (until the runtime ends
+    /// or the handles are aborted).
+    pub fn start(app: AppState) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let config = &app.config;
+        let pages = Self {
+            status_pages: Arc::new(Snapshots::new(std::time::Duration::from_secs(
+                config.status_snapshot_max_age_secs.max(1),
+            ))),
+            status_limiter: Arc::new(RateLimiter::new(config.status_rate_per_minute)),
+            app,
+        };
+        let tasks = vec![
+            tokio::spawn(cache::follow(
+                pages.status_pages.clone(),
+                pages.app.project_changes.clone(),
+            )),
+            tokio::spawn(cache::follow_directory(
+                pages.app.pool.clone(),
+                pages.status_pages.clone(),
+            )),
+        ];
+        (pages, tasks)
+    }
+}
 
 /// Strict: nothing from another origin, no script at all, forms post back here only.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
@@ -45,7 +89,7 @@ const WIDGET_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; 
 const MAX_AGE_SECS: u32 = 2;
 
 /// The status pages' routes.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: StatusPages) -> Router {
     let timeout = std::time::Duration::from_millis(state.config.request_timeout_ms);
     Router::new()
         .route("/status/{slug}", get(page))
@@ -55,6 +99,15 @@ pub fn router(state: AppState) -> Router {
         .route("/status/{slug}/theme.css", get(theme))
         .route("/status/{slug}/logo", get(logo))
         .route("/status/{slug}/login", post(access::login))
+        .route("/status/{slug}/subscribe", post(subscription::subscribe))
+        .route(
+            "/status/{slug}/subscription/confirm",
+            get(subscription::confirm_form).post(subscription::confirm),
+        )
+        .route(
+            "/status/{slug}/subscription/unsubscribe",
+            get(subscription::unsubscribe_form).post(subscription::unsubscribe),
+        )
         .route("/status/{slug}/feed.rss", get(feeds::rss))
         .route("/status/{slug}/feed.atom", get(feeds::atom))
         .route("/status/{slug}/badge.svg", get(badges::overall))
@@ -99,7 +152,7 @@ async fn security_headers(mut response: Response) -> Response {
 /// Requests per client address are bounded (`status_rate_per_minute`): 429 with Retry-After
 /// over it.
 async fn limit(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
@@ -118,7 +171,11 @@ async fn limit(
 /// Serves a host a status page claims: its paths are that page's (`/` is the page), except
 /// the shared assets and paths already under `/status/{slug}`. Wraps the whole app, so the
 /// path is rewritten before routing.
-pub async fn by_host(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn by_host(
+    State(state): State<StatusPages>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if state.status_pages.has_hosts() {
         let host = request
             .headers()
@@ -155,7 +212,7 @@ pub async fn by_host(State(state): State<AppState>, mut request: Request, next: 
 }
 
 /// The snapshot of the page at `slug`, or the response that refuses it (404, 503).
-async fn snapshot(state: &AppState, slug: &str) -> Result<Arc<Snapshot>, Response> {
+async fn snapshot(state: &StatusPages, slug: &str) -> Result<Arc<Snapshot>, Response> {
     match state.status_pages.by_slug(state, slug).await {
         Ok(Some(snapshot)) => Ok(snapshot),
         Ok(None) => Err(not_found()),
@@ -185,7 +242,7 @@ fn not_found() -> Response {
 /// The snapshot, when the caller may read it; else the refusal (a password form for pages
 /// read in a browser, 401 for the rest).
 async fn readable(
-    state: &AppState,
+    state: &StatusPages,
     slug: &str,
     parts: &Parts,
     html: bool,
@@ -292,7 +349,7 @@ fn failed(error: ApiError) -> Response {
 const HTML: &str = "text/html; charset=utf-8";
 
 async fn page(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Response {
@@ -311,7 +368,7 @@ async fn page(
 }
 
 async fn incident(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path((slug, incident_id)): Path<(String, String)>,
     request: Request,
 ) -> Response {
@@ -331,7 +388,7 @@ async fn incident(
 }
 
 async fn history(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Response {
@@ -346,7 +403,7 @@ async fn history(
 }
 
 /// The page's brand colour as a stylesheet (the CSP allows no inline style).
-async fn theme(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+async fn theme(State(state): State<StatusPages>, Path(slug): Path<String>) -> Response {
     match snapshot(&state, &slug).await {
         Ok(snapshot) => (
             [
@@ -365,7 +422,7 @@ async fn theme(State(state): State<AppState>, Path(slug): Path<String>) -> Respo
 
 /// The page's logo, read when asked (it is not part of the snapshot).
 async fn logo(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Response {

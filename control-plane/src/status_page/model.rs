@@ -398,6 +398,8 @@ pub(crate) struct PageInfo {
     pub visibility: Visibility,
     pub password_hash: Option<String>,
     pub has_logo: bool,
+    /// Whether people can subscribe by email (the page has a channel to send with).
+    pub takes_email: bool,
     pub updated_at: DateTime<Utc>,
 }
 

@@ -10,10 +10,10 @@ use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use super::StatusPages;
 use super::model::{
     GroupView, IncidentView, MaintenanceState, MaintenanceView, Model, ResourceView,
 };
-use crate::api::AppState;
 
 /// Most incidents and maintenance events a list document holds (Statuspage's own bound).
 const LIST_MAX: usize = 50;
@@ -258,7 +258,7 @@ fn document_of(headers: &HeaderMap, model: &Model, name: &str) -> Option<Value> 
 
 /// `GET /status/{slug}/api/v2/{document}`.
 pub(super) async fn document(
-    State(state): State<AppState>,
+    State(state): State<StatusPages>,
     Path((slug, name)): Path<(String, String)>,
     request: Request,
 ) -> Response {

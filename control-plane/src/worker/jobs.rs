@@ -2,7 +2,8 @@
 //! overdue (heartbeats not received, server agents silent) get a "missing" result evaluated like
 //! any other; probes not heard from for `probe_offline_secs` are marked offline; telemetry
 //! partitions older than `retention_days` are dropped; once a minute the per-day status
-//! rollups of status pages are brought up to date (`rollups.rs`). Scheduled maintenance is not a job of
+//! rollups of status pages are brought up to date (`rollups.rs`); status page subscribers are
+//! told of new incidents and maintenance (`page_events.rs`). Scheduled maintenance is not a job of
 //! its own: incidents are not opened while a window is on (`processor.rs`).
 //!
 //! Every worker runs them; that is safe (each is idempotent) and needs no leader.
@@ -19,7 +20,7 @@ use uuid::Uuid;
 
 use super::entry::{MonitorResult, Source};
 use super::processor::Processor;
-use super::rollups;
+use super::{page_events, rollups};
 use crate::config::WorkerConfig;
 use crate::monitor::observation::Observation;
 
@@ -29,6 +30,7 @@ pub(crate) async fn run(
     processor: Arc<Processor>,
     clickhouse: ClickHouse,
     config: WorkerConfig,
+    public_url: String,
     shutdown: CancellationToken,
 ) {
     let every = Duration::from_secs(config.jobs_interval_secs.max(1));
@@ -51,6 +53,9 @@ pub(crate) async fn run(
         }
         if let Err(error) = offline_probes(&pool, config.probe_offline_secs).await {
             tracing::warn!(%error, "offline-probe job failed");
+        }
+        if let Err(error) = page_events::tell_subscribers(&pool, &public_url).await {
+            tracing::warn!(%error, "status page subscriber job failed");
         }
         if config.retention_days > 0
             && let Err(error) = retention(

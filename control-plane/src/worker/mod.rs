@@ -8,6 +8,7 @@ mod consumer;
 pub(crate) mod entry;
 pub(crate) mod evaluate;
 pub(crate) mod jobs;
+pub(crate) mod page_events;
 pub(crate) mod processor;
 pub(crate) mod results;
 pub(crate) mod rollups;
@@ -68,6 +69,7 @@ pub async fn run(
         processor.clone(),
         clickhouse,
         w.clone(),
+        config.public_url.clone(),
         token.clone(),
     ));
     tasks.spawn(sender::run(pool, w.clone(), token.clone()));
