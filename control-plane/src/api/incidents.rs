@@ -48,6 +48,8 @@ pub(crate) struct Incident {
     /// Who acknowledged it (an account id).
     pub acknowledged_by: Option<Uuid>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Kept off every status page.
+    pub hidden_from_status_pages: bool,
 }
 
 /// An incident with its timeline, oldest first.
@@ -113,7 +115,7 @@ const SELECT: &str = "SELECT i.id, i.number, i.title, i.description, st.id, st.n
      COALESCE((SELECT array_agg(monitor_id ORDER BY monitor_id) FROM incident_monitors \
                WHERE incident_id = i.id), '{}'), \
      i.source_monitor_id, i.source_criterion, i.declared_at, i.acknowledged_at, \
-     i.acknowledged_by, i.resolved_at \
+     i.acknowledged_by, i.resolved_at, i.hidden_from_status_pages \
      FROM incidents i JOIN incident_states st ON st.id = i.state_id \
      JOIN incident_severities sv ON sv.id = i.severity_id";
 
@@ -137,6 +139,7 @@ struct Row(
     Option<DateTime<Utc>>,
     Option<Uuid>,
     Option<DateTime<Utc>>,
+    bool,
 );
 
 fn incident(r: Row) -> Incident {
@@ -163,6 +166,7 @@ fn incident(r: Row) -> Incident {
         acknowledged_at: r.15,
         acknowledged_by: r.16,
         resolved_at: r.17,
+        hidden_from_status_pages: r.18,
     }
 }
 

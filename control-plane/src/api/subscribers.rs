@@ -382,16 +382,25 @@ pub(crate) async fn delete_one(
     caller: Caller,
     Path((project_id, page_id, subscriber_id)): Path<(Uuid, Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Member)
-        .await?;
+    remove_subscriber(&state.pool, &caller, project_id, page_id, subscriber_id).await
+}
+
+/// Removes a subscriber (members).
+pub(crate) async fn remove_subscriber(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    page_id: Uuid,
+    subscriber_id: Uuid,
+) -> Result<StatusCode, ApiError> {
+    caller.require_in(pool, project_id, Role::Member).await?;
     let done = sqlx::query(
         "DELETE FROM status_page_subscribers WHERE project_id = $1 AND page_id = $2 AND id = $3",
     )
     .bind(project_id)
     .bind(page_id)
     .bind(subscriber_id)
-    .execute(&state.pool)
+    .execute(pool)
     .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::NotFound("subscriber"));

@@ -17,6 +17,9 @@ use super::pages::{SignedIn, check_csrf, error_page, page, refusal};
 use super::project_nav::ProjectNav;
 use crate::access::SessionUser;
 use crate::api::incident_levels::{LevelKind, levels_of};
+use crate::api::incident_updates::{
+    NewPublicUpdate, PublicStatus, Visibility, post_update, set_visibility, updates_of,
+};
 use crate::api::incidents::{
     Incident, IncidentFilter, NewIncidentBody, declare, incident_of, incidents_of, note_on,
     transition,
@@ -258,6 +261,9 @@ struct DetailPage<'a> {
     monitors: Vec<(Uuid, String)>,
     timeline: Vec<TimelineRow>,
     states: Vec<(Uuid, String)>,
+    hidden: bool,
+    /// (status, text, when), oldest first.
+    public_updates: Vec<(&'static str, String, String)>,
 }
 
 async fn detail_page(
@@ -294,10 +300,17 @@ async fn detail_page(
             .map_or("a monitor", |(_, name)| name.as_str());
         format!("opened by {monitor}: criterion “{criterion}”")
     });
+    let public_updates = updates_of(&state.pool, &caller, project_id, incident_id)
+        .await?
+        .into_iter()
+        .map(|u| (u.status.as_str(), u.body, when(u.created_at)))
+        .collect();
     let (status, error) = refusal(refused);
     Ok(page(
         status,
         &DetailPage {
+            hidden: i.hidden_from_status_pages,
+            public_updates,
             user: Some(user),
             error,
             nav,
@@ -343,9 +356,18 @@ pub(super) struct ActionForm {
     note: String,
     #[serde(default)]
     state_id: Option<Uuid>,
+    /// A public update's status.
+    #[serde(default)]
+    status: Option<PublicStatus>,
+    #[serde(default)]
+    body: String,
+    /// `true` to keep it off status pages.
+    #[serde(default)]
+    hidden: Option<bool>,
 }
 
-/// `POST /projects/<id>/incidents/<incident>/<action>`: acknowledge, resolve, state, note.
+/// `POST /projects/<id>/incidents/<incident>/<action>`: acknowledge, resolve, state, note,
+/// a public update, shown on status pages or not.
 pub(super) async fn act(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
@@ -384,6 +406,23 @@ pub(super) async fn act(
                     .map(drop)
             }
             "notes" => note_on(pool, &caller, project_id, incident_id, &form.note).await,
+            "public-updates" => {
+                let new = NewPublicUpdate {
+                    status: form
+                        .status
+                        .ok_or_else(|| ApiError::BadRequest("choose a status".into()))?,
+                    body: form.body.clone(),
+                };
+                post_update(pool, &caller, project_id, incident_id, new)
+                    .await
+                    .map(drop)
+            }
+            "visibility" => {
+                let visibility = Visibility {
+                    hidden_from_status_pages: form.hidden.unwrap_or(false),
+                };
+                set_visibility(pool, &caller, project_id, incident_id, &visibility).await
+            }
             _ => Err(ApiError::NotFound("page")),
         }
     };

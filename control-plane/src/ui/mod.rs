@@ -22,6 +22,8 @@ mod pages;
 mod probes;
 mod project_nav;
 mod settings;
+mod status_page_edit;
+mod status_pages;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -138,6 +140,30 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/projects/{project_id}/maintenance/{window_id}/cancel",
             axum::routing::post(maintenance::cancel),
+        )
+        .route(
+            "/projects/{project_id}/status-pages",
+            get(status_pages::list).post(status_pages::create),
+        )
+        .route(
+            "/projects/{project_id}/status-pages/{page_id}",
+            get(status_page_edit::show),
+        )
+        .route(
+            "/projects/{project_id}/status-pages/{page_id}/delete",
+            get(status_pages::confirm_delete).post(status_pages::delete),
+        )
+        .route(
+            "/projects/{project_id}/status-pages/{page_id}/announcements/{announcement_id}/remove",
+            axum::routing::post(status_page_edit::remove_announcement),
+        )
+        .route(
+            "/projects/{project_id}/status-pages/{page_id}/subscribers/{subscriber_id}/remove",
+            axum::routing::post(status_page_edit::remove_subscriber_form),
+        )
+        .route(
+            "/projects/{project_id}/status-pages/{page_id}/{form}",
+            axum::routing::post(status_page_edit::save),
         )
         .route("/projects/{project_id}/settings", get(settings::show))
         .route(

@@ -14,10 +14,11 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// A project's sections: `(path after /projects/<id>, label)`.
-const SECTIONS: [(&str, &str); 10] = [
+const SECTIONS: [(&str, &str); 11] = [
     ("", "Monitors"),
     ("/incidents", "Incidents"),
     ("/maintenance", "Maintenance"),
+    ("/status-pages", "Status pages"),
     ("/probes", "Probes"),
     ("/channels", "Notifications"),
     ("/getting-data-in", "Getting data in"),

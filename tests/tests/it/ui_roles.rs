@@ -93,6 +93,37 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         ),
     )
     .await;
+    let status_page = cp
+        .ok(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/status-pages"),
+            &admin,
+            Some(json!({"name": format!("Status {XSS}"), "slug": "roles"})),
+        )
+        .await;
+    let sp = status_page["id"].as_str().unwrap().to_owned();
+    cp.ok(
+        Method::PUT,
+        &format!("/api/v1/projects/{p}/status-pages/{sp}/layout"),
+        &admin,
+        Some(json!({"groups": [{"name": format!("group {XSS}"),
+                                "resources": [{"monitor_id": m}]}]})),
+    )
+    .await;
+    cp.ok(
+        Method::POST,
+        &format!("/api/v1/projects/{p}/status-pages/{sp}/announcements"),
+        &admin,
+        Some(json!({"title": format!("news {XSS}"), "body": XSS})),
+    )
+    .await;
+    cp.ok(
+        Method::POST,
+        &format!("/api/v1/projects/{p}/incidents/{i}/public-updates"),
+        &admin,
+        Some(json!({"status": "identified", "body": format!("public {XSS}")})),
+    )
+    .await;
 
     let pages = [
         format!("/projects/{p}"),
@@ -108,6 +139,9 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         format!("/projects/{p}/channels/{c}"),
         format!("/projects/{p}/maintenance"),
         format!("/projects/{p}/settings"),
+        format!("/projects/{p}/status-pages"),
+        format!("/projects/{p}/status-pages/{sp}"),
+        "/status/roles".to_owned(),
     ];
     // The write forms a role gets on those pages (the sign-out form aside).
     let writes = |html: &str| {
@@ -135,6 +169,11 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
                 continue;
             }
             assert_eq!(status, StatusCode::OK, "{role} {page}");
+            assert!(!html.contains(XSS), "{role} {page}: unescaped text");
+            // The public page is the same for everyone, and has its own (public) forms.
+            if page.starts_with("/status/") {
+                continue;
+            }
             assert_eq!(
                 select(&html, "nav.sections a[href$='/keys']").len(),
                 usize::from(role != "viewer"),
@@ -163,6 +202,8 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
             "member" => {
                 assert!(has("/enabled") && has("/incidents") && has("/notes"));
                 assert!(has("/maintenance") && has("/cancel"));
+                assert!(has("/status-pages") && has("/layout") && has("/settings"));
+                assert!(has("/public-updates") && has("/visibility") && has("/remove"));
                 // Members neither register probes, invite, make keys, channels or statuses.
                 assert!(!has("/probes") && !has("/members") && !has("/keys"));
                 assert!(!has("/channels") && !has("/test") && !has("/settings/statuses"));
@@ -214,6 +255,13 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         format!("/projects/{p}/channels/{c}/delete"),
         format!("/projects/{p}/maintenance"),
         format!("/projects/{p}/settings/statuses"),
+        format!("/projects/{p}/status-pages"),
+        format!("/projects/{p}/status-pages/{sp}/settings"),
+        format!("/projects/{p}/status-pages/{sp}/layout"),
+        format!("/projects/{p}/status-pages/{sp}/announcements"),
+        format!("/projects/{p}/status-pages/{sp}/delete"),
+        format!("/projects/{p}/incidents/{i}/public-updates"),
+        format!("/projects/{p}/incidents/{i}/visibility"),
     ];
     for path in &forged {
         for token in [None, Some("forged")] {
@@ -284,10 +332,25 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         ),
         (format!("/api/v1/projects/{p}/maintenance-windows"), 1),
         (format!("/api/v1/projects/{p}/monitor-statuses"), 3),
+        (format!("/api/v1/projects/{p}/status-pages"), 1),
+        (
+            format!("/api/v1/projects/{p}/status-pages/{sp}/announcements"),
+            1,
+        ),
     ] {
         let list = cp.ok(Method::GET, &path, &admin, None).await;
         assert_eq!(list["items"].as_array().unwrap().len(), want, "{path}");
     }
+    let updates = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/incidents/{i}/public-updates"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(updates.as_array().unwrap().len(), 1);
+    assert_eq!(detail["hidden_from_status_pages"], false);
 
     // A member's forged write with a valid token of their own: refused where the role is.
     let mut member = Browser::new(&cp);
