@@ -212,3 +212,26 @@ pub async fn incidents(cp: &ControlPlane, auth: &Auth, p: &str, query: &str) -> 
     let path = format!("/api/v1/projects/{p}/incidents{query}");
     cp.ok(Method::GET, &path, auth, None).await
 }
+
+/// Monitor `m`'s history: operational from 20 days ago, offline for one hour 10 days ago,
+/// operational since — written into its status timeline as the worker would have.
+pub async fn status_history(cp: &ControlPlane, p: &str, m: &str) {
+    let pool = sqlx::PgPool::connect(&cp.database_url).await.unwrap();
+    sqlx::query(
+        "WITH s AS (SELECT \
+           (SELECT id FROM monitor_statuses WHERE project_id = $1::uuid AND name = 'Operational') ok, \
+           (SELECT id FROM monitor_statuses WHERE project_id = $1::uuid AND name = 'Offline') off), \
+         moved AS (UPDATE monitor_status_timeline SET starts_at = now() - interval '10 days' + interval '1 hour' \
+           WHERE monitor_id = $2::uuid RETURNING 1) \
+         INSERT INTO monitor_status_timeline (id, project_id, monitor_id, status_id, starts_at, ends_at, reason) \
+         SELECT gen_random_uuid(), $1::uuid, $2::uuid, s.ok, now() - interval '20 days', now() - interval '10 days', 'history' FROM s \
+         UNION ALL SELECT gen_random_uuid(), $1::uuid, $2::uuid, s.off, now() - interval '10 days', \
+           now() - interval '10 days' + interval '1 hour', 'history' FROM s",
+    )
+    .bind(p)
+    .bind(m)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+}

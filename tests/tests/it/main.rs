@@ -27,6 +27,7 @@ mod rows;
 mod rust_sdk;
 mod schema_migrations;
 mod schema_modern;
+mod status_browser;
 mod status_pages;
 mod ui;
 mod ui_roles;

@@ -12,7 +12,9 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tests::control::{Auth, ControlPlane, TestWorker};
-use tests::monitoring::{WAIT, create_monitor, probe_result, setup_with, status_becomes};
+use tests::monitoring::{
+    WAIT, create_monitor, probe_result, setup_with, status_becomes, status_history,
+};
 use tests::wait_until;
 
 use crate::ui::select;
@@ -44,29 +46,6 @@ impl Client {
     }
 }
 
-/// Monitor `m`'s history: operational from 20 days ago, offline for one hour 10 days ago,
-/// operational since — written into its status timeline as the worker would have.
-async fn history(cp: &ControlPlane, p: &str, m: &str) {
-    let pool = sqlx::PgPool::connect(&cp.database_url).await.unwrap();
-    sqlx::query(
-        "WITH s AS (SELECT \
-           (SELECT id FROM monitor_statuses WHERE project_id = $1::uuid AND name = 'Operational') ok, \
-           (SELECT id FROM monitor_statuses WHERE project_id = $1::uuid AND name = 'Offline') off), \
-         moved AS (UPDATE monitor_status_timeline SET starts_at = now() - interval '10 days' + interval '1 hour' \
-           WHERE monitor_id = $2::uuid RETURNING 1) \
-         INSERT INTO monitor_status_timeline (id, project_id, monitor_id, status_id, starts_at, ends_at, reason) \
-         SELECT gen_random_uuid(), $1::uuid, $2::uuid, s.ok, now() - interval '20 days', now() - interval '10 days', 'history' FROM s \
-         UNION ALL SELECT gen_random_uuid(), $1::uuid, $2::uuid, s.off, now() - interval '10 days', \
-           now() - interval '10 days' + interval '1 hour', 'history' FROM s",
-    )
-    .bind(p)
-    .bind(m)
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-}
-
 async fn http_monitor(cp: &ControlPlane, admin: &Auth, p: &str, name: &str) -> String {
     let created = create_monitor(
         cp,
@@ -89,9 +68,14 @@ async fn a_status_page_shows_history_outages_incidents_and_serves_tools_browsers
     let api = http_monitor(&cp, &admin, &p, "api").await;
     let db = http_monitor(&cp, &admin, &p, "db").await;
     let cdn = http_monitor(&cp, &admin, &p, "cdn").await;
-    history(&cp, &p, &api).await;
+    status_history(&cp, &p, &api).await;
     // The worker's first rollup covers the last 90 days.
-    let worker = TestWorker::start(&cp, "status", |_| {}).await;
+    let results = cp.results_database().to_owned();
+    let worker = TestWorker::start(&cp, "status", |w| w.clickhouse_database = results).await;
+    let key = format!("{}probe_result", worker.stream_prefix);
+    let t = chrono::Utc::now().timestamp();
+    let fast = json!({"is_online": true, "status_code": 200, "response_time_ms": 42.0});
+    probe_result(&key, "f1", &p, &api, t - 60, fast).await;
     let pool = sqlx::PgPool::connect(&cp.database_url).await.unwrap();
     wait_until(WAIT, "the rollup of ten days ago", || async {
         let (down,): (i64,) = sqlx::query_as(
@@ -187,13 +171,25 @@ async fn a_status_page_shows_history_outages_incidents_and_serves_tools_browsers
     );
     assert!(html.contains("New region") && html.contains("Frankfurt is open."));
     assert!(text(&html, "#maintenance ~ article h3").contains("Database upgrade"));
-    assert_eq!(select(&html, "svg.chart").len(), 1);
+    // The response-time chart, once ClickHouse has the result.
+    let chart = wait_until(WAIT, "the chart", || async {
+        let (_, _, html) = client.get("/status/shop", &[]).await;
+        let doc = scraper::Html::parse_document(&html);
+        let svg = scraper::Selector::parse("svg.chart").unwrap();
+        let label = doc
+            .select(&svg)
+            .next()?
+            .value()
+            .attr("aria-label")?
+            .to_owned();
+        Some(label)
+    })
+    .await;
+    assert!(chart.ends_with("up to 42 ms"), "{chart}");
 
     // An outage of one group member: the group is partly down, the page says so within 2 s,
     // and the incident the criteria open is listed with its updates. The incident is of the
     // project's first severity (critical), so the page's indicator is critical.
-    let key = format!("{}probe_result", worker.stream_prefix);
-    let t = chrono::Utc::now().timestamp();
     probe_result(
         &key,
         "o1",
