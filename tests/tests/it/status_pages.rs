@@ -1071,15 +1071,27 @@ async fn operators_build_a_status_page_through_the_ui_forms() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, detail) = b.get(&format!("/projects/{p}/incidents/{i}")).await;
     assert!(text(&detail, "#public-updates").contains("An index is missing."));
-    let (_, _, public) = client.get("/status/shop-ui", &[]).await;
-    assert!(text(&public, "#active-incidents ~ article").contains("An index is missing."));
+    // Changes show within 2 s (the snapshot is rebuilt when the change is heard).
+    let shown = |what: &'static str, check: fn(&str) -> bool| {
+        let client = &client;
+        async move {
+            wait_until(Duration::from_secs(2), what, || async {
+                let (_, _, public) = client.get("/status/shop-ui", &[]).await;
+                check(&public).then_some(public)
+            })
+            .await
+        }
+    };
+    let public = shown("the public update", |html| {
+        text(html, "#active-incidents ~ article").contains("An index is missing.")
+    })
+    .await;
     assert_eq!(text(&public, ".banner"), "Minor Service Outage");
     b.post(
         &format!("/projects/{p}/incidents/{i}/visibility"),
         &[("csrf_token", &token), ("hidden", "true")],
     )
     .await;
-    let (_, _, public) = client.get("/status/shop-ui", &[]).await;
-    assert!(!public.contains("Slow queries"), "hidden from the page");
+    let public = shown("the incident hidden", |html| !html.contains("Slow queries")).await;
     assert_eq!(text(&public, ".banner"), "All Systems Operational");
 }
