@@ -539,12 +539,47 @@ async fn status_pages_refuse_bad_settings_and_bound_each_client() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+    // A logo: an image's own bytes say what it is; SVG and other files are refused.
+    let taken = cp.ok(Method::GET, &path, &admin, None).await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let Auth::Session { cookie, csrf } = &admin else {
+        panic!("the admin signs in with a session")
+    };
+    let logo = |bytes: Vec<u8>| {
+        let request = reqwest::Client::new()
+            .put(format!("{}{path}/{taken}/logo", cp.base))
+            .header("cookie", cookie.as_str())
+            .header("x-csrf-token", csrf.clone().unwrap())
+            .header("content-type", "image/png")
+            .body(bytes);
+        async move { request.send().await.unwrap().status() }
+    };
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    assert_eq!(logo(svg).await, StatusCode::BAD_REQUEST);
+    assert_eq!(logo(vec![0x89; 300 * 1024]).await, StatusCode::BAD_REQUEST);
+    let png = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8; 64][..]].concat();
+    assert_eq!(logo(png.clone()).await, StatusCode::NO_CONTENT);
     let client = Client::new(&cp);
+    let (_, _, html) = client.get("/status/taken", &[]).await;
+    assert_eq!(
+        select(&html, "header img[src='/status/taken/logo']").len(),
+        1,
+        "{html}"
+    );
+    let served = reqwest::get(format!("{}/status/taken/logo", cp.base))
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().to_vec(), png);
+
     let (status, _, _) = client.get("/status/nobody-here", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let mut last = StatusCode::OK;
     let mut retry_after = None;
-    for _ in 0..10 {
+    // Three requests were made above; the bound is five a minute.
+    for _ in 0..3 {
         let (status, headers, _) = client.get("/status/taken", &[]).await;
         last = status;
         retry_after = headers.get("retry-after").cloned();
