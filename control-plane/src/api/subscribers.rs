@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,6 +20,7 @@ use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::notification::ChannelKind;
 use crate::notification::egress::Egress;
+use crate::notification::subscriber::{page_url, unsubscribe_key, unsubscribe_url};
 
 /// A subscriber.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,33 +54,6 @@ pub(crate) struct CreatedSubscriber {
     pub subscriber: Subscriber,
     /// Verify `x-vigil-signature: sha256=<hex HMAC-SHA256 of "<x-vigil-timestamp>.<body>">`.
     pub secret: Option<String>,
-}
-
-/// The key of a subscriber's unsubscribe link, derived from its stored token digest so the
-/// worker can put it in every message.
-pub(crate) fn unsubscribe_key(token_digest: &str) -> String {
-    Sha256::digest(format!("unsubscribe:{token_digest}").as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Where a page is read from outside: `https://<its first domain>` when it claims one (TLS is
-/// terminated in front), else `<public_url>/status/<slug>`.
-pub(crate) fn page_url(public_url: &str, slug: &str, domain: Option<&str>) -> String {
-    match domain {
-        Some(domain) => format!("https://{domain}"),
-        None => format!("{}/status/{slug}", public_url.trim_end_matches('/')),
-    }
-}
-
-/// The link a subscriber leaves with.
-pub(crate) fn unsubscribe_url(page_url: &str, id: Uuid, token_digest: &str) -> String {
-    format!(
-        "{page_url}/subscription/unsubscribe?id={id}&key={}",
-        unsubscribe_key(token_digest)
-    )
 }
 
 /// Checks a target for its kind: a mail address, or a URL the sender may post to.

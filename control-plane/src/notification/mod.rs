@@ -6,6 +6,7 @@ pub(crate) mod egress;
 pub(crate) mod http;
 pub(crate) mod outbox;
 pub(crate) mod sender;
+pub(crate) mod subscriber;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

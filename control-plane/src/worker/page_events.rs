@@ -11,8 +11,8 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::api::subscribers::{page_url, unsubscribe_url};
 use crate::notification::outbox::enqueue_for_subscriber;
+use crate::notification::subscriber::{page_url, unsubscribe_url};
 
 /// Most messages queued per run (the rest on the next).
 const BATCH: i64 = 1000;
