@@ -13,6 +13,7 @@ mod login_limit;
 pub mod monitor;
 pub mod notification;
 mod password;
+mod search;
 mod secret;
 pub mod status_page;
 pub mod ui;

@@ -147,6 +147,23 @@ pub async fn clickhouse(sql: &str) -> String {
     text
 }
 
+/// Whether `database.table` exists (false while ClickHouse cannot tell). `EXISTS TABLE`
+/// rather than `system.tables`, whose listing fails on ClickHouse 18.16 when another client
+/// drops a table of that database mid-read (the schema lock's table, for one).
+pub async fn table_exists(database: &str, table: &str) -> bool {
+    let answer = reqwest::Client::new()
+        .post(clickhouse_url())
+        .body(format!("EXISTS TABLE {database}.{table}"))
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => {
+            response.text().await.is_ok_and(|t| t.trim() == "1")
+        }
+        _ => false,
+    }
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, or panics after `timeout`.
 pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where

@@ -4,11 +4,13 @@
 pub(crate) mod accounts;
 pub(crate) mod announcements;
 pub(crate) mod channels;
+pub(crate) mod explorer_read;
 pub(crate) mod incident_levels;
 pub(crate) mod incident_updates;
 pub(crate) mod incidents;
 pub(crate) mod invitations;
 pub(crate) mod keys;
+pub(crate) mod logs;
 pub(crate) mod maintenance;
 pub(crate) mod monitor_history;
 mod monitor_rules;
@@ -302,6 +304,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(announcements::routes())
         .merge(incident_updates::routes())
         .merge(subscribers::routes())
+        .merge(logs::routes())
         .split_for_parts();
     // The modifiers see every operation only once the routes are merged.
     Security.modify(&mut doc);

@@ -267,13 +267,22 @@ pub(super) async fn document(
         Ok(snapshot) => snapshot,
         Err(refusal) => return refusal,
     };
-    match document_of(&parts.headers, &snapshot.model, &name) {
-        Some(value) => super::rendered(
-            &parts.headers,
-            &snapshot,
-            "application/json",
-            value.to_string(),
-        ),
-        None => super::not_found(),
+    let Some(value) = document_of(&parts.headers, &snapshot.model, &name) else {
+        return super::not_found();
+    };
+    let mut response = super::rendered(
+        &parts.headers,
+        &snapshot,
+        "application/json",
+        value.to_string(),
+    );
+    // A public page's documents are public: scripts on other sites may read them, as they
+    // read Statuspage's. A private page's are not shared with other origins.
+    if snapshot.model.page.visibility == crate::api::status_pages::Visibility::Public {
+        response.headers_mut().insert(
+            axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            axum::http::HeaderValue::from_static("*"),
+        );
     }
+    response
 }

@@ -12,6 +12,7 @@ mod getting_data_in;
 mod incidents;
 mod keys;
 mod live;
+mod logs;
 mod maintenance;
 mod members;
 mod monitor_detail;
@@ -165,6 +166,8 @@ pub fn router(state: AppState) -> Router {
             "/projects/{project_id}/status-pages/{page_id}/{form}",
             axum::routing::post(status_page_edit::save),
         )
+        .route("/projects/{project_id}/logs", get(logs::list))
+        .route("/projects/{project_id}/logs/{log_id}", get(logs::show))
         .route("/projects/{project_id}/settings", get(settings::show))
         .route(
             "/projects/{project_id}/settings/{list}",

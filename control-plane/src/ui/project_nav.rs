@@ -14,9 +14,10 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// A project's sections: `(path after /projects/<id>, label)`.
-const SECTIONS: [(&str, &str); 11] = [
+const SECTIONS: [(&str, &str); 12] = [
     ("", "Monitors"),
     ("/incidents", "Incidents"),
+    ("/logs", "Logs"),
     ("/maintenance", "Maintenance"),
     ("/status-pages", "Status pages"),
     ("/probes", "Probes"),

@@ -11,6 +11,7 @@ mod browser;
 mod connections;
 mod control_plane;
 mod durability;
+mod explorer_logs;
 mod fluentd_http;
 mod forward;
 mod full_disk;

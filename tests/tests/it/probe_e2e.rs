@@ -178,10 +178,7 @@ async fn a_running_probe_checks_a_website_and_its_outage_opens_and_resolves_an_i
     let bound = Duration::from_secs(3 * interval);
     let db = worker.clickhouse_database.clone();
     wait_until(bound, "a probe result in ClickHouse", || async {
-        let sql = format!(
-            "SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'monitor_results'"
-        );
-        if clickhouse(&sql).await.trim() != "1" {
+        if !tests::table_exists(&db, "monitor_results").await {
             return None;
         }
         let sql = format!(

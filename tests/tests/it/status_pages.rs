@@ -347,6 +347,11 @@ async fn a_status_page_shows_history_outages_incidents_and_serves_tools_browsers
         .get("/api/v2/status.json", &[("host", "status.shop.test:8443")])
         .await;
     assert!(json.contains("\"indicator\":\"critical\""), "{json}");
+    let (_, headers, _) = client.get("/status/shop/api/v2/summary.json", &[]).await;
+    assert_eq!(
+        headers["access-control-allow-origin"], "*",
+        "public documents are shared"
+    );
 
     // A private page: nothing without the password, everything with it.
     cp.ok(
@@ -404,6 +409,13 @@ async fn a_status_page_shows_history_outages_incidents_and_serves_tools_browsers
                 .starts_with("private")
         );
     }
+    let (_, headers, _) = client
+        .get("/status/shop/api/v2/summary.json", &[("cookie", &cookie)])
+        .await;
+    assert!(
+        headers.get("access-control-allow-origin").is_none(),
+        "private stays private"
+    );
     let checked = status_check(&cp, "/status/shop", Some(&cookie)).await;
     assert_eq!(
         checked["documents"]["status.json"]["body"]["status"]["indicator"],

@@ -353,10 +353,9 @@ async fn periodic_jobs_mark_silent_probes_offline_and_drop_old_partitions() {
     .await;
     let db = worker.clickhouse_database.clone();
     wait_until(WAIT, "the worker's schema", || async {
-        let sql = format!(
-            "SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'monitor_results'"
-        );
-        (clickhouse(&sql).await.trim() == "1").then_some(())
+        tests::table_exists(&db, "monitor_results")
+            .await
+            .then_some(())
     })
     .await;
     // A row 30 days old and one of today, in their daily partitions.

@@ -1,0 +1,124 @@
+//! How the explorer reads ClickHouse: every query bounded in time, rows and bytes read and in
+//! result size, read-only, named by a `query_id`, and killed (`KILL QUERY … ASYNC`) when the
+//! request is dropped before it answers — a client that goes away takes its query with it.
+//! Time ranges are checked here too: every explorer query reads a bounded slice of a table's
+//! `(project_id, …, time)` order.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use storage::client::{ClickHouse, ClickHouseError};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::search::sql::{duration_ns, quote};
+
+/// Longest range any explorer query covers.
+pub(crate) const MAX_RANGE_SECS: i64 = 31 * 86_400;
+
+/// Limits of every explorer query.
+const LIMITS: [(&str, &str); 5] = [
+    ("max_execution_time", "15"),
+    ("max_rows_to_read", "500000000"),
+    ("max_bytes_to_read", "50000000000"),
+    ("max_result_rows", "100000"),
+    ("max_result_bytes", "100000000"),
+];
+
+/// `?from=&to=` (RFC 3339) or `?last=15m|1h|24h|7d…`; default the last hour.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TimeRange {
+    pub(crate) from: Option<DateTime<Utc>>,
+    pub(crate) to: Option<DateTime<Utc>>,
+    /// A span back from now (`15m`, `1h`, `7d`); instead of `from`/`to`.
+    pub(crate) last: Option<String>,
+}
+
+impl TimeRange {
+    /// `(from, to)` in Unix seconds, checked.
+    pub(crate) fn bounds(&self) -> Result<(i64, i64), ApiError> {
+        let now = Utc::now().timestamp();
+        let (from, to) = match (&self.last, self.from, self.to) {
+            (Some(last), None, None) => {
+                let secs = last
+                    .strip_suffix('d')
+                    .and_then(|d| d.parse::<i64>().ok())
+                    .map(|d| d * 86_400)
+                    .or_else(|| duration_ns(last).map(|ns| (ns / 1e9) as i64))
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("last={last:?}: a span such as 15m, 1h or 7d"))
+                    })?;
+                (now - secs, now)
+            }
+            (None, from, to) => {
+                let to = to.map_or(now, |t| t.timestamp());
+                (from.map_or(to - 3600, |f| f.timestamp()), to)
+            }
+            (Some(_), _, _) => {
+                return Err(ApiError::BadRequest(
+                    "give last, or from and to, not both".into(),
+                ));
+            }
+        };
+        if from >= to || to - from > MAX_RANGE_SECS {
+            return Err(ApiError::BadRequest(
+                "the range must end after it starts and span at most 31 days".into(),
+            ));
+        }
+        Ok((from, to))
+    }
+}
+
+/// Kills its query when dropped armed (the request went away mid-query).
+struct KillOnDrop {
+    clickhouse: ClickHouse,
+    query_id: Option<String>,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let (Some(id), Ok(runtime)) = (self.query_id.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let clickhouse = self.clickhouse.clone();
+        runtime.spawn(async move {
+            let kill = format!("KILL QUERY WHERE query_id = {} ASYNC", quote(&id));
+            if let Err(error) = clickhouse.query(&kill).await {
+                tracing::warn!(%error, query_id = %id, "an abandoned explorer query was not killed");
+            }
+        });
+    }
+}
+
+/// Runs one bounded explorer read; a table not created yet reads as no rows, a query over its
+/// limits is a 400 that says which.
+pub(crate) async fn read(clickhouse: &ClickHouse, sql: &str) -> Result<String, ApiError> {
+    let id = Uuid::new_v4().to_string();
+    let mut guard = KillOnDrop {
+        clickhouse: clickhouse.clone(),
+        query_id: Some(id.clone()),
+    };
+    let mut settings = LIMITS.to_vec();
+    settings.push(("query_id", &id));
+    let result = clickhouse.select(sql, &settings).await;
+    guard.query_id = None;
+    match result {
+        Ok(text) => Ok(text),
+        // UNKNOWN_TABLE, UNKNOWN_DATABASE: nothing was ever stored.
+        Err(ClickHouseError::Server {
+            code: Some(60 | 81),
+            ..
+        }) => Ok(String::new()),
+        // TOO_MANY_ROWS, TOO_MANY_BYTES, TIMEOUT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES.
+        Err(ClickHouseError::Server {
+            code: Some(158 | 159 | 307 | 396),
+            ..
+        }) => Err(ApiError::BadRequest(
+            "the query reads too much: narrow the time range or the search".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
