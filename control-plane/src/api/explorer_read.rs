@@ -11,7 +11,8 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::search::sql::{duration_ns, quote};
+use crate::search::parse::parse;
+use crate::search::sql::{Signal, condition, duration_ns, quote};
 
 /// Longest range any explorer query covers.
 pub(crate) const MAX_RANGE_SECS: i64 = 31 * 86_400;
@@ -69,6 +70,28 @@ impl TimeRange {
         }
         Ok((from, to))
     }
+}
+
+/// `<database>.<table>` of the results database.
+pub(crate) fn table(database: &str, table: storage::tables::Table) -> String {
+    format!("{database}.{}", table.name())
+}
+
+/// The project's slice of `(from, to)` (Unix seconds), and the condition of the query `q`
+/// (the explorer's language) on `signal`'s table.
+pub(crate) fn scope(
+    signal: Signal,
+    project_id: Uuid,
+    (from, to): (i64, i64),
+    q: &str,
+) -> Result<String, ApiError> {
+    let expr = parse(q).map_err(|e| ApiError::BadRequest(format!("q: {e}")))?;
+    let cond =
+        condition(&expr, signal).map_err(|e| ApiError::BadRequest(format!("q: {}", e.message)))?;
+    Ok(format!(
+        "project_id = '{project_id}' AND time >= toDateTime({from}) AND time < toDateTime({to}) \
+         AND ({cond})"
+    ))
 }
 
 /// Kills its query when dropped armed (the request went away mid-query).

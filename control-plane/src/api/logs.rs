@@ -17,8 +17,7 @@ use super::AppState;
 use super::explorer_read::{TimeRange, read};
 use crate::access::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::search::parse::parse;
-use crate::search::sql::{SEVERITY, Signal, condition, quote};
+use crate::search::sql::{SEVERITY, Signal, quote};
 
 /// Most records a page holds.
 const MAX_LIMIT: u32 = 500;
@@ -127,11 +126,7 @@ pub(crate) struct Facet {
 }
 
 fn table(state: &AppState) -> String {
-    format!(
-        "{}.{}",
-        state.config.worker.clickhouse_database,
-        Table::Logs.name()
-    )
+    super::explorer_read::table(&state.config.worker.clickhouse_database, Table::Logs)
 }
 
 fn kind_name(code: u8) -> &'static str {
@@ -153,15 +148,8 @@ const SORT_NS: &str = "if(time_unix_nano > 0, time_unix_nano, toUInt64(time) * 1
 const ROW_HASH: &str =
     "cityHash64(body, trace_id, span_id, service_name, attributes_keys, attributes_values)";
 
-/// The project's slice of the range, and the query's condition.
-fn scope(project_id: Uuid, (from, to): (i64, i64), q: &str) -> Result<String, ApiError> {
-    let expr = parse(q).map_err(|e| ApiError::BadRequest(format!("q: {e}")))?;
-    let cond = condition(&expr, Signal::Logs)
-        .map_err(|e| ApiError::BadRequest(format!("q: {}", e.message)))?;
-    Ok(format!(
-        "project_id = '{project_id}' AND time >= toDateTime({from}) AND time < toDateTime({to}) \
-         AND ({cond})"
-    ))
+fn scope(project_id: Uuid, bounds: (i64, i64), q: &str) -> Result<String, ApiError> {
+    super::explorer_read::scope(Signal::Logs, project_id, bounds, q)
 }
 
 /// A cursor: `<sort ns>-<row hash>`, both numbers.
@@ -191,7 +179,8 @@ struct Row {
     resource_attributes_types: Vec<u8>,
 }
 
-fn attributes(keys: Vec<String>, values: Vec<String>, types: Vec<u8>) -> Vec<Attribute> {
+/// An attribute list from its parallel columns.
+pub(crate) fn attributes(keys: Vec<String>, values: Vec<String>, types: Vec<u8>) -> Vec<Attribute> {
     keys.into_iter()
         .zip(values)
         .zip(types)

@@ -22,6 +22,7 @@ pub(crate) mod status_pages;
 pub(crate) mod statuses;
 pub(crate) mod subscribers;
 pub(crate) mod telemetry;
+pub(crate) mod traces;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -305,6 +306,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(incident_updates::routes())
         .merge(subscribers::routes())
         .merge(logs::routes())
+        .merge(traces::routes())
         .split_for_parts();
     // The modifiers see every operation only once the routes are merged.
     Security.modify(&mut doc);

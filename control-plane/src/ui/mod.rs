@@ -25,6 +25,7 @@ mod project_nav;
 mod settings;
 mod status_page_edit;
 mod status_pages;
+mod traces;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -168,6 +169,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/projects/{project_id}/logs", get(logs::list))
         .route("/projects/{project_id}/logs/{log_id}", get(logs::show))
+        .route("/projects/{project_id}/traces", get(traces::list))
+        .route(
+            "/projects/{project_id}/traces/{trace_id}",
+            get(traces::show),
+        )
         .route("/projects/{project_id}/settings", get(settings::show))
         .route(
             "/projects/{project_id}/settings/{list}",

@@ -14,10 +14,11 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// A project's sections: `(path after /projects/<id>, label)`.
-const SECTIONS: [(&str, &str); 12] = [
+const SECTIONS: [(&str, &str); 13] = [
     ("", "Monitors"),
     ("/incidents", "Incidents"),
     ("/logs", "Logs"),
+    ("/traces", "Traces"),
     ("/maintenance", "Maintenance"),
     ("/status-pages", "Status pages"),
     ("/probes", "Probes"),
