@@ -14,6 +14,7 @@
 )]
 
 pub mod control;
+pub mod explorer;
 pub mod load;
 pub mod monitoring;
 pub mod process;

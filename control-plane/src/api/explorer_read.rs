@@ -39,7 +39,8 @@ pub(crate) struct TimeRange {
 impl TimeRange {
     /// `(from, to)` in Unix seconds, checked.
     pub(crate) fn bounds(&self) -> Result<(i64, i64), ApiError> {
-        let now = Utc::now().timestamp();
+        // Ranges end before `to`: "now" must include the second under way.
+        let now = Utc::now().timestamp() + 1;
         let (from, to) = match (&self.last, self.from, self.to) {
             (Some(last), None, None) => {
                 let secs = last

@@ -12,6 +12,7 @@ pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod logs;
 pub(crate) mod maintenance;
+pub(crate) mod metrics;
 pub(crate) mod monitor_history;
 mod monitor_rules;
 pub(crate) mod monitors;
@@ -307,6 +308,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(subscribers::routes())
         .merge(logs::routes())
         .merge(traces::routes())
+        .merge(metrics::routes())
         .split_for_parts();
     // The modifiers see every operation only once the routes are merged.
     Security.modify(&mut doc);

@@ -15,6 +15,7 @@ mod live;
 mod logs;
 mod maintenance;
 mod members;
+mod metrics;
 mod monitor_detail;
 mod monitor_edit;
 mod monitor_form;
@@ -170,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .route("/projects/{project_id}/logs", get(logs::list))
         .route("/projects/{project_id}/logs/{log_id}", get(logs::show))
         .route("/projects/{project_id}/traces", get(traces::list))
+        .route("/projects/{project_id}/metrics", get(metrics::show))
         .route(
             "/projects/{project_id}/traces/{trace_id}",
             get(traces::show),

@@ -14,11 +14,12 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// A project's sections: `(path after /projects/<id>, label)`.
-const SECTIONS: [(&str, &str); 13] = [
+const SECTIONS: [(&str, &str); 14] = [
     ("", "Monitors"),
     ("/incidents", "Incidents"),
     ("/logs", "Logs"),
     ("/traces", "Traces"),
+    ("/metrics", "Metrics"),
     ("/maintenance", "Maintenance"),
     ("/status-pages", "Status pages"),
     ("/probes", "Probes"),

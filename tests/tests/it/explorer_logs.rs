@@ -10,24 +10,16 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tests::control::{Auth, ControlPlane};
+use tests::explorer::{get, python_client};
 use tests::monitoring::setup_with;
 
 async fn send(engine: &tests::TestEngine, token: &str, now_ns: i64) -> Vec<Value> {
-    let script = tests::repo_root().join("tests/python/explorer_logs.py");
-    let out = tokio::process::Command::new(tests::python())
-        .arg(script)
-        .arg(engine.http_url(""))
-        .arg(token)
-        .arg(now_ns.to_string())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "explorer_logs.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
+    let out = python_client(
+        "explorer_logs.py",
+        &[&engine.http_url(""), token, &now_ns.to_string()],
+    )
+    .await;
+    serde_json::from_slice::<Value>(&out)
         .unwrap()
         .as_array()
         .unwrap()
@@ -60,14 +52,13 @@ async fn query(
     p: &str,
     params: &[(&str, &str)],
 ) -> (StatusCode, Value) {
-    let url = reqwest::Url::parse_with_params(
-        &format!("http://x/api/v1/projects/{p}/logs?last=2h"),
+    get(
+        cp,
+        auth,
+        &format!("/api/v1/projects/{p}/logs?last=2h"),
         params,
     )
-    .unwrap();
-    let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-    let (status, body, _) = cp.call(Method::GET, &path, auth, None).await;
-    (status, body)
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,22 +4,10 @@
 //! each by its spans, a trace reads back in start order with parents, events and attributes,
 //! a big one pages, the services' figures add up, and the pages show the waterfall.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
-use tests::control::{Auth, ControlPlane};
+use tests::explorer::{engine_for_project, get, python_client};
 use tests::monitoring::setup_with;
-
-async fn get(
-    cp: &ControlPlane,
-    auth: &Auth,
-    path: &str,
-    params: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let url = reqwest::Url::parse_with_params(&format!("http://x{path}"), params).unwrap();
-    let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-    let (status, body, _) = cp.call(Method::GET, &path, auth, None).await;
-    (status, body)
-}
 
 fn trace_ids(list: &Value) -> Vec<String> {
     list["items"]
@@ -33,28 +21,14 @@ fn trace_ids(list: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn traces_are_found_by_their_spans_and_read_back_whole() {
     let (cp, admin, p) = setup_with(|_| {}).await;
-    let database = cp.results_database().to_owned();
-    let p2 = p.clone();
-    let engine = tests::TestEngine::start_with("explorer_traces", move |c| {
-        c.ingest_tokens = ingest_engine::config::Secret(format!("tok-t={p2}"));
-        c.clickhouse.database = database;
-    })
-    .await;
+    let engine = engine_for_project(&cp, "explorer_traces", &p, "tok-t").await;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap();
-    let out = tokio::process::Command::new(tests::python())
-        .arg(tests::repo_root().join("tests/python/explorer_traces.py"))
-        .arg(engine.http_url(""))
-        .arg("tok-t")
-        .arg(now_ns.to_string())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sent: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = python_client(
+        "explorer_traces.py",
+        &[&engine.http_url(""), "tok-t", &now_ns.to_string()],
+    )
+    .await;
+    let sent: Value = serde_json::from_slice(&out).unwrap();
     engine.settle().await;
     let (checkout, health, batch) = (
         sent["checkout"]["trace_id"].as_str().unwrap(),

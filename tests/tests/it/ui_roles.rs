@@ -141,6 +141,7 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         format!("/projects/{p}/settings"),
         format!("/projects/{p}/logs"),
         format!("/projects/{p}/traces"),
+        format!("/projects/{p}/metrics"),
         format!("/projects/{p}/status-pages"),
         format!("/projects/{p}/status-pages/{sp}"),
         "/status/roles".to_owned(),
