@@ -17,45 +17,20 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const { chromium } = require("playwright-core");
+const { launch, step } = require("./harness");
 
 const PAGE = process.env.VIGIL_STATUS_URL;
 const SIGNALS = process.env.VIGIL_SIGNAL_DIR;
-const SHOTS = process.env.VIGIL_SCREENSHOTS || os.tmpdir();
 const DOCS = process.env.VIGIL_DOCS_DIR;
 
 let browser;
 let context;
 const problems = [];
 
-async function step(name, page, body) {
-  try {
-    await body();
-  } catch (error) {
-    fs.mkdirSync(SHOTS, { recursive: true });
-    const file = path.join(SHOTS, `status-${name.replace(/\W+/g, "-")}.png`);
-    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
-    console.error(`screenshot: ${file}`);
-    throw error;
-  }
-}
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.VIGIL_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launch();
   context = await browser.newContext();
 });
 

@@ -13,6 +13,7 @@
     clippy::field_reassign_with_default
 )]
 
+pub mod browser;
 pub mod control;
 pub mod explorer;
 pub mod load;

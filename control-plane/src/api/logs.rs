@@ -153,7 +153,7 @@ fn scope(project_id: Uuid, bounds: (i64, i64), q: &str) -> Result<String, ApiErr
 }
 
 /// A cursor: `<sort ns>-<row hash>`, both numbers.
-fn read_cursor(cursor: &str) -> Result<(u64, u64), ApiError> {
+pub(super) fn read_cursor(cursor: &str) -> Result<(u64, u64), ApiError> {
     cursor
         .split_once('-')
         .and_then(|(t, h)| Some((t.parse().ok()?, h.parse().ok()?)))
@@ -290,6 +290,31 @@ pub(crate) async fn logs_of(
     items.truncate(limit as usize);
     let next_cursor = more.then(|| items.last().map(|r| r.id.clone())).flatten();
     Ok(LogPage { items, next_cursor })
+}
+
+/// Up to `limit` of the project's records matching `q` that come after `after` (a record's
+/// id), oldest first, among those of the last `window_secs` before now — what a live tail
+/// sends next.
+pub(crate) async fn logs_after(
+    state: &AppState,
+    project_id: Uuid,
+    q: &str,
+    after: (u64, u64),
+    limit: u32,
+) -> Result<Vec<LogRecord>, ApiError> {
+    let (t, h) = after;
+    let now = chrono::Utc::now().timestamp() + 1;
+    // The cursor's second, less a margin, bounds the partitions read.
+    let from = (i64::try_from(t / 1_000_000_000).unwrap_or(now) - 5).min(now - 1);
+    let sql = format!(
+        "SELECT toString({SORT_NS}) AS sort_ns, toString({ROW_HASH}) AS hash, \
+         toString(time_unix_nano) AS raw_ns, {COLUMNS} FROM {table} \
+         WHERE {scope} AND ({SORT_NS} > {t} OR ({SORT_NS} = {t} AND {ROW_HASH} > {h})) \
+         ORDER BY {SORT_NS}, {ROW_HASH} LIMIT {limit} FORMAT JSONEachRow",
+        table = table(state),
+        scope = scope(project_id, (from, now), q)?,
+    );
+    records(&read(&state.clickhouse, &sql).await?)
 }
 
 /// One record, whole.

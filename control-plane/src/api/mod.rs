@@ -10,6 +10,7 @@ pub(crate) mod incident_updates;
 pub(crate) mod incidents;
 pub(crate) mod invitations;
 pub(crate) mod keys;
+pub(crate) mod log_tail;
 pub(crate) mod logs;
 pub(crate) mod maintenance;
 pub(crate) mod metrics;
@@ -307,6 +308,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(incident_updates::routes())
         .merge(subscribers::routes())
         .merge(logs::routes())
+        .merge(log_tail::routes())
         .merge(traces::routes())
         .merge(metrics::routes())
         .split_for_parts();

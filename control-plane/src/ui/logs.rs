@@ -49,7 +49,7 @@ struct BarView {
     parts: Vec<(&'static str, f64, f64)>,
 }
 
-struct Row {
+pub(super) struct Row {
     id: String,
     time: String,
     service: String,
@@ -72,6 +72,8 @@ struct LogsPage<'a> {
     facets: Vec<FacetView>,
     rows: Vec<Row>,
     older: Option<String>,
+    /// The live tail's query.
+    live: String,
 }
 
 fn level(severity: i32, text: &str) -> &'static str {
@@ -249,6 +251,7 @@ async fn logs_page(
         });
     let last = range.last.clone().unwrap_or_default();
     let facets = facet_links(facets, &query.q, &last);
+    let live = serde_urlencoded::to_string([("q", query.q.as_str())]).unwrap_or_default();
     let (status, error) = refusal(refused);
     Ok(page(
         status,
@@ -266,6 +269,7 @@ async fn logs_page(
                 .map(|p| p.items.into_iter().map(row).collect())
                 .unwrap_or_default(),
             older,
+            live,
         },
     ))
 }
@@ -313,4 +317,97 @@ pub(super) async fn show(
         ))
     };
     shown.await.unwrap_or_else(|e| error_page(Some(&user), &e))
+}
+
+#[derive(Template)]
+#[template(path = "log_row.html")]
+struct RowFragment<'a> {
+    project: Uuid,
+    r: &'a Row,
+}
+
+#[derive(Template)]
+#[template(path = "logs_live.html")]
+struct LivePage<'a> {
+    user: Option<&'a SessionUser>,
+    error: Option<String>,
+    nav: ProjectNav,
+    q: String,
+    back: String,
+    stream: String,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct LiveQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /projects/<id>/logs/live`: the live tail's page.
+pub(super) async fn live(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(project_id): Path<Uuid>,
+    Query(query): Query<LiveQuery>,
+) -> Response {
+    let shown = async {
+        let nav = ProjectNav::of(&state, &user, project_id, "/logs").await?;
+        crate::search::parse::parse(&query.q)
+            .map_err(|e| ApiError::BadRequest(format!("q: {e}")))?;
+        let stream = serde_urlencoded::to_string([("q", query.q.as_str())]).unwrap_or_default();
+        Ok::<_, ApiError>(page(
+            StatusCode::OK,
+            &LivePage {
+                user: Some(&user),
+                error: None,
+                nav,
+                back: stream.clone(),
+                stream,
+                q: query.q.clone(),
+            },
+        ))
+    };
+    shown.await.unwrap_or_else(|e| error_page(Some(&user), &e))
+}
+
+/// `GET /projects/<id>/logs/live/stream`: the tail as rows of HTML, for htmx's SSE extension.
+pub(super) async fn live_stream(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(project_id): Path<Uuid>,
+    Query(query): Query<LiveQuery>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    use crate::api::log_tail::{busy, follow, start_of};
+    use axum::response::IntoResponse as _;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    if let Err(e) = crate::api::projects::project_of(&state.pool, &user.caller(), project_id).await
+    {
+        return error_page(Some(&user), &e);
+    }
+    if let Err(e) = crate::search::parse::parse(&query.q) {
+        return error_page(Some(&user), &ApiError::BadRequest(format!("q: {e}")));
+    }
+    let Some(records) = follow(&state, project_id, query.q, start_of(&headers)) else {
+        return busy();
+    };
+    let events = futures_util::StreamExt::map(records, move |item| {
+        Ok::<_, std::convert::Infallible>(match item {
+            Ok(record) => {
+                let id = record.id.clone();
+                let r = row(record);
+                let html = RowFragment {
+                    project: project_id,
+                    r: &r,
+                }
+                .render()
+                .unwrap_or_default();
+                Event::default().event("log").id(id).data(html)
+            }
+            Err(error) => Event::default().event("error").data(error.for_people().1),
+        })
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

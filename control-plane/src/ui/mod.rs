@@ -169,6 +169,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(status_page_edit::save),
         )
         .route("/projects/{project_id}/logs", get(logs::list))
+        .route("/projects/{project_id}/logs/live", get(logs::live))
+        .route(
+            "/projects/{project_id}/logs/live/stream",
+            get(logs::live_stream),
+        )
         .route("/projects/{project_id}/logs/{log_id}", get(logs::show))
         .route("/projects/{project_id}/traces", get(traces::list))
         .route("/projects/{project_id}/metrics", get(metrics::show))

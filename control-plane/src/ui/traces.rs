@@ -238,6 +238,19 @@ struct TracePage<'a> {
     previous: Option<u64>,
     next: Option<u64>,
     selected: Option<Span>,
+    /// The selected span's kind, in words.
+    selected_kind: &'static str,
+}
+
+fn kind_name(kind: i32) -> &'static str {
+    match kind {
+        1 => "internal",
+        2 => "server",
+        3 => "client",
+        4 => "producer",
+        5 => "consumer",
+        _ => "unspecified",
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -326,6 +339,7 @@ pub(super) async fn show(
                 bars,
                 previous: (offset > 0).then(|| offset.saturating_sub(u64::from(SPANS_PER_PAGE))),
                 next: (shown_to < trace.total).then_some(shown_to),
+                selected_kind: selected.as_ref().map_or("", |s| kind_name(s.kind)),
                 selected,
             },
         ))

@@ -377,6 +377,105 @@ async fn log_searches_return_exactly_the_matching_records() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // A live tail: a record sent now arrives within 2 s, and a reconnect resumes after it.
+    let tail = reqwest::Client::new()
+        .get(format!("{}/api/v1/projects/{p}/logs/tail?q=tail", cp.base))
+        .header(
+            "cookie",
+            match &admin {
+                Auth::Session { cookie, .. } => cookie.clone(),
+                _ => unreachable!("the admin signs in with a session"),
+            },
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), StatusCode::OK);
+    assert!(
+        tail.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut events = tail;
+    let sent_at = std::time::Instant::now();
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let otlp = serde_json::json!({"resourceLogs": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "checkout"}}]},
+        "scopeLogs": [{"logRecords": [
+            {"timeUnixNano": now.to_string(), "severityText": "INFO", "body": {"stringValue": "tail me please"}},
+            {"timeUnixNano": now.to_string(), "severityText": "INFO", "body": {"stringValue": "not this one"}}]}]}]});
+    let accepted = reqwest::Client::new()
+        .post(engine.http_url("/v1/logs"))
+        .header("x-vigil-token", "tok-a")
+        .json(&otlp)
+        .send()
+        .await
+        .unwrap();
+    assert!(accepted.status().is_success());
+    let mut seen = String::new();
+    let arrived = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("tail me please") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(arrived.is_ok(), "nothing arrived: {seen}");
+    assert!(
+        sent_at.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        sent_at.elapsed()
+    );
+    assert!(
+        seen.contains("event: log") && !seen.contains("not this one"),
+        "{seen}"
+    );
+    let last_id = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .to_owned();
+    drop(events);
+    let (status, bad, _) = cp
+        .call(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/logs/tail?q=(oops"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    // Resuming after the record it got: nothing again until something new.
+    let resumed = reqwest::Client::new()
+        .get(format!("{}/api/v1/projects/{p}/logs/tail?q=tail", cp.base))
+        .header(
+            "cookie",
+            match &admin {
+                Auth::Session { cookie, .. } => cookie.clone(),
+                _ => unreachable!("the admin signs in with a session"),
+            },
+        )
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .unwrap();
+    let mut again = resumed;
+    let repeat = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let mut text = String::new();
+        while let Some(chunk) = again.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains("tail me please") {
+                return text;
+            }
+        }
+        text
+    })
+    .await;
+    assert!(repeat.is_err(), "the record came again: {repeat:?}");
+
     // The logs page shows the same: the records, the histogram and facets that add to the
     // search.
     let mut b = crate::ui::Browser::new(&cp);

@@ -11,6 +11,7 @@ mod browser;
 mod connections;
 mod control_plane;
 mod durability;
+mod explorer_browser;
 mod explorer_logs;
 mod explorer_metrics;
 mod explorer_traces;

@@ -3,8 +3,6 @@
 //! incident with a public update, scheduled maintenance and an announcement; then this test
 //! makes a monitor go down through the worker and the script sees it on the page within 2 s.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::json;
 use tests::control::TestWorker;
@@ -117,34 +115,13 @@ async fn a_visitor_reads_the_status_page_in_chromium_and_sees_an_outage_within_2
     )
     .await;
 
-    let signals = tests::test_dir(&tests::unique_name("status_signals"));
-    std::fs::create_dir_all(&signals).unwrap();
-    let shots = tests::test_dir(&tests::unique_name("status_shots"));
-    let root = tests::repo_root();
-    let run = tests::node()
-        .current_dir(&root)
-        .args(["--test", "tests/browser/status.test.js"])
-        .env("VIGIL_STATUS_URL", format!("{}/status/shop", cp.base))
-        .env("VIGIL_SIGNAL_DIR", &signals)
-        .env(
-            "VIGIL_CHROMIUM",
-            std::env::var("VIGIL_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-        )
-        .env("VIGIL_SCREENSHOTS", &shots)
-        .env("VIGIL_DOCS_DIR", root.join("docs"))
-        .kill_on_drop(true)
-        .output();
-    let browser = tokio::spawn(async move {
-        tokio::time::timeout(Duration::from_secs(300), run)
-            .await
-            .expect("the browser test finishes within 5 minutes")
-            .expect("node runs")
-    });
+    let browser = tests::browser::BrowserRun::start(
+        "status.test.js",
+        "status",
+        &[("VIGIL_STATUS_URL", format!("{}/status/shop", cp.base))],
+    );
     // When the page is open: the database goes down, and the script is told when.
-    tests::wait_until(Duration::from_secs(180), "the browser ready", || async {
-        signals.join("ready").exists().then_some(())
-    })
-    .await;
+    browser.signalled("ready").await;
     let t = chrono::Utc::now().timestamp();
     probe_result(&key, "b1", &p, db, t, json!({"is_online": false})).await;
     status_becomes(&cp, &admin, &p, db, "Offline").await;
@@ -160,18 +137,7 @@ async fn a_visitor_reads_the_status_page_in_chromium_and_sees_an_outage_within_2
     let at = chrono::DateTime::parse_from_rfc3339(monitor["status_since"].as_str().unwrap())
         .unwrap()
         .timestamp_millis();
-    std::fs::write(signals.join("changed"), at.to_string()).unwrap();
-    let out = browser.await.unwrap();
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "browser test failed (screenshots in {}):\n{report}",
-        shots.display()
-    );
-    assert!(report.contains("# fail 0"), "{report}");
+    browser.signal("changed", &at.to_string());
+    browser.passed().await;
     worker.stop().await;
 }
