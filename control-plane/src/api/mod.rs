@@ -4,6 +4,7 @@
 pub(crate) mod accounts;
 pub(crate) mod announcements;
 pub(crate) mod channels;
+pub(crate) mod exceptions;
 pub(crate) mod explorer_read;
 pub(crate) mod incident_levels;
 pub(crate) mod incident_updates;
@@ -311,6 +312,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(log_tail::routes())
         .merge(traces::routes())
         .merge(metrics::routes())
+        .merge(exceptions::routes())
         .split_for_parts();
     // The modifiers see every operation only once the routes are merged.
     Security.modify(&mut doc);

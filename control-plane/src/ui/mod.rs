@@ -8,6 +8,7 @@ mod accounts;
 mod api_keys;
 pub(crate) mod assets;
 mod channels;
+mod exceptions;
 mod getting_data_in;
 mod incidents;
 mod keys;
@@ -177,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/projects/{project_id}/logs/{log_id}", get(logs::show))
         .route("/projects/{project_id}/traces", get(traces::list))
         .route("/projects/{project_id}/metrics", get(metrics::show))
+        .route("/projects/{project_id}/exceptions", get(exceptions::list))
         .route(
             "/projects/{project_id}/traces/{trace_id}",
             get(traces::show),

@@ -14,12 +14,13 @@ use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
 /// A project's sections: `(path after /projects/<id>, label)`.
-const SECTIONS: [(&str, &str); 14] = [
+const SECTIONS: [(&str, &str); 15] = [
     ("", "Monitors"),
     ("/incidents", "Incidents"),
     ("/logs", "Logs"),
     ("/traces", "Traces"),
     ("/metrics", "Metrics"),
+    ("/exceptions", "Exceptions"),
     ("/maintenance", "Maintenance"),
     ("/status-pages", "Status pages"),
     ("/probes", "Probes"),

@@ -12,6 +12,7 @@ mod connections;
 mod control_plane;
 mod durability;
 mod explorer_browser;
+mod explorer_exceptions;
 mod explorer_logs;
 mod explorer_metrics;
 mod explorer_traces;

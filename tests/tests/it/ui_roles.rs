@@ -142,6 +142,7 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         format!("/projects/{p}/logs"),
         format!("/projects/{p}/traces"),
         format!("/projects/{p}/metrics"),
+        format!("/projects/{p}/exceptions"),
         format!("/projects/{p}/status-pages"),
         format!("/projects/{p}/status-pages/{sp}"),
         "/status/roles".to_owned(),
