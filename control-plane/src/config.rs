@@ -62,6 +62,9 @@ pub struct Config {
     pub max_live_pages: usize,
     /// Requests to status pages each client address may make per minute (0: no bound).
     pub status_rate_per_minute: u32,
+    /// Explorer queries are logged in ClickHouse's `system.query_log`
+    /// (`VIGIL_EXPLORER_LOG_QUERIES`; the benchmark reads them there).
+    pub explorer_log_queries: bool,
     /// Where people reach this Vigil (`VIGIL_PUBLIC_URL`), for the links in status page
     /// subscribers' messages; a page with a custom domain links to that domain instead.
     pub public_url: String,
@@ -198,6 +201,7 @@ impl Default for Config {
             request_timeout_ms: 30_000,
             max_live_pages: 1_000,
             status_rate_per_minute: 1_200,
+            explorer_log_queries: false,
             public_url: "http://127.0.0.1:8080".into(),
             status_snapshot_max_age_secs: 60,
             public_ingest_grpc_url: "http://127.0.0.1:4317".into(),
@@ -220,6 +224,7 @@ impl std::fmt::Debug for Config {
             .field("login_max_failures", &self.login_max_failures)
             .field("max_live_pages", &self.max_live_pages)
             .field("status_rate_per_minute", &self.status_rate_per_minute)
+            .field("explorer_log_queries", &self.explorer_log_queries)
             .field("public_url", &self.public_url)
             .field(
                 "status_snapshot_max_age_secs",

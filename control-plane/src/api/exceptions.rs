@@ -118,7 +118,7 @@ pub(crate) async fn exceptions_of(
         spans = table(database, Table::Spans),
         logs = table(database, Table::Logs),
     );
-    Ok(read(&state.clickhouse, &sql)
+    Ok(read(state, &sql)
         .await?
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -118,8 +118,10 @@ impl Drop for KillOnDrop {
 }
 
 /// Runs one bounded explorer read; a table not created yet reads as no rows, a query over its
-/// limits is a 400 that says which.
-pub(crate) async fn read(clickhouse: &ClickHouse, sql: &str) -> Result<String, ApiError> {
+/// limits is a 400 that says which. With `explorer_log_queries` the query goes to ClickHouse's
+/// `system.query_log` (what it read, how long it took: the benchmark reads them there).
+pub(crate) async fn read(state: &super::AppState, sql: &str) -> Result<String, ApiError> {
+    let clickhouse = &state.clickhouse;
     let id = Uuid::new_v4().to_string();
     let mut guard = KillOnDrop {
         clickhouse: clickhouse.clone(),
@@ -127,6 +129,9 @@ pub(crate) async fn read(clickhouse: &ClickHouse, sql: &str) -> Result<String, A
     };
     let mut settings = LIMITS.to_vec();
     settings.push(("query_id", &id));
+    if state.config.explorer_log_queries {
+        settings.push(("log_queries", "1"));
+    }
     let result = clickhouse.select(sql, &settings).await;
     guard.query_id = None;
     match result {

@@ -285,7 +285,7 @@ pub(crate) async fn logs_of(
         scope = scope(project_id, (from, to), &search.q)?,
         fetch = limit + 1,
     );
-    let mut items = records(&read(&state.clickhouse, &sql).await?)?;
+    let mut items = records(&read(state, &sql).await?)?;
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);
     let next_cursor = more.then(|| items.last().map(|r| r.id.clone())).flatten();
@@ -314,7 +314,7 @@ pub(crate) async fn logs_after(
         table = table(state),
         scope = scope(project_id, (from, now), q)?,
     );
-    records(&read(&state.clickhouse, &sql).await?)
+    records(&read(state, &sql).await?)
 }
 
 /// One record, whole.
@@ -347,7 +347,7 @@ pub(crate) async fn log_of(
          AND {SORT_NS} = {t} AND {ROW_HASH} = {h} LIMIT 1 FORMAT JSONEachRow",
         table = table(state),
     );
-    records(&read(&state.clickhouse, &sql).await?)?
+    records(&read(state, &sql).await?)?
         .pop()
         .ok_or(ApiError::NotFound("log record"))
 }
@@ -401,7 +401,7 @@ pub(crate) async fn histogram_of(
         scope = scope(project_id, (from, to), q)?,
     );
     let mut bars: Vec<Bar> = Vec::new();
-    for line in read(&state.clickhouse, &sql).await?.lines() {
+    for line in read(state, &sql).await?.lines() {
         let mut f = line.split('\t');
         let (Some(t), Some(level), Some(n)) = (f.next(), f.next(), f.next()) else {
             continue;
@@ -527,7 +527,7 @@ pub(crate) async fn facets_of(
             v: String,
             n: String,
         }
-        let values = read(&state.clickhouse, &sql)
+        let values = read(state, &sql)
             .await?
             .lines()
             .filter_map(|l| serde_json::from_str::<Count>(l).ok())

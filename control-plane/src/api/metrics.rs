@@ -112,7 +112,7 @@ pub(crate) async fn names_of(
          GROUP BY service_name, name ORDER BY service_name, name LIMIT 2000 FORMAT JSONEachRow",
         table = metrics_table(state),
     );
-    Ok(read(&state.clickhouse, &sql)
+    Ok(read(state, &sql)
         .await?
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -265,7 +265,7 @@ pub(crate) async fn series_of(
             )));
         }
     };
-    let text = read(&state.clickhouse, &sql).await?;
+    let text = read(state, &sql).await?;
     let mut groups: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
     if agg.starts_with('p') {
         let q = match agg {

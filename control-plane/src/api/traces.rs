@@ -202,7 +202,7 @@ pub(crate) async fn traces_of(
         table = table(state),
         fetch = limit + 1,
     );
-    let mut items: Vec<TraceSummary> = read(&state.clickhouse, &sql)
+    let mut items: Vec<TraceSummary> = read(state, &sql)
         .await?
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -345,11 +345,7 @@ pub(crate) async fn trace_of(
         "SELECT count() FROM {table} WHERE {all} AND trace_id = '{trace_id}' FORMAT TabSeparated",
         table = table(state),
     );
-    let total: u64 = read(&state.clickhouse, &total_sql)
-        .await?
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let total: u64 = read(state, &total_sql).await?.trim().parse().unwrap_or(0);
     if total == 0 {
         return Err(ApiError::NotFound("trace"));
     }
@@ -358,7 +354,7 @@ pub(crate) async fn trace_of(
          ORDER BY start_time_unix_nano, span_id LIMIT {limit} OFFSET {offset} FORMAT JSONEachRow",
         table = table(state),
     );
-    let spans = read(&state.clickhouse, &sql)
+    let spans = read(state, &sql)
         .await?
         .lines()
         .filter(|l| !l.is_empty())
@@ -411,7 +407,7 @@ pub(crate) async fn services_of(
         table = table(state),
     );
     let secs = (to - from).max(1) as f64;
-    Ok(read(&state.clickhouse, &sql)
+    Ok(read(state, &sql)
         .await?
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
