@@ -48,7 +48,8 @@ curl -fsS -o /dev/null -c "$work/jar" "$base/signup" --data-urlencode name=Bench
   --data-urlencode email=bench@example.test --data-urlencode "password=a long benchmark passphrase"
 csrf=$(awk '$6 == "vigil_csrf" { print $7 }' "$work/jar")
 project=$(curl -fsS -b "$work/jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
-  "$base/api/v1/projects" -d '{"name":"bench"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  "$base/api/v1/projects" -d '{"name":"bench"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+echo "explorer: project $project" >&2
 
 echo "explorer: generating $logs logs, $spans spans, $points points" >&2
 t0=$(date +%s)

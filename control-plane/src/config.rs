@@ -271,6 +271,15 @@ impl Config {
             &mut config.status_rate_per_minute,
         );
         env.set(
+            "VIGIL_STATUS_SNAPSHOT_MAX_AGE_SECS",
+            &mut config.status_snapshot_max_age_secs,
+        );
+        env.set("VIGIL_PUBLIC_URL", &mut config.public_url);
+        env.set(
+            "VIGIL_EXPLORER_LOG_QUERIES",
+            &mut config.explorer_log_queries,
+        );
+        env.set(
             "VIGIL_PUBLIC_INGEST_GRPC_URL",
             &mut config.public_ingest_grpc_url,
         );
@@ -337,5 +346,24 @@ mod tests {
         let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
         let config = Config::load_with(None, env).unwrap();
         assert_eq!(config.addr.port(), 9999);
+    }
+
+    #[test]
+    fn the_web_sides_settings_come_from_the_environment() {
+        let vars: HashMap<&str, &str> = [
+            ("VIGIL_PUBLIC_URL", "https://status.example.com"),
+            ("VIGIL_STATUS_RATE_PER_MINUTE", "0"),
+            ("VIGIL_STATUS_SNAPSHOT_MAX_AGE_SECS", "5"),
+            ("VIGIL_EXPLORER_LOG_QUERIES", "true"),
+            ("VIGIL_MAX_LIVE_PAGES", "7"),
+        ]
+        .into();
+        let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
+        let config = Config::load_with(None, env).unwrap();
+        assert_eq!(config.public_url, "https://status.example.com");
+        assert_eq!(config.status_rate_per_minute, 0);
+        assert_eq!(config.status_snapshot_max_age_secs, 5);
+        assert!(config.explorer_log_queries);
+        assert_eq!(config.max_live_pages, 7);
     }
 }
