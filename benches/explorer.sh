@@ -69,7 +69,8 @@ measure() { # label path table seconds
   api=$(for _ in $(seq "$runs"); do
     taskset -c 0 curl -fsS -o /dev/null -b "$work/jar" -w '%{time_total}\n' "$base$2"; done | median)
   # Once more, alone, to find its queries in the log (an endpoint may make several).
-  since=$(ch "SELECT now()"); sleep 1
+  # (The log's times are whole seconds: the timed runs' second must be over first.)
+  sleep 1.1; since=$(ch "SELECT now()")
   curl -fsS -o /dev/null -b "$work/jar" "$base$2"
   ch "SYSTEM FLUSH LOGS" >/dev/null
   ch "SELECT query FROM system.query_log WHERE type = 2 AND event_time >= '$since' \
