@@ -502,3 +502,72 @@ async fn log_searches_return_exactly_the_matching_records() {
     assert!(html.contains("duration.ms") && html.contains("double"));
     engine.stop().await;
 }
+
+/// A query whose request goes away is killed: ClickHouse logs it as cancelled, not finished.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_whose_client_goes_away_is_killed() {
+    let (cp, admin, p) = setup_with(|c| c.explorer_log_queries = true).await;
+    let db = cp.results_database().to_owned();
+    let engine = tests::explorer::engine_for_project(&cp, "explorer_cancel", &p, "tok-c").await;
+    tests::wait_until(
+        std::time::Duration::from_secs(30),
+        "the logs table",
+        || async { tests::table_exists(&db, "logs").await.then_some(()) },
+    )
+    .await;
+    // Enough records that a week's attribute filter scans for a good while.
+    tests::clickhouse(&format!(
+        "INSERT INTO {db}.logs (project_id, service_name, time, body, attributes_keys, \
+         attributes_values, attributes_types) \
+         SELECT '{p}', 'bulk', toDateTime(toUInt32(now()) - number % 600000), \
+                concat('record ', toString(number)), ['k'], [toString(number)], [1] \
+         FROM system.numbers LIMIT 10000000"
+    ))
+    .await;
+    let Auth::Session { cookie, .. } = &admin else {
+        panic!("the admin signs in with a session")
+    };
+    // A wildcard on an attribute's value over every record of the week.
+    let url = format!(
+        "{}/api/v1/projects/{p}/logs?last=7d&q=k%3A%2Acancelme%2A",
+        cp.base
+    );
+    let request = reqwest::Client::new()
+        .get(url)
+        .header("cookie", cookie.as_str())
+        .send();
+    let gone = tokio::time::timeout(std::time::Duration::from_millis(200), request).await;
+    assert!(
+        gone.is_err(),
+        "the search answered within 200 ms: it must run longer to be cancelled"
+    );
+    let logged = |kind: u8| {
+        let db = db.clone();
+        async move {
+            tests::clickhouse("SYSTEM FLUSH LOGS").await;
+            tests::clickhouse(&format!(
+                "SELECT count() FROM system.query_log WHERE type = {kind} \
+                 AND query LIKE '%{db}.logs%' AND query LIKE '%cancelme%'"
+            ))
+            .await
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+        }
+    };
+    // Cancelled (QUERY_WAS_CANCELLED, 394) while processing, and never finished.
+    tests::wait_until(
+        std::time::Duration::from_secs(10),
+        "the query cancelled",
+        || async { (logged(4).await == 1).then_some(()) },
+    )
+    .await;
+    let cancelled = tests::clickhouse(&format!(
+        "SELECT exception FROM system.query_log WHERE type = 4 \
+         AND query LIKE '%{db}.logs%' AND query LIKE '%cancelme%'"
+    ))
+    .await;
+    assert!(cancelled.contains("Code: 394"), "{cancelled}");
+    assert_eq!(logged(2).await, 0, "it never finished");
+    engine.stop().await;
+}
