@@ -21,6 +21,8 @@ pub(crate) mod monitors;
 mod owned;
 pub(crate) mod probes;
 pub(crate) mod projects;
+pub(crate) mod status_page_layout;
+mod status_page_logo;
 pub(crate) mod status_pages;
 pub(crate) mod statuses;
 pub(crate) mod subscribers;
@@ -305,6 +307,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(monitor_history::routes())
         .merge(telemetry::routes())
         .merge(status_pages::routes())
+        .merge(status_page_layout::routes())
+        .merge(status_page_logo::routes())
         .merge(announcements::routes())
         .merge(incident_updates::routes())
         .merge(subscribers::routes())

@@ -95,7 +95,7 @@ pub(crate) async fn subscribe(
         allow_private: state.config.worker.notify_allow_private_networks,
     };
     let target = check_target(new.kind, &new.target, egress)?;
-    if new.monitor_ids.len() > super::status_pages::MAX_RESOURCES {
+    if new.monitor_ids.len() > super::status_page_layout::MAX_RESOURCES {
         return Err(ApiError::BadRequest("too many monitors".into()));
     }
     let mut tx = state.pool.begin().await?;

@@ -15,7 +15,8 @@ use super::model::{
 };
 use crate::api::AppState;
 use crate::api::incident_updates::PublicStatus;
-use crate::api::status_pages::{GroupRule, Visibility};
+use crate::api::status_page_layout::GroupRule;
+use crate::api::status_pages::Visibility;
 use crate::error::ApiError;
 use crate::worker::rollups::DAYS;
 

@@ -9,7 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::api::incident_updates::PublicStatus;
-use crate::api::status_pages::{FooterLink, GroupRule, Visibility};
+use crate::api::status_page_layout::GroupRule;
+use crate::api::status_pages::{FooterLink, Visibility};
 
 /// The condition of a resource or group, in Statuspage's words, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

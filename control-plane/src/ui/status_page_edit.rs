@@ -22,9 +22,9 @@ use crate::api::announcements::{
 };
 use crate::api::channels::channels_of;
 use crate::api::monitors::{MonitorFilter, monitors_of};
+use crate::api::status_page_layout::{Group, GroupRule, Layout, Resource, layout_of, set_layout};
 use crate::api::status_pages::{
-    FooterLink, Group, GroupRule, Layout, Resource, StatusPage, StatusPageChange, Visibility,
-    change_page, layout_of, page_of, set_layout,
+    FooterLink, StatusPage, StatusPageChange, Visibility, change_page, page_of,
 };
 use crate::api::subscribers::{Subscriber, remove_subscriber, subscribers_of};
 use crate::api::{AppState, PageQuery};
