@@ -1,6 +1,6 @@
 // Vigil's operator UI: what JavaScript adds to pages that work without it. Copy buttons,
-// response-time charts (uPlot, from the API's aggregated series) and the live-update status
-// line; htmx and its SSE extension swap in fresh parts of a page when the server says so.
+// response-time charts (uPlot, from the API's aggregated series), the metric chart (uPlot
+// over the server's SVG, from the same data) and the live-update status line; htmx and its SSE extension swap in fresh parts of a page when the server says so.
 "use strict";
 
 function copyButtons() {
@@ -27,6 +27,22 @@ function copyButtons() {
 
 const PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2"];
 
+// uPlot's data from series of `{t, …}` points: every time any series has, then each series'
+// value at those times (`null` where it has none).
+function aligned(seriesList, valueOf) {
+  const times = new Set();
+  for (const s of seriesList) for (const p of s.points) times.add(p.t);
+  const xs = [...times].sort((a, b) => a - b);
+  const index = new Map(xs.map((t, i) => [t, i]));
+  const data = [xs];
+  for (const s of seriesList) {
+    const ys = new Array(xs.length).fill(null);
+    for (const p of s.points) ys[index.get(p.t)] = valueOf(p);
+    data.push(ys);
+  }
+  return data;
+}
+
 async function drawChart(box) {
   const status = box.querySelector(".chart-status");
   let answer;
@@ -39,16 +55,10 @@ async function drawChart(box) {
     return;
   }
   const names = JSON.parse(box.dataset.probes || "{}");
-  const times = new Set();
-  for (const s of answer.series) for (const p of s.points) times.add(p.t);
-  const xs = [...times].sort((a, b) => a - b);
-  const index = new Map(xs.map((t, i) => [t, i]));
-  const data = [xs];
+  const data = aligned(answer.series, (p) => p.avg_ms);
+  const xs = data[0];
   const series = [{}];
   answer.series.forEach((s, i) => {
-    const ys = new Array(xs.length).fill(null);
-    for (const p of s.points) ys[index.get(p.t)] = p.avg_ms;
-    data.push(ys);
     series.push({
       label: names[s.probe_id] || (s.probe_id ? s.probe_id.slice(0, 8) : "pushed"),
       stroke: PALETTE[i % PALETTE.length],
@@ -79,6 +89,40 @@ async function drawChart(box) {
   new ResizeObserver(() => plot.setSize({ width: width(), height: 240 })).observe(box);
 }
 
+// The metric explorer's chart: the page draws it as SVG; with JavaScript, uPlot draws the same
+// series (embedded in the page) with axes, a cursor and values, in the SVG lines' colours.
+function drawMetric(box) {
+  if (typeof uPlot === "undefined") return;
+  const chart = JSON.parse(box.dataset.metric);
+  const svg = box.querySelector("svg");
+  const colours = [...svg.querySelectorAll("polyline")].map((l) => getComputedStyle(l).stroke);
+  const data = aligned(chart.series, (p) => p.v);
+  if (!data[0].length) return;
+  const series = [{}];
+  chart.series.forEach((s, i) => {
+    series.push({
+      label: s.group || "all",
+      stroke: colours[i] || PALETTE[i % PALETTE.length],
+      width: 1.5,
+      value: (_, v) => (v == null ? "–" : `${+v.toPrecision(6)}`),
+    });
+  });
+  const width = () => Math.max(280, box.clientWidth);
+  const plot = new uPlot(
+    {
+      width: width(),
+      height: 240,
+      title: `${chart.name} — ${chart.agg}`,
+      series,
+      scales: { x: { time: true, range: [chart.from, chart.to] } },
+    },
+    data,
+    box,
+  );
+  box.classList.add("drawn");
+  new ResizeObserver(() => plot.setSize({ width: width(), height: 240 })).observe(box);
+}
+
 function liveStatus() {
   const line = document.getElementById("live-status");
   if (!line) return;
@@ -94,4 +138,5 @@ document.addEventListener("DOMContentLoaded", () => {
   copyButtons();
   liveStatus();
   for (const box of document.querySelectorAll("[data-chart]")) drawChart(box);
+  for (const box of document.querySelectorAll("[data-metric]")) drawMetric(box);
 });

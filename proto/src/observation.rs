@@ -39,6 +39,9 @@ pub struct Observation {
     pub disk_percent: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minutes_since_last_push: Option<f64>,
+    /// What a logs, traces or metrics monitor measured over its window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry_value: Option<f64>,
 }
 
 /// A probe's check as the `result` field of a `probe_result` event: the observation, the
@@ -99,6 +102,9 @@ impl Observation {
             if let Some(v) = value {
                 parts.push(format!("{name} {v:.1}%"));
             }
+        }
+        if let Some(v) = self.telemetry_value {
+            parts.push(format!("value {v}"));
         }
         if parts.is_empty() {
             parts.push(if self.is_online { "online" } else { "offline" }.into());

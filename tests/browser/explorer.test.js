@@ -1,8 +1,8 @@
 // The explorer in a real headless Chromium (Debian's, driven by playwright-core), signed in:
 // the logs search page (records, histogram bars, a facet that narrows the search), a trace's
-// waterfall (nesting, the error, a span's detail), a metric chart (one line per group), and
-// the live tail, which must show a record the calling test sends after the page opened,
-// within 2 seconds. No Content-Security-Policy violation or script error on any page. On
+// waterfall (nesting, the error, a span's detail), a metric chart (one line per group, drawn
+// by uPlot), and the live tail, which must show a record the calling test sends after the
+// page opened, within 2 seconds. No Content-Security-Policy violation or script error on any page. On
 // failure each page is saved as a screenshot in VIGIL_SCREENSHOTS.
 //
 // Run by `tests/tests/it/explorer_browser.rs` (the README's test command) with:
@@ -90,8 +90,14 @@ describe("the explorer", { concurrency: false }, () => {
       await p.selectOption("#m-agg", "max");
       await p.click("form.filters button");
       await p.waitForURL(/group_by=queue/);
+      // The server draws one SVG line per group; with JavaScript, uPlot draws the same
+      // series over it, with a legend naming each group.
       assert.equal(await p.locator("svg.metric-chart polyline").count(), 2);
-      const box = await p.locator("svg.metric-chart").boundingBox();
+      await p.locator(".metric-plot .uplot canvas").waitFor();
+      const legend = await p.locator(".metric-plot .u-legend .u-series .u-label").allTextContents();
+      assert.deepEqual(legend.slice(1), ["a", "b"]);
+      assert.ok(await p.locator("svg.metric-chart").isHidden());
+      const box = await p.locator(".metric-plot .uplot canvas").boundingBox();
       assert.ok(box.width > 400 && box.height > 100);
     });
   });

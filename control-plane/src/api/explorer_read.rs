@@ -11,20 +11,12 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::search::READ_LIMITS;
 use crate::search::parse::parse;
 use crate::search::sql::{Signal, condition, duration_ns, quote};
 
 /// Longest range any explorer query covers.
 pub(crate) const MAX_RANGE_SECS: i64 = 31 * 86_400;
-
-/// Limits of every explorer query.
-const LIMITS: [(&str, &str); 5] = [
-    ("max_execution_time", "15"),
-    ("max_rows_to_read", "500000000"),
-    ("max_bytes_to_read", "50000000000"),
-    ("max_result_rows", "100000"),
-    ("max_result_bytes", "100000000"),
-];
 
 /// `?from=&to=` (RFC 3339) or `?last=15m|1h|24h|7d…`; default the last hour.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -37,6 +29,36 @@ pub(crate) struct TimeRange {
 }
 
 impl TimeRange {
+    /// A page's range: `from`/`to` when given (a link to a moment, such as an incident's
+    /// query), else `last`, else `default_last`; and the fixed range for people, if any.
+    pub(crate) fn of_page(
+        last: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        default_last: &str,
+    ) -> (Self, Option<String>) {
+        let fixed = match (from, to) {
+            (None, None) => None,
+            (from, to) => {
+                let at = |t: Option<DateTime<Utc>>, none: &str| {
+                    t.map_or(none.to_owned(), |t| {
+                        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+                    })
+                };
+                Some(format!(
+                    "{} to {}",
+                    at(from, "an hour before"),
+                    at(to, "now")
+                ))
+            }
+        };
+        let last = match (last, from, to) {
+            (None, None, None) => Some(default_last.to_owned()),
+            (last, _, _) => last,
+        };
+        (Self { from, to, last }, fixed)
+    }
+
     /// `(from, to)` in Unix seconds, checked.
     pub(crate) fn bounds(&self) -> Result<(i64, i64), ApiError> {
         // Ranges end before `to`: "now" must include the second under way.
@@ -127,7 +149,7 @@ pub(crate) async fn read(state: &super::AppState, sql: &str) -> Result<String, A
         clickhouse: clickhouse.clone(),
         query_id: Some(id.clone()),
     };
-    let mut settings = LIMITS.to_vec();
+    let mut settings = READ_LIMITS.to_vec();
     settings.push(("query_id", &id));
     if state.config.explorer_log_queries {
         settings.push(("log_queries", "1"));

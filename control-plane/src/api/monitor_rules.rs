@@ -99,7 +99,8 @@ pub(super) async fn status_flagged(
     })
 }
 
-/// Offline → the offline status, with a Critical incident resolved on recovery.
+/// Offline → the offline status, with a Critical incident resolved on recovery; for a
+/// telemetry monitor, "Threshold": its value above 0 (a count of errors, say) does the same.
 pub(super) async fn default_criteria(
     db: &mut PgConnection,
     project_id: Uuid,
@@ -113,6 +114,24 @@ pub(super) async fn default_criteria(
     .bind(project_id)
     .fetch_optional(&mut *db)
     .await?;
+    if kind.is_telemetry() {
+        return Ok(vec![Criterion {
+            name: "Threshold".into(),
+            matching: Matching::All,
+            filters: vec![Filter {
+                check: Check::TelemetryValue,
+                op: Op::Gt,
+                value: Some(criteria::FilterValue::Number(0.0)),
+            }],
+            status_id: offline,
+            incident: severity.map(|(severity_id,)| IncidentTemplate {
+                title: format!("{name}: threshold crossed"),
+                description: String::new(),
+                severity_id,
+                auto_resolve: true,
+            }),
+        }]);
+    }
     let mut filters = vec![Filter {
         check: Check::IsOnline,
         op: Op::IsFalse,
@@ -156,9 +175,9 @@ pub(super) fn check_agreement(
     agreement: i32,
     probes: usize,
 ) -> Result<(), ApiError> {
-    if kind.is_push() && probes > 0 {
+    if !kind.is_probed() && probes > 0 {
         return Err(ApiError::BadRequest(
-            "heartbeat and server monitors are not checked by probes".into(),
+            "heartbeat, server, logs, traces and metrics monitors are not checked by probes".into(),
         ));
     }
     if agreement > 1 && agreement as usize > probes {

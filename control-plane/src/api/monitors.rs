@@ -32,7 +32,9 @@ pub(crate) struct Monitor {
     pub kind: MonitorKind,
     /// What to check, by kind: `http` `{url, follow_redirects, allow_self_signed}`; `api` also
     /// `{method, headers, body}`; `tcp` `{host, port}`; `ssl` `{host, port}`; `ping`
-    /// `{host, count}`; `dns` `{name, record_type, resolver}`; `heartbeat`, `server` `{}`.
+    /// `{host, count}`; `dns` `{name, record_type, resolver}`; `heartbeat`, `server` `{}`;
+    /// `logs`, `traces` `{query, measure, window_secs}`; `metrics` `{metric, service, measure,
+    /// window_secs}`.
     #[schema(schema_with = settings_schema)]
     pub settings: serde_json::Value,
     pub interval_secs: i32,
@@ -56,7 +58,8 @@ pub(crate) struct Monitor {
 }
 
 /// A new monitor. Without `criteria` it gets one: offline (and, for websites and APIs, a 5xx
-/// answer) → the Offline status and a Critical incident, resolved on recovery.
+/// answer; for logs, traces and metrics monitors, a value above 0) → the Offline status and a
+/// Critical incident, resolved on recovery.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewMonitor {

@@ -110,6 +110,9 @@ pub enum Check {
     DiskPercent,
     /// Heartbeat and server monitors: minutes since the last request or report.
     MinutesSinceLastPush,
+    /// Logs, traces and metrics monitors: what the monitor measures over its window (a count,
+    /// an error rate in %, a percentile or aggregate of durations or a metric).
+    TelemetryValue,
 }
 
 /// How a filter compares.
@@ -169,7 +172,7 @@ enum Kind {
 
 impl Check {
     /// Every check, in the order forms list them.
-    pub(crate) const ALL: [Check; 16] = [
+    pub(crate) const ALL: [Check; 17] = [
         Check::IsOnline,
         Check::IsTimeout,
         Check::ResponseTimeMs,
@@ -186,6 +189,7 @@ impl Check {
         Check::MemoryPercent,
         Check::DiskPercent,
         Check::MinutesSinceLastPush,
+        Check::TelemetryValue,
     ];
 
     /// Whether the check's value is a number (else a boolean or text).
@@ -258,6 +262,7 @@ impl Filter {
                     MemoryPercent => result.memory_percent,
                     DiskPercent => result.disk_percent,
                     MinutesSinceLastPush => result.minutes_since_last_push,
+                    TelemetryValue => result.telemetry_value,
                     _ => None,
                 };
                 let (Some(v), Some(FilterValue::Number(want))) = (value, &self.value) else {

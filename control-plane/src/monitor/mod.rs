@@ -2,6 +2,7 @@
 //! criteria and the results criteria look at. The API stores them; the worker evaluates them.
 
 pub mod criteria;
+pub(crate) mod telemetry;
 
 /// The results criteria look at: the contract with the probes and the engine, in `proto`.
 pub use proto::observation;
@@ -31,6 +32,12 @@ pub enum MonitorKind {
     Heartbeat,
     /// A server agent's reports.
     Server,
+    /// A logs search measured over a window (`TelemetrySettings`).
+    Logs,
+    /// A span search measured over a window: count, error rate, durations.
+    Traces,
+    /// A metric aggregated over a window.
+    Metrics,
 }
 
 impl MonitorKind {
@@ -44,6 +51,9 @@ impl MonitorKind {
             MonitorKind::Ssl => "ssl",
             MonitorKind::Heartbeat => "heartbeat",
             MonitorKind::Server => "server",
+            MonitorKind::Logs => "logs",
+            MonitorKind::Traces => "traces",
+            MonitorKind::Metrics => "metrics",
         }
     }
 
@@ -54,6 +64,19 @@ impl MonitorKind {
     /// Whether results are pushed to Vigil (with the monitor's key) instead of checked by probes.
     pub(crate) fn is_push(self) -> bool {
         matches!(self, MonitorKind::Heartbeat | MonitorKind::Server)
+    }
+
+    /// Whether the worker measures the monitor in the stored telemetry.
+    pub(crate) fn is_telemetry(self) -> bool {
+        matches!(
+            self,
+            MonitorKind::Logs | MonitorKind::Traces | MonitorKind::Metrics
+        )
+    }
+
+    /// Whether probes check the monitor.
+    pub(crate) fn is_probed(self) -> bool {
+        !self.is_push() && !self.is_telemetry()
     }
 }
 
@@ -123,13 +146,14 @@ pub(crate) fn settings_schema() -> utoipa::openapi::schema::Schema {
     let any_of = utoipa::openapi::schema::AnyOfBuilder::new()
         .description(Some(
             "Settings of the monitor's kind: http and api (HttpSettings), tcp and ssl \
-             (HostPort), ping (PingSettings), dns (DnsSettings); heartbeat and server take \
-             none ({}).",
+             (HostPort), ping (PingSettings), dns (DnsSettings), logs, traces and metrics \
+             (TelemetrySettings); heartbeat and server take none ({}).",
         ))
         .item(HttpSettings::schema())
         .item(HostPort::schema())
         .item(PingSettings::schema())
         .item(DnsSettings::schema())
+        .item(telemetry::TelemetrySettings::schema())
         .item(NoSettings::schema())
         .build();
     utoipa::openapi::schema::Schema::AnyOf(any_of)
@@ -166,7 +190,7 @@ fn url_problem(url: &str) -> Option<String> {
 /// Why a monitor's settings were refused (the API answers 400 with it).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct SettingsError(String);
+pub(crate) struct SettingsError(pub(crate) String);
 
 /// Checks `settings` for `kind` and returns them normalised (defaults filled in).
 pub(crate) fn check_settings(
@@ -260,6 +284,10 @@ pub(crate) fn check_settings(
         MonitorKind::Heartbeat | MonitorKind::Server => {
             let s: NoSettings = parse(settings)?;
             back(&s)
+        }
+        MonitorKind::Logs | MonitorKind::Traces | MonitorKind::Metrics => {
+            let s: telemetry::TelemetrySettings = parse(settings)?;
+            back(&s.check(kind)?)
         }
     }
 }

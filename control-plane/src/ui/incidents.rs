@@ -254,7 +254,8 @@ struct DetailPage<'a> {
     nav: ProjectNav,
     csrf: String,
     incident: IncidentRow,
-    description: String,
+    /// The description, its web addresses as links (a telemetry monitor's query).
+    description: Vec<Piece>,
     open: bool,
     acknowledged: bool,
     source: Option<String>,
@@ -315,7 +316,7 @@ async fn detail_page(
             error,
             nav,
             csrf: user.csrf_token.clone(),
-            description: i.description.clone(),
+            description: pieces(&i.description),
             open: i.resolved_at.is_none(),
             acknowledged: i.acknowledged_at.is_some(),
             source,
@@ -436,5 +437,54 @@ pub(super) async fn act(
                 .unwrap_or_else(|e| error_page(Some(&user), &e))
         }
         Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// A run of a description: text, or a web address shown as a link to itself.
+struct Piece {
+    text: String,
+    link: bool,
+}
+
+/// `text` cut into runs where `http://` and `https://` addresses start and end (at
+/// whitespace); nothing else becomes a link, so a description cannot link `javascript:`.
+fn pieces(text: &str) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    let mut push = |text: &str, link: bool| match out.last_mut() {
+        Some(last) if !last.link && !link => last.text.push_str(text),
+        _ => out.push(Piece {
+            text: text.to_owned(),
+            link,
+        }),
+    };
+    for word in text.split_inclusive(char::is_whitespace) {
+        let address = word.trim_end();
+        if address.starts_with("https://") || address.starts_with("http://") {
+            push(address, true);
+            push(&word[address.len()..], false);
+        } else {
+            push(word, false);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_in_a_description_become_links_and_nothing_else() {
+        let p =
+            pieces("count: 5 — https://v.test/projects/x/logs?q=a%20b\nmore javascript:alert(1)");
+        let runs: Vec<(&str, bool)> = p.iter().map(|p| (p.text.as_str(), p.link)).collect();
+        assert_eq!(
+            runs,
+            [
+                ("count: 5 — ", false),
+                ("https://v.test/projects/x/logs?q=a%20b", true),
+                ("\nmore javascript:alert(1)", false),
+            ]
+        );
     }
 }

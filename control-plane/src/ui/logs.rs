@@ -212,14 +212,7 @@ async fn logs_page(
 ) -> Result<Response, ApiError> {
     let nav = ProjectNav::of(state, user, project_id, "/logs").await?;
     let caller = user.caller();
-    let range = TimeRange {
-        from: query.from,
-        to: query.to,
-        last: match (&query.last, query.from, query.to) {
-            (None, None, None) => Some("1h".to_owned()),
-            (last, _, _) => last.clone(),
-        },
-    };
+    let (range, _) = TimeRange::of_page(query.last.clone(), query.from, query.to, "1h");
     let search = Search {
         q: query.q.clone(),
         limit: Some(100),

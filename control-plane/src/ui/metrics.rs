@@ -27,6 +27,8 @@ pub(super) struct MetricsQuery {
     #[serde(default)]
     group_by: String,
     last: Option<String>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A line of the chart: its class (colour), group, SVG points and figures.
@@ -51,8 +53,12 @@ struct MetricsPage<'a> {
     agg: String,
     group_by: String,
     last: String,
+    /// The fixed range shown instead of `last` (a link from an incident).
+    fixed: Option<String>,
     lines: Vec<Line>,
     step: i64,
+    /// The chart's data as JSON, for uPlot to draw over the SVG when JavaScript runs.
+    chart_json: String,
 }
 
 fn figure(v: f64) -> String {
@@ -116,10 +122,7 @@ pub(super) async fn show(
         let nav = ProjectNav::of(&state, &user, project_id, "/metrics").await?;
         let caller = user.caller();
         let last = query.last.clone().unwrap_or_else(|| "1h".to_owned());
-        let range = TimeRange {
-            last: Some(last.clone()),
-            ..TimeRange::default()
-        };
+        let (range, fixed) = TimeRange::of_page(query.last.clone(), query.from, query.to, "1h");
         let names = names_of(&state, &caller, project_id, &range).await?;
         let histogram = names
             .iter()
@@ -132,6 +135,7 @@ pub(super) async fn show(
         let mut refused = None;
         let mut chart_lines = Vec::new();
         let mut step = 0;
+        let mut chart_json = String::new();
         if !query.name.is_empty() {
             let series = SeriesQuery {
                 name: query.name.clone(),
@@ -144,6 +148,8 @@ pub(super) async fn show(
                 Ok(chart) => {
                     step = chart.step_secs;
                     chart_lines = lines(&chart);
+                    chart_json = serde_json::to_string(&chart)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
                 }
                 Err(e @ ApiError::BadRequest(_)) => refused = Some(e),
                 Err(e) => return Err(e),
@@ -174,8 +180,10 @@ pub(super) async fn show(
                 agg,
                 group_by: query.group_by.clone(),
                 last,
+                fixed,
                 lines: chart_lines,
                 step,
+                chart_json,
             },
         ))
     };

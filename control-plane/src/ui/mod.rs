@@ -27,6 +27,7 @@ mod project_nav;
 mod settings;
 mod status_page_edit;
 mod status_pages;
+mod trace_view;
 mod traces;
 
 use axum::Router;
@@ -181,7 +182,7 @@ pub fn router(state: AppState) -> Router {
         .route("/projects/{project_id}/exceptions", get(exceptions::list))
         .route(
             "/projects/{project_id}/traces/{trace_id}",
-            get(traces::show),
+            get(trace_view::show),
         )
         .route("/projects/{project_id}/settings", get(settings::show))
         .route(

@@ -24,9 +24,10 @@ use crate::api::statuses::statuses_of;
 use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 use crate::monitor::MonitorKind;
+use crate::monitor::telemetry::measures;
 
 /// Every kind: `(kind, label, what it does)`.
-pub(super) const KINDS: [(MonitorKind, &str, &str); 8] = [
+pub(super) const KINDS: [(MonitorKind, &str, &str); 11] = [
     (
         MonitorKind::Http,
         "Website",
@@ -54,6 +55,21 @@ pub(super) const KINDS: [(MonitorKind, &str, &str); 8] = [
         MonitorKind::Server,
         "Server",
         "the server agent reports CPU, memory and disk",
+    ),
+    (
+        MonitorKind::Logs,
+        "Logs",
+        "a count of logs matching a search, over a window",
+    ),
+    (
+        MonitorKind::Traces,
+        "Traces",
+        "spans matching a search: count, error rate or duration",
+    ),
+    (
+        MonitorKind::Metrics,
+        "Metric",
+        "a metric's average, sum, rate or percentile, over a window",
     ),
 ];
 
@@ -98,6 +114,11 @@ struct FormPage<'a> {
     statuses: Vec<(String, String)>,
     severities: Vec<(String, String)>,
     probes: Vec<(Uuid, String, bool)>,
+    /// Whether probes check the monitor (the probes fieldset and retries).
+    probed: bool,
+    /// Whether the worker measures it in the telemetry (and which measures it offers).
+    telemetry: bool,
+    measures: &'static [&'static str],
     checks: Vec<(String, String)>,
     ops: Vec<(String, &'static str)>,
     /// `(field, message)` of the API's refusal.
@@ -185,6 +206,9 @@ async fn form_page(
                 .into_iter()
                 .map(|p| (p.id, p.name, draft.probes.contains(&p.id)))
                 .collect(),
+            probed: kind.is_probed(),
+            telemetry: kind.is_telemetry(),
+            measures: measures(kind),
             checks: checks(),
             ops: ops(),
             draft: draft.with_blank_rows(),

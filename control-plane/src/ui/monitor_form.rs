@@ -56,6 +56,12 @@ pub(super) struct MonitorDraft {
     pub(super) dns_name: String,
     pub(super) record_type: String,
     pub(super) resolver: String,
+    /// Logs and traces monitors: the search; metrics monitors: the metric and service.
+    pub(super) query: String,
+    pub(super) metric: String,
+    pub(super) service: String,
+    pub(super) measure: String,
+    pub(super) window_secs: String,
     pub(super) interval_secs: String,
     pub(super) timeout_ms: String,
     pub(super) retries: String,
@@ -85,6 +91,7 @@ impl MonitorDraft {
             method: "GET".into(),
             count: "3".into(),
             record_type: "A".into(),
+            window_secs: "300".into(),
             interval_secs: "60".into(),
             timeout_ms: "10000".into(),
             retries: "0".into(),
@@ -120,6 +127,11 @@ impl MonitorDraft {
             dns_name: text(s, "name"),
             record_type: text(s, "record_type"),
             resolver: text(s, "resolver"),
+            query: text(s, "query"),
+            metric: text(s, "metric"),
+            service: text(s, "service"),
+            measure: text(s, "measure"),
+            window_secs: text(s, "window_secs"),
             interval_secs: m.interval_secs.to_string(),
             timeout_ms: m.timeout_ms.to_string(),
             retries: m.retries.to_string(),
@@ -184,6 +196,11 @@ impl MonitorDraft {
                 "dns_name" => d.dns_name = v,
                 "record_type" => d.record_type = v,
                 "resolver" => d.resolver = v,
+                "query" => d.query = v,
+                "metric" => d.metric = v,
+                "service" => d.service = v,
+                "measure" => d.measure = v,
+                "window_secs" => d.window_secs = v,
                 "interval_secs" => d.interval_secs = v,
                 "timeout_ms" => d.timeout_ms = v,
                 "retries" => d.retries = v,
@@ -334,6 +351,27 @@ impl MonitorDraft {
                 s
             }
             MonitorKind::Heartbeat | MonitorKind::Server => json!({}),
+            MonitorKind::Logs | MonitorKind::Traces | MonitorKind::Metrics => {
+                let window: u32 = match self.window_secs.trim() {
+                    "" => 300,
+                    w => w.parse().map_err(|_| {
+                        ApiError::BadRequest("settings: window_secs is 10 to 86400".into())
+                    })?,
+                };
+                let mut s = json!({ "window_secs": window });
+                if !self.measure.trim().is_empty() {
+                    s["measure"] = json!(self.measure.trim());
+                }
+                if kind == MonitorKind::Metrics {
+                    s["metric"] = json!(self.metric.trim());
+                    if !self.service.trim().is_empty() {
+                        s["service"] = json!(self.service.trim());
+                    }
+                } else {
+                    s["query"] = json!(self.query.trim());
+                }
+                s
+            }
         })
     }
 
@@ -416,10 +454,10 @@ impl MonitorDraft {
             criteria: (self.custom_criteria && !criteria.is_empty()).then_some(criteria),
             default_status_id: None,
             enabled: Some(self.enabled),
-            probe_ids: if kind.is_push() {
-                Vec::new()
-            } else {
+            probe_ids: if kind.is_probed() {
                 self.probes.clone()
+            } else {
+                Vec::new()
             },
         })
     }
@@ -440,10 +478,10 @@ impl MonitorDraft {
             },
             default_status_id: None,
             enabled: Some(self.enabled),
-            probe_ids: Some(if kind.is_push() {
-                Vec::new()
-            } else {
+            probe_ids: Some(if kind.is_probed() {
                 self.probes.clone()
+            } else {
+                Vec::new()
             }),
         })
     }

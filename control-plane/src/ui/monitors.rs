@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::monitor_edit::KINDS;
 use super::pages::{SignedIn, error_page, page};
 use super::project_nav::ProjectNav;
 use crate::access::SessionUser;
@@ -23,17 +24,6 @@ use crate::monitor::MonitorKind;
 
 /// Rows per page.
 const PAGE: i64 = 50;
-
-const KINDS: [MonitorKind; 8] = [
-    MonitorKind::Http,
-    MonitorKind::Api,
-    MonitorKind::Tcp,
-    MonitorKind::Ping,
-    MonitorKind::Dns,
-    MonitorKind::Ssl,
-    MonitorKind::Heartbeat,
-    MonitorKind::Server,
-];
 
 #[derive(Deserialize, Default)]
 pub(super) struct ListQuery {
@@ -232,7 +222,7 @@ async fn render(
                 .collect(),
             kinds: KINDS
                 .iter()
-                .map(|k| (k.as_str(), Some(*k) == kind))
+                .map(|k| (k.0.as_str(), Some(k.0) == kind))
                 .collect(),
             monitors,
             previous,

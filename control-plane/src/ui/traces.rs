@@ -1,14 +1,8 @@
-//! The explorer's traces pages: the trace list (a search over spans, each trace with its root,
-//! duration, span count and errors), the services' figures, and the trace view — a waterfall
-//! in tree order (each span under its parent, offset and width to scale, errors marked,
-//! events as dots), a page of spans at a time for big traces, and a span's attributes,
-//! resource, events and links. Bars are SVG drawn here; nothing needs script.
-
-use std::collections::HashMap;
+//! The explorer's traces list: a search over spans, each trace with its root, duration, span
+//! count and errors, and the services' figures. The trace view is `trace_view.rs`.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -18,26 +12,21 @@ use super::project_nav::ProjectNav;
 use crate::access::SessionUser;
 use crate::api::AppState;
 use crate::api::explorer_read::TimeRange;
-use crate::api::traces::{
-    ServiceStats, Span, SpanPage, TraceSearch, TraceSummary, services_of, trace_of, traces_of,
-};
+use crate::api::traces::{ServiceStats, TraceSearch, TraceSummary, services_of, traces_of};
 use crate::error::ApiError;
-
-/// Spans of a trace shown per page.
-const SPANS_PER_PAGE: u32 = 500;
-/// Deepest indentation drawn (deeper spans are drawn at this depth).
-const MAX_DEPTH: usize = 15;
 
 #[derive(Deserialize, Default)]
 pub(super) struct TracesQuery {
     #[serde(default)]
     q: String,
     last: Option<String>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
     before: Option<u64>,
 }
 
 /// Milliseconds for people.
-fn ms(ns: u64) -> String {
+pub(super) fn ms(ns: u64) -> String {
     let ms = ns as f64 / 1e6;
     if ms < 10.0 {
         format!("{ms:.2} ms")
@@ -48,7 +37,7 @@ fn ms(ns: u64) -> String {
     }
 }
 
-fn at(ns: u64) -> String {
+pub(super) fn at(ns: u64) -> String {
     chrono::DateTime::from_timestamp_nanos(i64::try_from(ns).unwrap_or(i64::MAX))
         .format("%Y-%m-%d %H:%M:%S%.3f")
         .to_string()
@@ -109,6 +98,8 @@ struct TracesPage<'a> {
     nav: ProjectNav,
     q: String,
     last: String,
+    /// The fixed range shown instead of `last` (a link from an incident).
+    fixed: Option<String>,
     traces: Vec<TraceRow>,
     services: Vec<ServiceRow>,
     older: Option<String>,
@@ -125,10 +116,7 @@ pub(super) async fn list(
         let nav = ProjectNav::of(&state, &user, project_id, "/traces").await?;
         let caller = user.caller();
         let last = query.last.clone().unwrap_or_else(|| "1h".to_owned());
-        let range = TimeRange {
-            last: Some(last.clone()),
-            ..TimeRange::default()
-        };
+        let (range, fixed) = TimeRange::of_page(query.last.clone(), query.from, query.to, "1h");
         let search = TraceSearch {
             q: query.q.clone(),
             limit: Some(50),
@@ -145,12 +133,16 @@ pub(super) async fn list(
             Err(e) => return Err(e),
         };
         let older = traces.as_ref().and_then(|t| t.next_before).map(|before| {
-            serde_urlencoded::to_string([
-                ("q", query.q.clone()),
-                ("last", last.clone()),
-                ("before", before.to_string()),
-            ])
-            .unwrap_or_default()
+            let mut params = vec![("q", query.q.clone()), ("before", before.to_string())];
+            match (query.from, query.to) {
+                (None, None) => params.push(("last", last.clone())),
+                (from, to) => params.extend(
+                    [("from", from), ("to", to)]
+                        .into_iter()
+                        .filter_map(|(k, t)| Some((k, t?.to_rfc3339()))),
+                ),
+            }
+            serde_urlencoded::to_string(params).unwrap_or_default()
         });
         let range_name = last.clone();
         let (status, error) = refusal(refused);
@@ -162,6 +154,7 @@ pub(super) async fn list(
                 nav,
                 q: query.q.clone(),
                 last,
+                fixed,
                 traces: traces
                     .map(|t| t.items.into_iter().map(trace_row).collect())
                     .unwrap_or_default(),
@@ -170,177 +163,6 @@ pub(super) async fn list(
                     .map(|s| service_row(s, &range_name))
                     .collect(),
                 older,
-            },
-        ))
-    };
-    shown.await.unwrap_or_else(|e| error_page(Some(&user), &e))
-}
-
-/// A span in the waterfall.
-struct Bar {
-    span_id: String,
-    name: String,
-    service: String,
-    depth: usize,
-    duration: String,
-    error: bool,
-    /// x and width in a 1000-wide box.
-    x: f64,
-    width: f64,
-    /// Event markers' x.
-    events: Vec<f64>,
-    selected: bool,
-}
-
-/// The spans in tree order (each after its parent; spans whose parent is not on this page
-/// start a tree of their own), with their depth.
-fn tree_order(spans: &[Span]) -> Vec<(usize, usize)> {
-    let index: HashMap<&str, usize> = spans
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.span_id.as_str(), i))
-        .collect();
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut roots = Vec::new();
-    for (i, s) in spans.iter().enumerate() {
-        match index.get(s.parent_span_id.as_str()) {
-            Some(&parent) if parent != i => children.entry(parent).or_default().push(i),
-            _ => roots.push(i),
-        }
-    }
-    let mut order = Vec::with_capacity(spans.len());
-    // Depth-first without recursion (a deep trace must not exhaust the stack).
-    let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|r| (r, 0)).collect();
-    while let Some((i, depth)) = stack.pop() {
-        if order.len() >= spans.len() {
-            break;
-        }
-        order.push((i, depth));
-        if let Some(kids) = children.get(&i) {
-            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
-        }
-    }
-    order
-}
-
-#[derive(Template)]
-#[template(path = "trace.html")]
-struct TracePage<'a> {
-    user: Option<&'a SessionUser>,
-    error: Option<String>,
-    nav: ProjectNav,
-    trace_id: String,
-    last: String,
-    total: u64,
-    duration: String,
-    start: String,
-    bars: Vec<Bar>,
-    previous: Option<u64>,
-    next: Option<u64>,
-    selected: Option<Span>,
-    /// The selected span's kind, in words.
-    selected_kind: &'static str,
-}
-
-fn kind_name(kind: i32) -> &'static str {
-    match kind {
-        1 => "internal",
-        2 => "server",
-        3 => "client",
-        4 => "producer",
-        5 => "consumer",
-        _ => "unspecified",
-    }
-}
-
-#[derive(Deserialize, Default)]
-pub(super) struct TraceQuery {
-    last: Option<String>,
-    offset: Option<u64>,
-    span: Option<String>,
-}
-
-/// `GET /projects/<id>/traces/<trace>`.
-pub(super) async fn show(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    Path((project_id, trace_id)): Path<(Uuid, String)>,
-    Query(query): Query<TraceQuery>,
-) -> Response {
-    let shown = async {
-        let nav = ProjectNav::of(&state, &user, project_id, "/traces").await?;
-        let last = query.last.clone().unwrap_or_else(|| "24h".to_owned());
-        let range = TimeRange {
-            last: Some(last.clone()),
-            ..TimeRange::default()
-        };
-        let spans_page = SpanPage {
-            offset: query.offset,
-            limit: Some(SPANS_PER_PAGE),
-        };
-        let trace = trace_of(
-            &state,
-            &user.caller(),
-            project_id,
-            &trace_id,
-            &range,
-            &spans_page,
-        )
-        .await?;
-        let start = trace
-            .spans
-            .iter()
-            .map(|s| s.start_unix_nano)
-            .min()
-            .unwrap_or(0);
-        let end = trace
-            .spans
-            .iter()
-            .map(|s| s.start_unix_nano + s.duration_ns)
-            .max()
-            .unwrap_or(start);
-        let span_ns = (end - start).max(1) as f64;
-        let scale = |t: u64| (t.saturating_sub(start)) as f64 / span_ns * 1000.0;
-        let bars = tree_order(&trace.spans)
-            .into_iter()
-            .map(|(i, depth)| {
-                let s = &trace.spans[i];
-                Bar {
-                    span_id: s.span_id.clone(),
-                    name: s.name.clone(),
-                    service: s.service.clone(),
-                    depth: depth.min(MAX_DEPTH),
-                    duration: ms(s.duration_ns),
-                    error: s.status_code == 2,
-                    x: scale(s.start_unix_nano),
-                    width: (s.duration_ns as f64 / span_ns * 1000.0).max(1.0),
-                    events: s.events.iter().map(|e| scale(e.time_unix_nano)).collect(),
-                    selected: query.span.as_deref() == Some(s.span_id.as_str()),
-                }
-            })
-            .collect();
-        let offset = trace.offset;
-        let shown_to = offset + trace.spans.len() as u64;
-        let selected = query
-            .span
-            .as_deref()
-            .and_then(|id| trace.spans.into_iter().find(|s| s.span_id == id));
-        Ok::<_, ApiError>(page(
-            StatusCode::OK,
-            &TracePage {
-                user: Some(&user),
-                error: None,
-                nav,
-                trace_id: trace.trace_id,
-                last,
-                total: trace.total,
-                duration: ms(end - start),
-                start: at(start),
-                bars,
-                previous: (offset > 0).then(|| offset.saturating_sub(u64::from(SPANS_PER_PAGE))),
-                next: (shown_to < trace.total).then_some(shown_to),
-                selected_kind: selected.as_ref().map_or("", |s| kind_name(s.kind)),
-                selected,
             },
         ))
     };

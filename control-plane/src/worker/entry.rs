@@ -22,6 +22,8 @@ pub(crate) enum Source {
     Server,
     /// The worker found a push monitor's pushes overdue.
     Missing,
+    /// The worker measured a logs, traces or metrics monitor.
+    Telemetry,
 }
 
 impl Source {
@@ -31,6 +33,7 @@ impl Source {
             Source::Heartbeat => "heartbeat",
             Source::Server => "server",
             Source::Missing => "missing",
+            Source::Telemetry => "telemetry",
         }
     }
 

@@ -109,9 +109,15 @@ impl MonitorState {
                     to_status,
                     criterion: name.clone(),
                     push,
-                    cause: result
-                        .observation
-                        .cause(result.detail["failed_phase"].as_str()),
+                    // A telemetry monitor says what it measured (and links the query).
+                    cause: result.detail["cause"].as_str().map_or_else(
+                        || {
+                            result
+                                .observation
+                                .cause(result.detail["failed_phase"].as_str())
+                        },
+                        str::to_owned,
+                    ),
                 };
                 self.current_criterion = name;
                 self.current_status_id = to_status;

@@ -1,6 +1,6 @@
 //! The worker's periodic jobs, every `jobs_interval_secs`: push monitors whose pushes are
 //! overdue (heartbeats not received, server agents silent) get a "missing" result evaluated like
-//! any other; probes not heard from for `probe_offline_secs` are marked offline; telemetry
+//! any other; telemetry monitors whose interval has passed are measured (`telemetry.rs`); probes not heard from for `probe_offline_secs` are marked offline; telemetry
 //! partitions older than `retention_days` are dropped; once a minute the per-day status
 //! rollups of status pages are brought up to date (`rollups.rs`); status page subscribers are
 //! told of new incidents and maintenance (`page_events.rs`). Scheduled maintenance is not a job of
@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::entry::{MonitorResult, Source};
 use super::processor::Processor;
+use super::telemetry::Telemetry;
 use super::{page_events, rollups};
 use crate::config::WorkerConfig;
 use crate::monitor::observation::Observation;
@@ -50,6 +51,16 @@ pub(crate) async fn run(
         }
         if let Err(error) = missing_pushes(&pool, &processor).await {
             tracing::warn!(%error, "missing-push job failed");
+        }
+        let measuring = Telemetry {
+            pool: &pool,
+            processor: &processor,
+            clickhouse: &clickhouse,
+            database: &config.clickhouse_database,
+            public_url: &public_url,
+        };
+        if let Err(error) = measuring.run().await {
+            tracing::warn!(%error, "telemetry monitor job failed");
         }
         if let Err(error) = offline_probes(&pool, config.probe_offline_secs).await {
             tracing::warn!(%error, "offline-probe job failed");

@@ -12,6 +12,7 @@ pub(crate) mod page_events;
 pub(crate) mod processor;
 pub(crate) mod results;
 pub(crate) mod rollups;
+pub(crate) mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -238,9 +238,9 @@ native_block!(
 );
 
 /// The columns of `monitor_results`: one row per monitor result the worker evaluated (a
-/// probe's check, a heartbeat, an agent report, or a push found missing). The worker writes
-/// them (JSONEachRow), so there is no Native encoder; a result replayed after a crash carries
-/// the same `event_id` and is merged away (ReplacingMergeTree).
+/// probe's check, a heartbeat, an agent report, a push found missing, or a telemetry monitor's
+/// measurement). The worker writes them (JSONEachRow), so there is no Native encoder; a result
+/// replayed after a crash carries the same `event_id` and is merged away (ReplacingMergeTree).
 pub fn monitor_results_columns() -> Vec<(String, &'static str)> {
     [
         ("project_id", "String"),
@@ -250,7 +250,7 @@ pub fn monitor_results_columns() -> Vec<(String, &'static str)> {
         ("time_unix_nano", "UInt64"),
         // The stream entry's `event_id` (for a missing push: monitor and time).
         ("event_id", "String"),
-        // `probe`, `heartbeat`, `server` or `missing`.
+        // `probe`, `heartbeat`, `server`, `missing` or `telemetry`.
         ("source", "String"),
         ("probe_id", "String"),
         ("is_online", "UInt8"),

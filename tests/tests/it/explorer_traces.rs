@@ -212,10 +212,24 @@ async fn traces_are_found_by_their_spans_and_read_back_whole() {
             .join(" ")
             .contains("UniqueViolation")
     );
+    // The big trace: its root's 499 children on the page start folded; unfolded, they show.
     let (_, _, html) = b
         .get(&format!("/projects/{p}/traces/{batch}?last=1h"))
         .await;
-    assert_eq!(crate::ui::select(&html, "#waterfall tbody tr").len(), 500);
+    let rows = crate::ui::select(&html, "#waterfall tbody td:first-child");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].contains("nightly batch") && rows[0].contains("+499 spans"),
+        "{rows:?}"
+    );
     assert!(html.contains("Later spans"));
+    let unfold = crate::ui::attribute(&html, "#waterfall a.fold", "href");
+    assert_eq!(unfold, "?last=1h&fold=");
+    let (_, _, html) = b
+        .get(&format!("/projects/{p}/traces/{batch}{unfold}"))
+        .await;
+    assert_eq!(crate::ui::select(&html, "#waterfall tbody tr").len(), 500);
+    let fold = crate::ui::attribute(&html, "#waterfall a.fold", "href");
+    assert!(fold.starts_with("?last=1h&fold="), "{fold}");
     engine.stop().await;
 }

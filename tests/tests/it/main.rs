@@ -22,6 +22,7 @@ mod full_disk;
 mod layering;
 mod monitor_inputs;
 mod monitors;
+mod monitors_telemetry;
 mod notification_targets;
 mod operations;
 mod otlp_json;
