@@ -65,6 +65,10 @@ pub struct Config {
     /// Explorer queries are logged in ClickHouse's `system.query_log`
     /// (`VIGIL_EXPLORER_LOG_QUERIES`; the benchmark reads them there).
     pub explorer_log_queries: bool,
+    /// Proxies in front (nginx, a load balancer) whose `X-Forwarded-For` names the client:
+    /// addresses and networks, comma-separated (`VIGIL_TRUSTED_PROXIES`; none by default).
+    /// Login and status page limits then count the real client, not the proxy.
+    pub trusted_proxies: String,
     /// Where people reach this Vigil (`VIGIL_PUBLIC_URL`), for the links in status page
     /// subscribers' messages; a page with a custom domain links to that domain instead.
     pub public_url: String,
@@ -202,6 +206,7 @@ impl Default for Config {
             max_live_pages: 1_000,
             status_rate_per_minute: 1_200,
             explorer_log_queries: false,
+            trusted_proxies: String::new(),
             public_url: "http://127.0.0.1:8080".into(),
             status_snapshot_max_age_secs: 60,
             public_ingest_grpc_url: "http://127.0.0.1:4317".into(),
@@ -225,6 +230,7 @@ impl std::fmt::Debug for Config {
             .field("max_live_pages", &self.max_live_pages)
             .field("status_rate_per_minute", &self.status_rate_per_minute)
             .field("explorer_log_queries", &self.explorer_log_queries)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url)
             .field(
                 "status_snapshot_max_age_secs",
@@ -275,6 +281,7 @@ impl Config {
             &mut config.status_snapshot_max_age_secs,
         );
         env.set("VIGIL_PUBLIC_URL", &mut config.public_url);
+        env.set("VIGIL_TRUSTED_PROXIES", &mut config.trusted_proxies);
         env.set(
             "VIGIL_EXPLORER_LOG_QUERIES",
             &mut config.explorer_log_queries,
@@ -356,6 +363,7 @@ mod tests {
             ("VIGIL_STATUS_SNAPSHOT_MAX_AGE_SECS", "5"),
             ("VIGIL_EXPLORER_LOG_QUERIES", "true"),
             ("VIGIL_MAX_LIVE_PAGES", "7"),
+            ("VIGIL_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"),
         ]
         .into();
         let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
@@ -365,5 +373,6 @@ mod tests {
         assert_eq!(config.status_snapshot_max_age_secs, 5);
         assert!(config.explorer_log_queries);
         assert_eq!(config.max_live_pages, 7);
+        assert_eq!(config.trusted_proxies, "127.0.0.1, 10.0.0.0/8");
     }
 }

@@ -21,7 +21,29 @@ pub mod worker;
 
 use std::net::SocketAddr;
 
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use proto::forwarded::{TrustedProxies, X_FORWARDED_FOR};
 use tokio::net::TcpListener;
+
+/// Makes the client's address (`ConnectInfo`) the one a trusted proxy names, for every
+/// handler that counts or records addresses.
+async fn behind_proxies(
+    State(proxies): State<TrustedProxies>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let forwarded = request
+            .headers()
+            .get(X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok());
+        let client = proxies.client(*peer, forwarded);
+        request.extensions_mut().insert(ConnectInfo(client));
+    }
+    next.run(request).await
+}
 
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -29,6 +51,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let proxies = proto::forwarded::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("VIGIL_TRUSTED_PROXIES: {e}"))?;
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
     let state = api::AppState::new(pool.clone(), config)?;
@@ -49,13 +73,16 @@ pub async fn serve(
         .merge(ui::router(state));
     // Around the whole app (an outer router that only falls back to it), so that a custom
     // domain's paths are rewritten before the app routes them.
-    let app =
-        axum::Router::new()
-            .fallback_service(app)
-            .layer(axum::middleware::from_fn_with_state(
-                status_pages,
-                status_page::by_host,
-            ));
+    let app = axum::Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn_with_state(
+            status_pages,
+            status_page::by_host,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            proxies,
+            behind_proxies,
+        ));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

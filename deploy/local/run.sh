@@ -5,9 +5,23 @@
 # vigil-probe too. Makes a development admin, project, ingestion key and monitors through the
 # API (once; deploy/local/bootstrap.py) and, once everything listens, prints how to sign in and
 # where to send data. Ctrl-C stops everything cleanly.
+#
+#   deploy/local/run.sh [--tls]
+#
+# --tls also puts nginx in front (deploy/nginx/), on https://localhost:8443
+# (VIGIL_EDGE_LISTEN), with a certificate from a local CA made under .vigil/tls; the CA's path
+# is printed: clients trust that file. The UI, API, status pages, OTLP/HTTP and OTLP/gRPC are
+# all on that one port.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
+tls=0
+for arg in "$@"; do
+  case "$arg" in
+    --tls) tls=1 ;;
+    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  esac
+done
 stack_dir="$repo/.vigil/stack"
 
 # A stale stack.env from a crashed run would block start: stop whatever it names first.
@@ -39,6 +53,20 @@ export VIGIL_PUBLIC_INGEST_GRPC_URL=${VIGIL_PUBLIC_INGEST_GRPC_URL:-http://$VIGI
 export VIGIL_PUBLIC_INGEST_HTTP_URL=${VIGIL_PUBLIC_INGEST_HTTP_URL:-http://$VIGIL_OTLP_HTTP_ADDR}
 export VIGIL_PUBLIC_INGEST_FORWARD_ADDR=${VIGIL_PUBLIC_INGEST_FORWARD_ADDR:-$VIGIL_FORWARD_ADDR}
 
+if [ "$tls" = 1 ]; then
+  # nginx terminates TLS and names the client to Vigil (which trusts it, on loopback).
+  ca=$(deploy/nginx/local-ca.sh "$repo/.vigil/tls" server localhost 127.0.0.1)
+  export VIGIL_EDGE_LISTEN=${VIGIL_EDGE_LISTEN:-127.0.0.1:8443}
+  export VIGIL_EDGE_CERT=$repo/.vigil/tls/server.pem VIGIL_EDGE_KEY=$repo/.vigil/tls/server.key
+  export VIGIL_EDGE_CONTROL=$VIGIL_CONTROL_ADDR VIGIL_EDGE_INGEST_HTTP=$VIGIL_OTLP_HTTP_ADDR
+  export VIGIL_EDGE_INGEST_GRPC=$VIGIL_OTLP_GRPC_ADDR
+  python3 deploy/nginx/render.py "$repo/.vigil/nginx" --standalone >/dev/null
+  edge=https://localhost:${VIGIL_EDGE_LISTEN##*:}
+  export VIGIL_TRUSTED_PROXIES=${VIGIL_TRUSTED_PROXIES:-127.0.0.1}
+  export VIGIL_SECURE_COOKIES=true VIGIL_PUBLIC_URL=$edge
+  export VIGIL_PUBLIC_INGEST_GRPC_URL=$edge VIGIL_PUBLIC_INGEST_HTTP_URL=$edge
+fi
+
 pids=()
 stop_all() { [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true; }
 trap 'stop_all' INT TERM
@@ -65,6 +93,22 @@ pids+=($!)
 pids+=($!)
 ingest=${pids[-1]}
 wait_for "http://$VIGIL_OTLP_HTTP_ADDR/readyz" "$ingest" "vigil-ingest"
+
+if [ "$tls" = 1 ]; then
+  /usr/sbin/nginx -e "$repo/.vigil/nginx/error.log" -c "$repo/.vigil/nginx/nginx.conf" -g 'daemon off;' &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null --cacert "$ca" "$edge/login" 2>/dev/null && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "run: nginx exited (.vigil/nginx/error.log)" >&2; exit 1; }
+    sleep 0.1
+  done
+  cat >&2 <<MSG
+
+Over TLS through nginx: $edge   (UI, API, status pages, OTLP/HTTP and OTLP/gRPC)
+  The local CA is $ca — trust it: curl --cacert $ca, OTEL_EXPORTER_OTLP_CERTIFICATE=$ca,
+  or import it into your browser. nginx's configuration and logs: .vigil/nginx/
+MSG
+fi
 
 http=http://$VIGIL_OTLP_HTTP_ADDR
 cat >&2 <<MSG

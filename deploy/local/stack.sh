@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local PostgreSQL, Redis and ClickHouse for Vigil, under one data folder, on 127.0.0.1 only.
 #
-#   deploy/local/stack.sh install                   install missing Debian packages (apt)
+#   deploy/local/stack.sh install                   install missing Debian packages (apt),
+#                                                   nginx and openssl (for TLS) among them
 #   deploy/local/stack.sh start  [DIR] [--random-ports]
 #   deploy/local/stack.sh stop   [DIR]              stop all three and wait until they exited
 #   deploy/local/stack.sh status [DIR]
@@ -41,12 +42,20 @@ install() {
   [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
   command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
   command -v curl >/dev/null || missing+=(curl)
+  # nginx in front (run.sh --tls, the tests), run on its own: not as a system service.
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v openssl >/dev/null || missing+=(openssl)
   # run.sh's bootstrap and test.sh's client venv are Python.
   command -v python3 >/dev/null || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Debian starts the nginx it installs on port 80; Vigil runs its own (deploy/nginx/).
+    if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null &&
+      systemctl is-active --quiet nginx 2>/dev/null; then
+      as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
   fi
 }
 

@@ -15,6 +15,7 @@
 
 pub mod browser;
 pub mod control;
+pub mod edge;
 pub mod explorer;
 pub mod load;
 pub mod monitoring;

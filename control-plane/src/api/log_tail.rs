@@ -132,9 +132,22 @@ pub(crate) async fn tail(
             Err(error) => Event::default().event("error").data(error.for_people().1),
         })
     });
-    Ok(Sse::new(events)
+    Ok(event_stream(events))
+}
+
+/// `events` as a Server-Sent Events response, with keep-alive comments, marked for a proxy in
+/// front (nginx) to pass each event on at once rather than buffer it.
+pub(crate) fn event_stream<S>(events: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    let mut response = Sse::new(events)
         .keep_alive(KeepAlive::default())
-        .into_response())
+        .into_response();
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
 }
 
 /// This resource's routes, each with its OpenAPI operation (from `#[utoipa::path]`).

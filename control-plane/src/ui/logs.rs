@@ -371,9 +371,8 @@ pub(super) async fn live_stream(
     Query(query): Query<LiveQuery>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    use crate::api::log_tail::{busy, follow, start_of};
-    use axum::response::IntoResponse as _;
-    use axum::response::sse::{Event, KeepAlive, Sse};
+    use crate::api::log_tail::{busy, event_stream, follow, start_of};
+    use axum::response::sse::Event;
     if let Err(e) = crate::api::projects::project_of(&state.pool, &user.caller(), project_id).await
     {
         return error_page(Some(&user), &e);
@@ -400,7 +399,5 @@ pub(super) async fn live_stream(
             Err(error) => Event::default().event("error").data(error.for_people().1),
         })
     });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    event_stream(events)
 }

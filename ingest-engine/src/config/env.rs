@@ -102,6 +102,7 @@ impl Config {
         env.set("VIGIL_H2_MAX_STREAMS", &mut l.h2_max_concurrent_streams);
         env.set("VIGIL_DECODE_THREADS", &mut l.decode_threads);
         env.set("VIGIL_SHUTDOWN_TIMEOUT_MS", &mut l.shutdown_timeout_ms);
+        env.set("VIGIL_TRUSTED_PROXIES", &mut l.trusted_proxies);
         let w = &mut self.wal;
         env.set("VIGIL_WAL_ENABLED", &mut w.enabled);
         if let Some(dir) = env.get("VIGIL_WAL_DIR") {

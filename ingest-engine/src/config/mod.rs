@@ -113,6 +113,10 @@ pub struct LimitsConfig {
     pub decode_threads: usize,
     /// Time allowed for the shutdown flush, ms (`VIGIL_SHUTDOWN_TIMEOUT_MS`, default 30000).
     pub shutdown_timeout_ms: u64,
+    /// Proxies in front (nginx, a load balancer) whose `X-Forwarded-For` names the client,
+    /// comma-separated addresses and networks (`VIGIL_TRUSTED_PROXIES`, default none): an
+    /// incoming request then records the client's address, not the proxy's.
+    pub trusted_proxies: String,
 }
 
 /// The write-ahead log: where acknowledged data waits for ClickHouse.
@@ -236,6 +240,7 @@ impl Default for LimitsConfig {
             h2_max_concurrent_streams: 256,
             decode_threads: 0,
             shutdown_timeout_ms: 30_000,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -301,6 +306,9 @@ impl Config {
     }
 
     fn validate(&self, problems: &mut Vec<String>) {
+        if let Err(e) = proto::forwarded::TrustedProxies::parse(&self.limits.trusted_proxies) {
+            problems.push(format!("limits.trusted_proxies: {e}"));
+        }
         lists::check(self, problems);
         let fw = &self.forward;
         if fw.tls() && (fw.tls_cert_file.trim().is_empty() || fw.tls_key_file.trim().is_empty()) {

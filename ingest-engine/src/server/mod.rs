@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
 
+use proto::forwarded::{TrustedProxies, X_FORWARDED_FOR};
+
 use crate::config::LimitsConfig;
 use crate::wire::connections::Connections;
 
@@ -41,6 +43,8 @@ pub(crate) async fn serve(
         limits.max_connections,
         limits.max_connections_per_address,
     );
+    // Checked with the rest of the configuration at start-up.
+    let proxies = TrustedProxies::parse(&limits.trusted_proxies).unwrap_or_default();
     let first = Duration::from_millis(limits.first_request_timeout_ms);
     let idle = Duration::from_millis(limits.idle_timeout_ms);
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -86,11 +90,18 @@ pub(crate) async fn serve(
             _ = shutdown.cancelled() => break,
         };
         let _ignored = stream.set_nodelay(true);
-        // Handlers that record the sender (incoming requests) find it as `ConnectInfo`.
+        // Handlers that record the sender (incoming requests) find it as `ConnectInfo`: the
+        // client a trusted proxy names, else the peer.
         let router = router.clone();
         let activity = slot.activity.clone();
+        let proxies = proxies.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
+            let forwarded = request
+                .headers()
+                .get(X_FORWARDED_FOR)
+                .and_then(|v| v.to_str().ok());
+            let client = proxies.client(peer, forwarded);
+            request.extensions_mut().insert(ConnectInfo(client));
             let busy = activity.begin();
             let mut router = router.clone();
             async move {

@@ -392,7 +392,14 @@ async fn the_openapi_document_describes_every_route() {
     let kinds = settings["anyOf"]
         .as_array()
         .expect("settings schemas per kind");
-    assert_eq!(kinds.len(), 5, "{settings}");
+    assert_eq!(kinds.len(), 6, "{settings}");
+    let telemetry = kinds
+        .iter()
+        .find(|k| k["properties"].get("window_secs").is_some())
+        .expect("the logs/traces/metrics settings");
+    for field in ["query", "metric", "service", "measure"] {
+        assert!(telemetry["properties"].get(field).is_some(), "{telemetry}");
+    }
     let http = kinds
         .iter()
         .find(|k| k["properties"].get("url").is_some())

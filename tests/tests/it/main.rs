@@ -11,6 +11,7 @@ mod browser;
 mod connections;
 mod control_plane;
 mod durability;
+mod edge;
 mod explorer_browser;
 mod explorer_exceptions;
 mod explorer_logs;
