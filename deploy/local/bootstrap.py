@@ -15,15 +15,23 @@ import secrets
 import sys
 import urllib.error
 import urllib.request
-from http.cookiejar import CookieJar
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 EMAIL = "admin@vigil.localhost"
+
+
+class LoopbackPolicy(DefaultCookiePolicy):
+    """Sends the session cookie back even when it is marked Secure (run.sh --tls: nginx in
+    front serves TLS) — this script talks to the control plane directly on loopback."""
+
+    def return_ok_secure(self, cookie, request):
+        return True
 
 
 class Api:
     def __init__(self, base):
         self.base = base.rstrip("/")
-        self.cookies = CookieJar()
+        self.cookies = CookieJar(LoopbackPolicy())
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
         self.csrf = None
 

@@ -114,7 +114,7 @@ http=http://$VIGIL_OTLP_HTTP_ADDR
 cat >&2 <<MSG
 
 Vigil is running.
-  Open       http://$VIGIL_CONTROL_ADDR/   and sign in as $dev_email / $dev_password
+  Open       ${edge:-http://$VIGIL_CONTROL_ADDR}/   and sign in as $dev_email / $dev_password
   API        http://$VIGIL_CONTROL_ADDR/api/v1   (POST /api/v1/auth/login; project "Development"
              $dev_project_id; OpenAPI: /api/v1/openapi.json; kept in .vigil/dev-account.json)
   OTLP/gRPC  $VIGIL_OTLP_GRPC_ADDR          (e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://$VIGIL_OTLP_GRPC_ADDR)

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Renders Vigil's nginx configuration into a folder, from environment variables.
 
-usage: render.py OUT_DIR [--standalone]
+usage: render.py OUT_DIR [--standalone] [--installed-at DIR]
 
 Writes OUT_DIR/vigil.conf (upstreams and servers: include it in nginx's `http` block), and
 the snippets it includes (vigil-locations.conf, vigil-proxy.conf). With --standalone also
 OUT_DIR/nginx.conf, a whole configuration that keeps nginx's pid, logs and temporary files
-under OUT_DIR (run it with `nginx -c OUT_DIR/nginx.conf`).
+under OUT_DIR (run it with `nginx -c OUT_DIR/nginx.conf`). With --installed-at, the files
+name each other (and pid, logs) as they will be found at DIR, not OUT_DIR (a container's
+mount point: deploy/compose/nginx is rendered so).
 
 Settings (lists are separated by spaces or commas):
   VIGIL_EDGE_LISTEN            address:port of the TLS listener (default 127.0.0.1:8443)
@@ -43,7 +45,7 @@ def address(value, name):
 def path(value, name):
     if not value or re.search(r"[\s;{}'\"$]", value):
         sys.exit(f"render: {name}: {value!r} is not a plain file path")
-    return str(Path(value).resolve())
+    return value if value.startswith("/") else str(Path(value).resolve())
 
 
 def size(value, name):
@@ -75,6 +77,12 @@ def main():
         sys.exit(__doc__)
     out = Path(args[0]).resolve()
     standalone = "--standalone" in args[1:]
+    installed = out
+    if "--installed-at" in args[1:]:
+        at = args[args.index("--installed-at") + 1:]
+        if not at or not at[0].startswith("/"):
+            sys.exit("render: --installed-at takes an absolute directory")
+        installed = Path(at[0])
     out.mkdir(parents=True, exist_ok=True)
     cert = os.environ.get("VIGIL_EDGE_CERT", "")
     key = os.environ.get("VIGIL_EDGE_KEY", "")
@@ -99,7 +107,7 @@ server {{
     ssl_certificate_key {path(dkey, domain)};
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:vigil_tls:10m;
-    include {out}/vigil-locations.conf;
+    include {installed}/vigil-locations.conf;
 }}""")
     fields = {
         "LISTEN": listen,
@@ -113,9 +121,9 @@ server {{
                                 "VIGIL_EDGE_INGEST_MAX_BODY"),
         "CONTROL_MAX_BODY": size(os.environ.get("VIGIL_EDGE_CONTROL_MAX_BODY", "1m"),
                                  "VIGIL_EDGE_CONTROL_MAX_BODY"),
-        "SNIPPETS": str(out),
+        "SNIPPETS": str(installed),
         "STATUS_DOMAINS": "\n".join(domains),
-        "DIR": str(out),
+        "DIR": str(installed),
         "WORKERS": os.environ.get("VIGIL_EDGE_WORKERS", "auto"),
     }
     if not re.fullmatch(r"auto|[0-9]{1,3}", fields["WORKERS"]):

@@ -329,6 +329,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
+/// `GET /readyz`: 200 when PostgreSQL answers within 2 s, else 503 (taken out of rotation).
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (StatusCode, &'static str) {
+    let ping = sqlx::query("SELECT 1").execute(&state.pool);
+    match tokio::time::timeout(Duration::from_secs(2), ping).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready\n"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "postgresql unreachable\n"),
+    }
+}
+
 /// Every route of the API. Paths nobody serves are answered by the UI's fallback (a JSON
 /// `not_found` under `/api/`, a page elsewhere).
 pub fn router(state: AppState) -> Router {
@@ -343,6 +354,9 @@ pub fn router(state: AppState) -> Router {
         }
     };
     routes
+        // For load balancers and Kubernetes: alive, and able to answer (PostgreSQL reachable).
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
         .route(
             "/api/v1/openapi.json",
             get(move || {

@@ -109,6 +109,9 @@ async fn vigil_answers_through_nginx_over_tls() {
             .contains("default-src")
     );
     assert!(text(login).await.contains("<form"));
+    let ready = browser.get(&format!("{}/readyz", nginx.url()), &[]).await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(text(ready).await, "ready\n");
 
     // A status page on its own domain, with that domain's certificate.
     let page = cp

@@ -27,6 +27,7 @@ mod monitors_telemetry;
 mod notification_targets;
 mod operations;
 mod otlp_json;
+mod packages;
 mod probe_checks;
 mod probe_e2e;
 mod python_sdk;
