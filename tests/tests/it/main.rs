@@ -14,6 +14,7 @@ mod durability;
 mod edge;
 mod explorer_browser;
 mod explorer_exceptions;
+mod explorer_forward;
 mod explorer_logs;
 mod explorer_metrics;
 mod explorer_traces;
