@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Vigil test against real servers: installs what is missing (Debian packages, a
 # Python venv with the real OpenTelemetry clients and chdb), starts throwaway PostgreSQL, Redis
-# and ClickHouse on random 127.0.0.1 ports, runs `cargo test --workspace`, and stops them.
+# and ClickHouse — and a ClickHouse cluster of four with ZooKeeper — on random 127.0.0.1 ports,
+# runs `cargo test --workspace`, and stops them.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -65,6 +66,7 @@ stack_dir=$(mktemp -d "${TMPDIR:-/tmp}/vigil-test-stack.XXXXXX")
 # of it goes after a pass and stays, servers stopped, for a look after a failure.
 cleanup() {
   local status=$?
+  "$repo/deploy/local/stack.sh" cluster-stop "$stack_dir/cluster" || true
   "$repo/deploy/local/stack.sh" stop "$stack_dir" || true
   if [ "$status" = 0 ]; then rm -rf "$stack_dir"; else echo "test: failed; files kept in $stack_dir" >&2; fi
 }
@@ -73,6 +75,10 @@ trap cleanup EXIT
 mkdir -p "$stack_dir/tmp"
 # shellcheck disable=SC1091
 source "$stack_dir/stack.env"
+# The ClickHouse cluster's tests: ZooKeeper and four ClickHouse servers (2 shards × 2 replicas).
+"$repo/deploy/local/stack.sh" cluster-start "$stack_dir/cluster"
+# shellcheck disable=SC1091
+source "$stack_dir/cluster/cluster.env"
 export VIGIL_TEST_CLICKHOUSE_URL=$VIGIL_CLICKHOUSE_URL
 export VIGIL_TEST_DATABASE_URL=$VIGIL_DATABASE_URL
 export VIGIL_TEST_REDIS_URL=$VIGIL_REDIS_URL

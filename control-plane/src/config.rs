@@ -110,6 +110,9 @@ pub struct WorkerConfig {
     pub clickhouse_user: String,
     pub clickhouse_password: String,
     pub clickhouse_timeout_ms: u64,
+    /// The ClickHouse cluster the tables are spread over (`VIGIL_CLICKHOUSE_CLUSTER`; empty: one
+    /// server), as the engine's `clickhouse.cluster`.
+    pub clickhouse_cluster: String,
     /// Days of telemetry kept; older daily partitions are dropped. 0 keeps everything
     /// (`VIGIL_RETENTION_DAYS`).
     pub retention_days: u32,
@@ -141,6 +144,7 @@ impl WorkerConfig {
             user: self.clickhouse_user.clone(),
             password: storage::Secret(self.clickhouse_password.clone()),
             timeout_ms: self.clickhouse_timeout_ms,
+            cluster: self.clickhouse_cluster.clone(),
             ..storage::ClickHouseConfig::default()
         })
     }
@@ -163,6 +167,7 @@ impl Default for WorkerConfig {
             clickhouse_user: "default".into(),
             clickhouse_password: String::new(),
             clickhouse_timeout_ms: 30_000,
+            clickhouse_cluster: String::new(),
             retention_days: 0,
             jobs_interval_secs: 10,
             probe_offline_secs: 180,
@@ -185,6 +190,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("reclaim_idle_ms", &self.reclaim_idle_ms)
             .field("max_deliveries", &self.max_deliveries)
             .field("clickhouse_database", &self.clickhouse_database)
+            .field("clickhouse_cluster", &self.clickhouse_cluster)
             .field("retention_days", &self.retention_days)
             .finish_non_exhaustive()
     }
@@ -305,6 +311,7 @@ impl Config {
         env.set("VIGIL_WORKER_RECLAIM_IDLE_MS", &mut w.reclaim_idle_ms);
         env.set("VIGIL_CLICKHOUSE_URL", &mut w.clickhouse_url);
         env.set("VIGIL_CLICKHOUSE_DATABASE", &mut w.clickhouse_database);
+        env.set("VIGIL_CLICKHOUSE_CLUSTER", &mut w.clickhouse_cluster);
         env.set("VIGIL_CLICKHOUSE_USER", &mut w.clickhouse_user);
         // A password is taken as given, spaces included.
         if let Some(password) = env.get("VIGIL_CLICKHOUSE_PASSWORD") {

@@ -6,6 +6,12 @@
 #   deploy/local/stack.sh start  [DIR] [--random-ports]
 #   deploy/local/stack.sh stop   [DIR]              stop all three and wait until they exited
 #   deploy/local/stack.sh status [DIR]
+#   deploy/local/stack.sh cluster-start DIR         ZooKeeper and four ClickHouse servers as
+#                                                   cluster `vigil`: 2 shards × 2 replicas,
+#                                                   random 127.0.0.1 ports; DIR/cluster.env
+#   deploy/local/stack.sh cluster-node stop|start DIR N   one of them (1–4: shard 1 replicas
+#                                                   1, 2, then shard 2's)
+#   deploy/local/stack.sh cluster-stop DIR
 #
 # DIR defaults to .vigil/stack in the repository. `start` writes DIR/stack.env with the
 # VIGIL_* URLs (source it). Default ports are non-default ones (PostgreSQL 15432, Redis 16379,
@@ -47,6 +53,8 @@ install() {
   command -v openssl >/dev/null || missing+=(openssl)
   # run.sh's bootstrap and test.sh's client venv are Python.
   command -v python3 >/dev/null || missing+=(python3)
+  # ZooKeeper for the ClickHouse cluster (cluster-start); Java comes with it.
+  [ -x /usr/share/zookeeper/bin/zkServer.sh ] || missing+=(zookeeper)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -159,10 +167,119 @@ status() {
   cat "$dir/stack.env"
 }
 
+# The ClickHouse cluster: one ZooKeeper and four servers, each with its own folder, ports and
+# macros ({shard}, {replica}), all knowing the cluster `vigil` (internal replication).
+cluster_start() {
+  install
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  [ -f "$dir/cluster.env" ] && die "a cluster seems to run in $dir (cluster.env exists)"
+  local zk_port; zk_port=$(free_port)
+  mkdir -p "$dir/zk/data"
+  cat >"$dir/zk/zoo.cfg" <<ZK
+tickTime=2000
+dataDir=$dir/zk/data
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+ZK
+  ZOOCFGDIR="$dir/zk" ZOO_LOG_DIR="$dir/zk" /usr/share/zookeeper/bin/zkServer.sh start-foreground \
+    "$dir/zk/zoo.cfg" >"$dir/zk/stdout" 2>&1 &
+  echo $! >"$dir/zk.pid"
+  local zk_ok=0 i
+  for i in $(seq 1 300); do
+    python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$zk_port),1); s.sendall(b'ruok'); sys.exit(s.recv(4)!=b'imok')" 2>/dev/null && { zk_ok=1; break; }
+    kill -0 "$(cat "$dir/zk.pid")" 2>/dev/null || { tail -20 "$dir/zk/stdout" >&2; die "zookeeper exited"; }
+    sleep 0.1
+  done
+  [ "$zk_ok" = 1 ] || die "zookeeper did not answer in 30 s"
+  local tcp=() http=() inter=()
+  for i in 1 2 3 4; do tcp[$i]=$(free_port); http[$i]=$(free_port); inter[$i]=$(free_port); done
+  local shards="" s r
+  for s in 1 2; do
+    shards+="<shard><internal_replication>true</internal_replication>"
+    for r in 1 2; do shards+="<replica><host>127.0.0.1</host><port>${tcp[$(( (s - 1) * 2 + r ))]}</port></replica>"; done
+    shards+="</shard>"
+  done
+  for i in 1 2 3 4; do
+    local n=$dir/ch$i
+    mkdir -p "$n/config.d" "$n/data" "$n/tmp" "$n/user_files" "$n/format_schemas"
+    cp /etc/clickhouse-server/config.xml /etc/clickhouse-server/users.xml "$n/"
+    cat >"$n/config.d/cluster.xml" <<XML
+<yandex>
+  <listen_host replace="replace">127.0.0.1</listen_host>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <remote_servers replace="replace"><vigil>$shards</vigil></remote_servers>
+  <zookeeper replace="replace"><node><host>127.0.0.1</host><port>$zk_port</port></node></zookeeper>
+  <macros replace="replace"><shard>0$(( (i + 1) / 2 ))</shard><replica>r$i</replica></macros>
+</yandex>
+XML
+    printf '%s\n' "--path=$n/data/" "--tmp_path=$n/tmp/" "--user_files_path=$n/user_files/" \
+      "--format_schema_path=$n/format_schemas/" "--http_port=${http[$i]}" "--tcp_port=${tcp[$i]}" \
+      "--interserver_http_port=${inter[$i]}" "--logger.log=$n/log" "--logger.errorlog=$n/err" >"$n/args"
+    cluster_node start "$i"
+  done
+  local urls=""
+  for i in 1 2 3 4; do urls+="http://127.0.0.1:${http[$i]} "; done
+  cat >"$dir/cluster.env" <<ENV
+export VIGIL_TEST_CLUSTER_NAME=vigil
+export VIGIL_TEST_CLUSTER_URLS="${urls% }"
+export VIGIL_TEST_CLUSTER_DIR=$dir
+ENV
+  log "cluster vigil (2 shards × 2 replicas) running in $dir"
+}
+
+cluster_node() { # start|stop N
+  local n=$dir/ch$2
+  case "$1" in
+    start)
+      mapfile -t args <"$n/args"
+      /usr/sbin/clickhouse-server --config-file="$n/config.xml" -- "${args[@]}" >"$n/stdout" 2>&1 &
+      echo $! >"$n.pid"
+      local port; port=$(grep -- --http_port "$n/args" | cut -d= -f2)
+      local i
+      for i in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$port/ping" >/dev/null && return 0
+        kill -0 "$(cat "$n.pid")" 2>/dev/null || { tail -20 "$n/err" >&2; die "clickhouse $2 exited"; }
+        sleep 0.1
+      done
+      die "clickhouse $2 did not answer in 30 s" ;;
+    stop)
+      [ -f "$n.pid" ] || return 0
+      local pid; pid=$(cat "$n.pid")
+      kill "$pid" 2>/dev/null || true
+      wait_gone "$pid" "clickhouse $2"
+      rm -f "$n.pid" ;;
+  esac
+}
+
+cluster_stop() {
+  [ -d "$dir" ] || return 0
+  dir=$(cd "$dir" && pwd)
+  local i
+  for i in 1 2 3 4; do cluster_node stop "$i"; done
+  if [ -f "$dir/zk.pid" ]; then
+    local pid; pid=$(cat "$dir/zk.pid")
+    kill "$pid" 2>/dev/null || true
+    wait_gone "$pid" zookeeper
+    rm -f "$dir/zk.pid"
+  fi
+  rm -f "$dir/cluster.env"
+  log "cluster stopped ($dir)"
+}
+
 case "$cmd" in
   install) install ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  cluster-start) cluster_start ;;
+  cluster-stop) cluster_stop ;;
+  cluster-node)
+    action=$1 dir=$2 node=$3
+    [[ "$action" =~ ^(start|stop)$ && "$node" =~ ^[1-4]$ ]] || { sed -n '2,18p' "$0" >&2; exit 2; }
+    dir=$(cd "$dir" && pwd)
+    cluster_node "$action" "$node" ;;
+  *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

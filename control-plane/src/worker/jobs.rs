@@ -143,16 +143,34 @@ async fn offline_probes(pool: &PgPool, after_secs: u64) -> Result<(), sqlx::Erro
 }
 
 /// Drops the daily partitions older than `days` of every telemetry table (works on every
-/// ClickHouse version, unlike TTL).
+/// ClickHouse version, unlike TTL). On a cluster the old days are found through the
+/// Distributed table (every shard's) and dropped from the local tables `ON CLUSTER` (every
+/// node's; a replica that is down drops them when the DDL queue reaches it).
 async fn retention(client: &ClickHouse, database: &str, days: u32) -> anyhow::Result<()> {
     for table in Table::ALL.map(Table::name) {
-        let old = client
-            .query(&format!(
-                "SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' \
-                 AND table = '{table}' AND active AND toDate(partition) < today() - {days} \
-                 FORMAT TabSeparated"
-            ))
-            .await?;
+        let (old, drop_from) = match client.cluster() {
+            None => (
+                format!(
+                    "SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' \
+                     AND table = '{table}' AND active AND toDate(partition) < today() - {days} \
+                     FORMAT TabSeparated"
+                ),
+                format!("{database}.{table}"),
+            ),
+            Some(cluster) => (
+                format!(
+                    "SELECT DISTINCT toDate(time) FROM {database}.{table} \
+                     WHERE time < toDateTime(today() - {days}) FORMAT TabSeparated"
+                ),
+                format!("{database}.{table}_local ON CLUSTER {cluster}"),
+            ),
+        };
+        let old = match client.query(&old).await {
+            Ok(old) => old,
+            // A table not made yet (UNKNOWN_TABLE) holds nothing to drop.
+            Err(storage::client::ClickHouseError::Server { code: Some(60), .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
         for partition in old.lines().map(str::trim).filter(|p| !p.is_empty()) {
             // Partitions are dates (`toDate(time)`): nothing to escape.
             if !partition.chars().all(|c| c.is_ascii_digit() || c == '-') {
@@ -160,7 +178,7 @@ async fn retention(client: &ClickHouse, database: &str, days: u32) -> anyhow::Re
             }
             client
                 .query(&format!(
-                    "ALTER TABLE {database}.{table} DROP PARTITION '{partition}'"
+                    "ALTER TABLE {drop_from} DROP PARTITION '{partition}'"
                 ))
                 .await?;
             tracing::info!(table, partition, "retention dropped a partition");

@@ -61,6 +61,9 @@ impl Config {
         if let Some(user) = env.get("VIGIL_CLICKHOUSE_USER") {
             ch.user = user;
         }
+        if let Some(cluster) = env.get("VIGIL_CLICKHOUSE_CLUSTER") {
+            ch.cluster = cluster;
+        }
         if let Some(password) = env.get("VIGIL_CLICKHOUSE_PASSWORD") {
             ch.password = Secret(password);
         }

@@ -333,6 +333,13 @@ impl Config {
         if !valid_db {
             problems.push("clickhouse.database: use letters, digits and `_` only".into());
         }
+        if !ch
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            problems.push("clickhouse.cluster: use letters, digits and `_` only".into());
+        }
         let positive = [
             ("clickhouse.timeout_ms", ch.timeout_ms as usize),
             (

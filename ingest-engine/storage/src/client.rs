@@ -170,6 +170,8 @@ pub struct ClickHouse {
     url: String,
     user: String,
     password: Secret,
+    /// The cluster the tables are spread over, if any (`ClickHouseConfig::cluster`).
+    cluster: Option<String>,
 }
 
 impl ClickHouse {
@@ -186,7 +188,13 @@ impl ClickHouse {
             url: config.url.trim_end_matches('/').to_owned(),
             user: config.user.clone(),
             password: config.password.clone(),
+            cluster: Some(config.cluster.trim().to_owned()).filter(|c| !c.is_empty()),
         })
+    }
+
+    /// The cluster the tables are spread over (`None`: one server).
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     async fn post(
@@ -194,10 +202,20 @@ impl ClickHouse {
         params: &[(&str, &str)],
         body: impl Into<reqwest::Body>,
     ) -> Result<Bytes, ClickHouseError> {
+        // On a cluster an INSERT into a Distributed table returns once every shard has its
+        // part (so an acknowledgement means stored, and a replayed block meets the replicas'
+        // deduplication); on one server the setting is never read.
+        let cluster = [("insert_distributed_sync", "1")];
+        let extra: &[(&str, &str)] = if self.cluster.is_some() {
+            &cluster
+        } else {
+            &[]
+        };
         let response = self
             .http
             .post(&self.url)
             .query(params)
+            .query(extra)
             .basic_auth(&self.user, Some(&self.password.0))
             .body(body)
             .send()

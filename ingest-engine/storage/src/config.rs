@@ -45,6 +45,12 @@ pub struct ClickHouseConfig {
     /// Days to keep data where the server supports TTL (≥ 19.6); 0 keeps everything
     /// (`VIGIL_RETENTION_DAYS`, default 0).
     pub retention_days: u32,
+    /// A ClickHouse cluster (`remote_servers`) to spread the tables over
+    /// (`VIGIL_CLICKHOUSE_CLUSTER`, default empty: one server). Then the schema is made
+    /// `ON CLUSTER`: `ReplicatedMergeTree` tables `<table>_local` on every node, and a
+    /// `Distributed` table `<table>` sharded by `cityHash64(project_id)` that every read and
+    /// write goes through (inserts synchronously).
+    pub cluster: String,
 }
 
 impl Default for ClickHouseConfig {
@@ -61,6 +67,7 @@ impl Default for ClickHouseConfig {
             retry_base_ms: 200,
             retry_max_ms: 5_000,
             retention_days: 0,
+            cluster: String::new(),
         }
     }
 }

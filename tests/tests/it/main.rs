@@ -8,6 +8,7 @@ mod account_security;
 mod api_fuzz;
 mod bad_input;
 mod browser;
+mod cluster;
 mod connections;
 mod control_plane;
 mod durability;

@@ -4,7 +4,7 @@
 
 use ingest_engine::otlp::{Signal, decode, json::to_protobuf};
 use serde_json::{Value, json};
-use storage::schema::{ServerCaps, create_statements};
+use storage::schema::{Placement, ServerCaps, create_statements};
 use tests::{python, repo_root, unique_name};
 
 fn native_batch(signal: Signal, payload: Value) -> Vec<u8> {
@@ -19,8 +19,22 @@ async fn modern_ddl_and_native_batches_load_in_current_clickhouse() {
     let caps = ServerCaps::for_version((26, 9));
     // The data below is from 2023, so it loads into a database without TTL (a TTL would
     // rightly drop it on insert); the TTL variant is created alongside to validate its DDL.
-    let mut ddl = create_statements("vigil", &caps, 0);
-    let with_ttl = create_statements("vigil_ttl", &caps, 30);
+    let mut ddl = create_statements(
+        Placement {
+            database: "vigil",
+            cluster: None,
+        },
+        &caps,
+        0,
+    );
+    let with_ttl = create_statements(
+        Placement {
+            database: "vigil_ttl",
+            cluster: None,
+        },
+        &caps,
+        30,
+    );
     assert!(ddl.iter().any(|s| s.contains("CODEC(ZSTD(1))")));
     assert!(
         with_ttl

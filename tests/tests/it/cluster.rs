@@ -1,0 +1,151 @@
+//! Vigil on a ClickHouse cluster — four ClickHouse 18.16 servers as 2 shards × 2 replicas with
+//! ZooKeeper, started by the test command (`stack.sh cluster-start`) — through the real
+//! `vigil-ingest` binary with `VIGIL_CLICKHOUSE_CLUSTER`: killed with SIGKILL under load and
+//! restarted, every acknowledged record is stored and the WAL's replay is not stored twice
+//! (the replicas' block deduplication); with one replica stopped under load nothing is lost and
+//! the replica catches up when it is back; a project's rows all live on one shard.
+
+use std::time::Duration;
+
+use tests::load::{LogLoad, audit};
+use tests::process::EngineProcess;
+use tests::{repo_root, required_env, test_dir, unique_name, wait_until};
+
+const PER_REQUEST: usize = 20;
+
+/// The cluster's name and its four nodes' HTTP URLs (shard 1's two replicas, then shard 2's).
+fn cluster() -> (String, Vec<String>) {
+    let urls: Vec<String> = required_env("VIGIL_TEST_CLUSTER_URLS")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(urls.len(), 4, "four ClickHouse nodes");
+    (required_env("VIGIL_TEST_CLUSTER_NAME"), urls)
+}
+
+async fn query(url: &str, sql: &str) -> String {
+    reqwest::Client::new()
+        .post(url)
+        .body(sql.to_owned())
+        .send()
+        .await
+        .expect("clickhouse reachable")
+        .text()
+        .await
+        .expect("an answer")
+        .trim()
+        .to_owned()
+}
+
+/// Stops or starts node `n` (1–4) with the test command's stack script.
+async fn node(action: &str, n: usize) {
+    let status = tokio::process::Command::new(repo_root().join("deploy/local/stack.sh"))
+        .args(["cluster-node", action])
+        .arg(required_env("VIGIL_TEST_CLUSTER_DIR"))
+        .arg(n.to_string())
+        .status()
+        .await
+        .expect("stack.sh runs");
+    assert!(status.success(), "cluster-node {action} {n}");
+}
+
+/// Waits until every acknowledged record is readable through the Distributed table; the
+/// number of duplicate rows.
+async fn stored(url: &str, database: &str, acked: &[String]) -> u64 {
+    assert!(!acked.is_empty(), "the load got no acknowledgement at all");
+    wait_until(
+        Duration::from_secs(90),
+        "every acknowledged record in the cluster",
+        || async {
+            let a = audit(url, database, acked, PER_REQUEST).await;
+            a.missing.is_empty().then_some(a.duplicates)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cluster_stores_every_record_once_through_a_kill_and_a_replica_outage() {
+    let (name, urls) = cluster();
+    let database = unique_name("cluster");
+    let wal = test_dir(&database);
+    // A long batch age keeps acknowledged data unflushed at the moment of the kill.
+    let env = [
+        ("VIGIL_BATCH_MAX_AGE_MS", "1500"),
+        ("VIGIL_CLICKHOUSE_CLUSTER", name.as_str()),
+    ];
+    let first = EngineProcess::start(&urls[0], &database, &wal, &env).await;
+    // The schema was made on every node: replicated local tables, Distributed ones on top.
+    for url in &urls {
+        let engines = query(
+            url,
+            &format!(
+                "SELECT name, engine FROM system.tables WHERE database = '{database}' \
+                 AND name IN ('logs', 'logs_local', 'monitor_results_local') ORDER BY name \
+                 FORMAT TabSeparated"
+            ),
+        )
+        .await;
+        assert_eq!(
+            engines,
+            "logs\tDistributed\nlogs_local\tReplicatedMergeTree\n\
+             monitor_results_local\tReplicatedReplacingMergeTree",
+            "{url}"
+        );
+    }
+
+    // SIGKILL under load, then a restart: everything acknowledged arrives, once.
+    let load = LogLoad::start(&first.http, "k9", 4, PER_REQUEST);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill_9().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let killed = load.finish().await;
+    let second = EngineProcess::start(&urls[0], &database, &wal, &env).await;
+    let duplicates = stored(&urls[0], &database, &killed.acked).await;
+    assert_eq!(
+        duplicates, 0,
+        "the WAL's replay is deduplicated by the replicas"
+    );
+    let replayed = tests::metric(
+        &second.metrics().await,
+        "vigil_ingest_wal_replayed_rows_total{table=\"logs\"}",
+    );
+    eprintln!(
+        "cluster kill -9: {} requests acknowledged, all stored once; {replayed} rows replayed",
+        killed.acked.len()
+    );
+
+    // One replica stopped under load: nothing is lost, and it catches up once back.
+    node("stop", 2).await;
+    let load = LogLoad::start(&second.http, "replica", 4, PER_REQUEST);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let during = load.finish().await;
+    assert!(during.transport_errors == 0, "the engine kept answering");
+    let duplicates = stored(&urls[0], &database, &during.acked).await;
+    assert_eq!(duplicates, 0);
+    node("start", 2).await;
+    let total = query(&urls[0], &format!("SELECT count() FROM {database}.logs")).await;
+    let locals = |url: String| {
+        let database = database.clone();
+        async move { query(&url, &format!("SELECT count() FROM {database}.logs_local")).await }
+    };
+    // The project's rows are all on one shard, on both of its replicas.
+    let counts = wait_until(
+        Duration::from_secs(60),
+        "the replica to catch up",
+        || async {
+            let mut counts = Vec::new();
+            for url in &urls {
+                counts.push(locals(url.clone()).await);
+            }
+            (counts[0] == counts[1] && counts[2] == counts[3]).then_some(counts)
+        },
+    )
+    .await;
+    let per_shard = [counts[0].as_str(), counts[2].as_str()];
+    assert!(
+        per_shard == [total.as_str(), "0"] || per_shard == ["0", total.as_str()],
+        "one shard holds the project: {counts:?} of {total}"
+    );
+    second.terminate().await;
+}
