@@ -54,6 +54,23 @@ impl ControlPlane {
         cp
     }
 
+    /// Another `vigil serve` on the same database and settings (as several behind a load
+    /// balancer are).
+    pub async fn another(&self) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = serve(self.config.clone(), listener);
+        let cp = Self {
+            base,
+            database_url: self.database_url.clone(),
+            http: reqwest::Client::new(),
+            config: self.config.clone(),
+            server: std::sync::Mutex::new(Some(server)),
+        };
+        cp.wait_ready().await;
+        cp
+    }
+
     /// The ClickHouse database the UI reads monitor results from (a worker writing there
     /// makes them visible).
     pub fn results_database(&self) -> &str {

@@ -1,5 +1,6 @@
 //! Vigil behind nginx, configured as `deploy/nginx/` ships it: TLS at the edge, two ingest
-//! engines behind it (each with its own WAL), one control plane. The OpenTelemetry SDK sends
+//! engines behind it (each with its own WAL), two control planes (`vigil serve`) on one
+//! database — a session and a status page's changes hold whichever one answers. The OpenTelemetry SDK sends
 //! over TLS by gRPC and HTTP and every record is stored once; the UI, a status page on its
 //! own domain (with its own certificate) and the live tail answer through nginx; login limits
 //! count the client nginx names, not nginx; and with no engine to reach, gRPC clients hear
@@ -27,7 +28,12 @@ async fn vigil_answers_through_nginx_over_tls() {
     let tls = test_dir("edge_tls");
     let ca = certificate(&tls, "server", &["localhost", "127.0.0.1"]).await;
     certificate(&tls, "status", &["status.shop.test"]).await;
-    let control = cp.base.trim_start_matches("http://").to_owned();
+    let other = cp.another().await;
+    let control = format!(
+        "{} {}",
+        cp.base.trim_start_matches("http://"),
+        other.base.trim_start_matches("http://")
+    );
     let nginx = Nginx::start(
         "edge_nginx",
         &[
@@ -134,6 +140,31 @@ async fn vigil_answers_through_nginx_over_tls() {
     )
     .await;
     assert!(html.contains("<h1") && html.contains("Shop"), "{html}");
+    // Renamed through one control plane, the page shows the new name from both (nginx takes
+    // turns between them): each rebuilds its snapshot on PostgreSQL's change notice.
+    let page_id = page["id"].as_str().unwrap();
+    other
+        .ok(
+            Method::PATCH,
+            &format!("/api/v1/projects/{p}/status-pages/{page_id}"),
+            &admin,
+            Some(json!({"name": "Shop Renamed"})),
+        )
+        .await;
+    wait_until(
+        Duration::from_secs(20),
+        "both to show the new name",
+        || async {
+            for _ in 0..4 {
+                let got = text(browser.get(&domain, &[]).await).await;
+                if !got.contains("Shop Renamed") {
+                    return None;
+                }
+            }
+            Some(())
+        },
+    )
+    .await;
 
     // The live tail through nginx: a record sent after the stream opened arrives at once
     // (nginx does not buffer Server-Sent Events).
@@ -222,6 +253,31 @@ async fn vigil_answers_through_nginx_over_tls() {
         StatusCode::OK,
         "another client is not locked out"
     );
+    // A session made through nginx holds on either control plane.
+    let signed_in = owner
+        .send(
+            Method::POST,
+            &format!("{}/api/v1/auth/login", nginx.url()),
+            &[("content-type", "application/json")],
+            json!({"email": "admin@vigil.test", "password": tests::control::PASSWORD}).to_string(),
+        )
+        .await;
+    let session = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    for _ in 0..6 {
+        let me = owner
+            .get(
+                &format!("{}/api/v1/me", nginx.url()),
+                &[("cookie", &session)],
+            )
+            .await;
+        assert_eq!(me.status(), StatusCode::OK);
+    }
     nginx.stop().await;
     one.stop().await;
     two.stop().await;
