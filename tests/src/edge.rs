@@ -74,7 +74,6 @@ impl Nginx {
             .arg("-c")
             .arg(dir.join("nginx.conf"))
             .args(["-g", "daemon off;"])
-            .kill_on_drop(true)
             .spawn()
             .expect("nginx runs (Debian's nginx-light; deploy/local/stack.sh install)");
         let nginx = Self { addr, dir, child };
@@ -95,14 +94,26 @@ impl Nginx {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 
-    /// Stops nginx (SIGQUIT: finish open requests) and waits for it.
+    /// Stops nginx and waits for it.
     pub async fn stop(mut self) {
+        self.terminate();
+        let _ignored = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+
+    /// SIGTERM to the master: a fast shutdown, in which it stops its workers too (SIGKILL
+    /// would leave them running, holding the port and whatever pipes they inherited).
+    fn terminate(&self) {
         if let Some(pid) = self.child.id() {
             let _ignored = std::process::Command::new("kill")
-                .args(["-QUIT", &pid.to_string()])
+                .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        let _ignored = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.terminate();
     }
 }
 

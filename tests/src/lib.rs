@@ -419,6 +419,32 @@ pub async fn request(
     )
 }
 
+/// The test ClickHouse cluster (`stack.sh cluster-start`): its name and its four nodes' HTTP
+/// URLs, shard 1's two replicas, then shard 2's.
+pub fn cluster() -> (String, Vec<String>) {
+    let urls: Vec<String> = required_env("VIGIL_TEST_CLUSTER_URLS")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(urls.len(), 4, "four ClickHouse nodes");
+    (required_env("VIGIL_TEST_CLUSTER_NAME"), urls)
+}
+
+/// Runs `sql` on the ClickHouse at `url`; its trimmed text answer.
+pub async fn clickhouse_at(url: &str, sql: &str) -> String {
+    reqwest::Client::new()
+        .post(url)
+        .body(sql.to_owned())
+        .send()
+        .await
+        .expect("clickhouse reachable")
+        .text()
+        .await
+        .expect("an answer")
+        .trim()
+        .to_owned()
+}
+
 /// A free 127.0.0.1 port (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

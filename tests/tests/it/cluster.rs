@@ -9,33 +9,11 @@ use std::time::Duration;
 
 use tests::load::{LogLoad, audit};
 use tests::process::EngineProcess;
-use tests::{repo_root, required_env, test_dir, unique_name, wait_until};
+use tests::{
+    clickhouse_at as query, cluster, repo_root, required_env, test_dir, unique_name, wait_until,
+};
 
 const PER_REQUEST: usize = 20;
-
-/// The cluster's name and its four nodes' HTTP URLs (shard 1's two replicas, then shard 2's).
-fn cluster() -> (String, Vec<String>) {
-    let urls: Vec<String> = required_env("VIGIL_TEST_CLUSTER_URLS")
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(urls.len(), 4, "four ClickHouse nodes");
-    (required_env("VIGIL_TEST_CLUSTER_NAME"), urls)
-}
-
-async fn query(url: &str, sql: &str) -> String {
-    reqwest::Client::new()
-        .post(url)
-        .body(sql.to_owned())
-        .send()
-        .await
-        .expect("clickhouse reachable")
-        .text()
-        .await
-        .expect("an answer")
-        .trim()
-        .to_owned()
-}
 
 /// Stops or starts node `n` (1–4) with the test command's stack script.
 async fn node(action: &str, n: usize) {

@@ -1,7 +1,8 @@
 //! Vigil behind nginx, configured as `deploy/nginx/` ships it: TLS at the edge, two ingest
-//! engines behind it (each with its own WAL), two control planes (`vigil serve`) on one
-//! database — a session and a status page's changes hold whichever one answers. The OpenTelemetry SDK sends
-//! over TLS by gRPC and HTTP and every record is stored once; the UI, a status page on its
+//! engines behind it (each with its own WAL) writing to the ClickHouse cluster (2 shards × 2
+//! replicas) through different nodes, two control planes (`vigil serve`) on one database — a
+//! session and a status page's changes hold whichever one answers. The OpenTelemetry SDK sends
+//! over TLS by gRPC and HTTP and every record is in the cluster once; the UI, a status page on its
 //! own domain (with its own certificate) and the live tail answer through nginx; login limits
 //! count the client nginx names, not nginx; and with no engine to reach, gRPC clients hear
 //! UNAVAILABLE and HTTP clients 503 with Retry-After.
@@ -11,8 +12,9 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use tests::TestEngine;
 use tests::edge::{Https, Nginx, certificate, next_chunk, text};
-use tests::explorer::{engine_for_project, python_client};
+use tests::explorer::python_client;
 use tests::monitoring::setup_with;
 use tests::{test_dir, unique_name, wait_until};
 
@@ -22,9 +24,27 @@ fn loopback(last: u8) -> IpAddr {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vigil_answers_through_nginx_over_tls() {
-    let (cp, admin, p) = setup_with(|c| c.trusted_proxies = "127.0.0.1".into()).await;
-    let one = engine_for_project(&cp, "edge_one", &p, "tok-edge").await;
-    let two = engine_for_project(&cp, "edge_two", &p, "tok-edge").await;
+    // Everything on the ClickHouse cluster: the engines write through different nodes, the
+    // control planes read through a third.
+    let (cluster, nodes) = tests::cluster();
+    let (cp, admin, p) = setup_with(|c| {
+        c.trusted_proxies = "127.0.0.1".into();
+        c.worker.clickhouse_url = nodes[1].clone();
+        c.worker.clickhouse_cluster = cluster.clone();
+    })
+    .await;
+    let engine = |label: &'static str, node: String| {
+        let (database, project, cluster) =
+            (cp.results_database().to_owned(), p.clone(), cluster.clone());
+        TestEngine::start_with(label, move |c| {
+            c.ingest_tokens = ingest_engine::config::Secret(format!("tok-edge={project}"));
+            c.clickhouse.database = database;
+            c.clickhouse.url = node;
+            c.clickhouse.cluster = cluster;
+        })
+    };
+    let one = engine("edge_one", nodes[0].clone()).await;
+    let two = engine("edge_two", nodes[2].clone()).await;
     let tls = test_dir("edge_tls");
     let ca = certificate(&tls, "server", &["localhost", "127.0.0.1"]).await;
     certificate(&tls, "status", &["status.shop.test"]).await;
@@ -83,10 +103,13 @@ async fn vigil_answers_through_nginx_over_tls() {
     let database = cp.results_database();
     for run in &runs {
         for (table, column) in [("logs", "body"), ("spans", "name")] {
-            let stored = tests::clickhouse(&format!(
-                "SELECT count(), uniqExact({column}) FROM {database}.{table} \
+            let stored = tests::clickhouse_at(
+                &nodes[3],
+                &format!(
+                    "SELECT count(), uniqExact({column}) FROM {database}.{table} \
                  WHERE project_id = '{p}' AND startsWith({column}, '{run} ') FORMAT TSV"
-            ))
+                ),
+            )
             .await;
             assert_eq!(
                 stored.trim(),
