@@ -281,9 +281,10 @@ pub(crate) enum MeasureError {
     ClickHouse(#[from] ClickHouseError),
 }
 
-/// Measures `settings` of a `kind` monitor over the window ending at `now`: `None` when
-/// nothing was recorded that the measure needs (no spans for an error rate, no points for an
-/// average; a count is then 0). One bounded, read-only query that gives up after `timeout`.
+/// Measures `settings` of a `kind` monitor over `window` (Unix seconds, end excluded):
+/// `None` when nothing was recorded that the measure needs (no spans for an error rate, no
+/// points for an average; a count is then 0). One bounded, read-only query that gives up
+/// after `timeout`.
 pub(crate) async fn measure(
     clickhouse: &ClickHouse,
     database: &str,

@@ -3,7 +3,8 @@
 //! `vigil-ingest` binary with `VIGIL_CLICKHOUSE_CLUSTER`: killed with SIGKILL under load and
 //! restarted, every acknowledged record is stored and the WAL's replay is not stored twice
 //! (the replicas' block deduplication); with one replica stopped under load nothing is lost and
-//! the replica catches up when it is back; a project's rows all live on one shard.
+//! the replica catches up when it is back; a project's rows all live on one shard. The
+//! worker's retention drops old days from every shard and replica.
 
 use std::time::Duration;
 
@@ -126,4 +127,75 @@ async fn the_cluster_stores_every_record_once_through_a_kill_and_a_replica_outag
         "one shard holds the project: {counts:?} of {total}"
     );
     second.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workers_retention_drops_old_days_on_every_shard_and_replica() {
+    let (name, urls) = cluster();
+    let cp = tests::control::ControlPlane::start(|_| {}).await;
+    let (node1, cluster_name) = (urls[0].clone(), name.clone());
+    let worker = tests::control::TestWorker::start(&cp, "cluster_retention", move |w| {
+        w.clickhouse_url = node1;
+        w.clickhouse_cluster = cluster_name;
+        w.retention_days = 7;
+    })
+    .await;
+    let db = worker.clickhouse_database.clone();
+    // The worker made the schema on the cluster; rows of several projects land on both shards.
+    wait_until(Duration::from_secs(60), "the worker's schema", || async {
+        (query(&urls[3], &format!("EXISTS TABLE {db}.monitor_results")).await == "1").then_some(())
+    })
+    .await;
+    let rows: Vec<String> = (0..8)
+        .flat_map(|i| {
+            [
+                format!("('p{i}', 'm', now() - 30 * 86400, 0, 'old-{i}')"),
+                format!("('p{i}', 'm', now(), 0, 'new-{i}')"),
+            ]
+        })
+        .collect();
+    query(
+        &format!("{}/?insert_distributed_sync=1", urls[2]),
+        &format!(
+            "INSERT INTO {db}.monitor_results (project_id, monitor_id, time, time_unix_nano, \
+             event_id) VALUES {}",
+            rows.join(", ")
+        ),
+    )
+    .await;
+    wait_until(Duration::from_secs(60), "old days dropped everywhere", || async {
+        for url in &urls {
+            let old = query(
+                url,
+                &format!(
+                    "SELECT count() FROM {db}.monitor_results_local WHERE startsWith(event_id, 'old')"
+                ),
+            )
+            .await;
+            if old != "0" {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let kept = query(
+        &urls[1],
+        &format!("SELECT count() FROM {db}.monitor_results WHERE startsWith(event_id, 'new')"),
+    )
+    .await;
+    assert_eq!(kept, "8", "today's rows stay");
+    // Both shards held some of the rows (eight projects), so both were pruned.
+    let mut counts = Vec::new();
+    for url in [&urls[0], &urls[2]] {
+        counts.push(
+            query(
+                url,
+                &format!("SELECT count() FROM {db}.monitor_results_local"),
+            )
+            .await,
+        );
+    }
+    assert!(counts.iter().all(|c| c != "0"), "{counts:?}");
+    worker.stop().await;
 }

@@ -4,8 +4,8 @@
 //! session and a status page's changes hold whichever one answers. The OpenTelemetry SDK sends
 //! over TLS by gRPC and HTTP and every record is in the cluster once; the UI, a status page on its
 //! own domain (with its own certificate) and the live tail answer through nginx; login limits
-//! count the client nginx names, not nginx; and with no engine to reach, gRPC clients hear
-//! UNAVAILABLE and HTTP clients 503 with Retry-After.
+//! count the client nginx names, not nginx; with no engine to reach, gRPC clients hear
+//! UNAVAILABLE and HTTP clients 503 with Retry-After; bodies are capped as Vigil caps them.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -343,5 +343,30 @@ async fn with_no_engine_to_reach_clients_are_told_to_retry() {
         .await;
     assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.headers()["retry-after"], "1");
+    // Bodies are capped as Vigil caps them: 1 MiB for the control plane, 64 MiB for ingest.
+    let client = Https::new(&ca, loopback(1));
+    let two_mib = vec![b'x'; 2 << 20];
+    let login = client
+        .send(
+            Method::POST,
+            &format!("{}/api/v1/auth/login", nginx.url()),
+            &[],
+            two_mib.clone(),
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let logs = client
+        .send(
+            Method::POST,
+            &format!("{}/v1/logs", nginx.url()),
+            &[],
+            two_mib,
+        )
+        .await;
+    assert_eq!(
+        logs.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "passed on, not refused"
+    );
     nginx.stop().await;
 }
