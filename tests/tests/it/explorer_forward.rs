@@ -4,6 +4,7 @@
 //! compares as a number. Each query returns exactly the records it should.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use tests::TestEngine;
@@ -37,6 +38,12 @@ async fn forward_records_are_searchable_like_any_log() {
             .collect()
     };
     let path = format!("/api/v1/projects/{p}/logs");
+    // fluent-logger sends without acknowledgements: wait until the four records are stored.
+    tests::wait_until(Duration::from_secs(30), "the four records", || async {
+        let (_, page) = get(&cp, &admin, &path, &[("last", "1h")]).await;
+        (page["items"].as_array()?.len() == 4).then_some(())
+    })
+    .await;
     for (q, want) in [
         (
             "service:checkout",
