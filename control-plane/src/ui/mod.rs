@@ -17,6 +17,7 @@ mod logs;
 mod maintenance;
 mod members;
 mod metrics;
+mod monitor_criteria_form;
 mod monitor_detail;
 mod monitor_edit;
 mod monitor_form;

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::monitor_form::{MonitorDraft, checks, field_of, ops};
+use super::monitor_criteria_form::{checks, ops};
+use super::monitor_form::{MonitorDraft, field_of};
 use super::pages::{ConfirmPage, CsrfForm, SignedIn, check_csrf, error_page, page};
 use super::project_nav::ProjectNav;
 use crate::access::SessionUser;
