@@ -106,7 +106,7 @@ if [ "$tls" = 1 ]; then
 
 Over TLS through nginx: $edge   (UI, API, status pages, OTLP/HTTP and OTLP/gRPC)
   The local CA is $ca — trust it: curl --cacert $ca, OTEL_EXPORTER_OTLP_CERTIFICATE=$ca,
-  or import it into your browser. nginx's configuration and logs: .vigil/nginx/
+  VIGIL_PROBE_CA_FILE=$ca, or import it into your browser. nginx's configuration and logs: .vigil/nginx/
 MSG
 fi
 

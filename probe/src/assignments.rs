@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::ProbeError;
+use crate::link;
 
 /// One monitor to check, as the control plane describes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -36,43 +37,35 @@ struct Assignments {
 /// in a row (a wrong or deleted key never starts working by itself).
 pub async fn follow(
     config: Config,
+    tls: rustls::ClientConfig,
     tx: watch::Sender<Vec<Assignment>>,
     shutdown: CancellationToken,
 ) -> Result<(), ProbeError> {
-    let http = match reqwest::Client::builder()
-        .timeout(config.call_timeout + Duration::from_secs(config.poll_wait_secs))
-        .build()
-    {
-        Ok(http) => http,
-        Err(error) => {
-            return Err(ProbeError::Setup(format!(
-                "cannot build the HTTP client: {error}"
-            )));
-        }
-    };
-    let url = format!("{}/api/v1/probe/assignments", config.control_url);
+    let api = link::Api::new(tls, config.call_timeout);
+    let base = format!("{}/api/v1/probe/assignments", config.control_url);
     let mut version: Option<String> = None;
     let mut backoff = Duration::from_millis(250);
     let mut refusals = 0u32;
     loop {
-        let mut request = http
-            .get(&url)
-            .bearer_auth(&config.key)
-            .header("x-vigil-probe-version", env!("CARGO_PKG_VERSION"));
-        if let Some(v) = &version {
-            request = request.query(&[
-                ("version", v.as_str()),
-                ("wait", &config.poll_wait_secs.to_string()),
-            ]);
-        }
+        let url = match &version {
+            Some(v) => {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("version", v)
+                    .append_pair("wait", &config.poll_wait_secs.to_string())
+                    .finish();
+                format!("{base}?{query}")
+            }
+            None => base.clone(),
+        };
+        let timeout = config.call_timeout + Duration::from_secs(config.poll_wait_secs);
         let answer = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            answer = request.send() => answer,
+            answer = api.get(&url, &config.key, timeout) => answer,
         };
         let result = match answer {
-            Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+            Ok((status, _)) if matches!(status.as_u16(), 401 | 403) => {
                 refusals += 1;
-                let status = r.status().as_u16();
+                let status = status.as_u16();
                 if refusals >= config.max_key_refusals {
                     return Err(ProbeError::KeyRefused {
                         status,
@@ -81,15 +74,15 @@ pub async fn follow(
                 }
                 Err(ProbeError::KeyRefused { status, gave_up: 0 })
             }
-            Ok(r) if r.status().is_success() => r
-                .json::<Assignments>()
-                .await
-                .map_err(|e| ProbeError::ControlPlane(e.to_string())),
-            Ok(r) => Err(ProbeError::ControlPlane(format!(
-                "the control plane answered {}",
-                r.status()
+            Ok((status, body)) if status.is_success() => {
+                serde_json::from_slice::<Assignments>(&body).map_err(|e| {
+                    ProbeError::ControlPlane(format!("the assignments do not parse: {e}"))
+                })
+            }
+            Ok((status, _)) => Err(ProbeError::ControlPlane(format!(
+                "the control plane answered {status}"
             ))),
-            Err(e) => Err(ProbeError::ControlPlane(e.to_string())),
+            Err(e) => Err(e),
         };
         match result {
             Ok(a) => {

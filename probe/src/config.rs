@@ -29,7 +29,8 @@ pub struct Config {
     /// How long an assignment poll waits for a change, seconds (under the API's limit).
     pub poll_wait_secs: u64,
     /// CA certificates trusted besides the webpki roots (PEM, `VIGIL_PROBE_CA_FILE`): for
-    /// services inside a network with its own CA.
+    /// services inside a network with its own CA, and for Vigil's own TLS edge when its
+    /// certificate comes from a private CA (`https://` control and ingest URLs).
     pub extra_ca: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Response bytes kept for criteria (`VIGIL_PROBE_BODY_LIMIT`, default 65536).
     pub body_limit: usize,
@@ -49,13 +50,13 @@ Usage: vigil-probe [--help | --version]
 
 Configured by environment variables:
   VIGIL_PROBE_KEY               the probe's key, shown once when it was registered (required)
-  VIGIL_PROBE_CONTROL_URL       the control plane's API (http://127.0.0.1:8080)
-  VIGIL_PROBE_INGEST_URL        the ingest engine's gRPC listener (http://127.0.0.1:4317)
+  VIGIL_PROBE_CONTROL_URL       the control plane's API (http://127.0.0.1:8080; https:// through a TLS edge)
+  VIGIL_PROBE_INGEST_URL        the ingest engine's gRPC listener (http://127.0.0.1:4317; https:// likewise)
   VIGIL_PROBE_CONCURRENCY       checks running at once (512)
   VIGIL_PROBE_BUFFER            results held while the engine is away (100000)
   VIGIL_PROBE_BATCH             results per batch (1000)
   VIGIL_PROBE_BODY_LIMIT        response bytes kept for criteria (65536)
-  VIGIL_PROBE_CA_FILE           extra CA certificates to trust (PEM)
+  VIGIL_PROBE_CA_FILE           extra CA certificates to trust (PEM), for checks and for Vigil's edge
   VIGIL_PROBE_METRICS_ADDR      where /metrics is served (127.0.0.1:9465; off)
   VIGIL_PROBE_MAX_KEY_REFUSALS  key refusals in a row before exiting (8)
   VIGIL_LOG                     log filter (info)
@@ -111,10 +112,24 @@ impl Config {
         }
         let nonblank = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
         if let Some(url) = nonblank(env.get("VIGIL_PROBE_CONTROL_URL")) {
-            config.control_url = url.trim_end_matches('/').to_owned();
+            config.control_url = url.trim().trim_end_matches('/').to_owned();
         }
         if let Some(url) = nonblank(env.get("VIGIL_PROBE_INGEST_URL")) {
-            config.ingest_url = url;
+            config.ingest_url = url.trim().trim_end_matches('/').to_owned();
+        }
+        for (name, url) in [
+            ("VIGIL_PROBE_CONTROL_URL", &config.control_url),
+            ("VIGIL_PROBE_INGEST_URL", &config.ingest_url),
+        ] {
+            let usable = url.parse::<http::Uri>().is_ok_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https"))
+                    && u.host().is_some_and(|h| !h.is_empty())
+            });
+            if !usable {
+                env.problem(format!(
+                    "{name} must be an http:// or https:// URL with a host, not {url:?}"
+                ));
+            }
         }
         for (name, slot) in [
             ("VIGIL_PROBE_CONCURRENCY", &mut config.concurrency),
@@ -170,6 +185,7 @@ mod tests {
             ("VIGIL_PROBE_CONCURRENCY", "0"),
             ("VIGIL_PROBE_BUFFER", "lots"),
             ("VIGIL_PROBE_METRICS_ADDR", "nowhere"),
+            ("VIGIL_PROBE_INGEST_URL", "127.0.0.1:4317"),
         ]
         .into();
         let env = settings::Env::new(|n| vars.get(n).map(|v| v.to_string()));
@@ -181,6 +197,7 @@ mod tests {
             "VIGIL_PROBE_CONCURRENCY",
             "VIGIL_PROBE_BUFFER",
             "VIGIL_PROBE_METRICS_ADDR",
+            "VIGIL_PROBE_INGEST_URL",
         ] {
             assert!(problems.contains(name), "{name} missing: {problems}");
         }

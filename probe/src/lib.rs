@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod check;
 pub mod config;
 pub mod error;
+mod link;
 pub mod scheduler;
 pub mod sender;
 pub mod telemetry;
@@ -29,8 +30,9 @@ pub async fn run(
     // Everything stops when the assignments cannot be followed (the key is refused).
     let shutdown = shutdown.child_token();
     let telemetry = Arc::new(telemetry::Telemetry::default());
+    let tls = check::connect::Tls::new(&config.extra_ca)?;
     let checker = Arc::new(check::Checker {
-        tls: check::connect::Tls::new(&config.extra_ca)?,
+        tls: tls.clone(),
         pingers: Arc::new(check::Pingers::default()),
         body_limit: config.body_limit,
     });
@@ -47,6 +49,7 @@ pub async fn run(
     }
     let follow = tokio::spawn(assignments::follow(
         config.clone(),
+        tls.verifying(),
         assigned_tx,
         shutdown.clone(),
     ));
@@ -60,6 +63,7 @@ pub async fn run(
     ));
     tasks.spawn(sender::run(
         config,
+        tls.verifying(),
         results_rx,
         telemetry.clone(),
         shutdown.clone(),

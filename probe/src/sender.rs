@@ -2,7 +2,8 @@
 //! (`ProbeResults/Report`), at least every `flush_every`. While the engine cannot be reached,
 //! results wait in a bounded buffer (`buffer`); beyond it the oldest are dropped and counted —
 //! never silently. A batch is sent again until the engine takes it (its results keep their ids,
-//! so the worker does not count them twice).
+//! so the worker does not count them twice). An `https://` engine URL (a TLS edge in front of
+//! the engines) is verified with the probe's roots: the webpki roots and `VIGIL_PROBE_CA_FILE`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,9 +18,11 @@ use crate::telemetry::Telemetry;
 
 type Client = tonic::client::Grpc<tonic::transport::Channel>;
 
-/// Sends what arrives on `rx` until `shutdown` (then sends what it holds, once).
+/// Sends what arrives on `rx` until `shutdown` (then sends what it holds, once); `tls` verifies
+/// an `https://` engine.
 pub async fn run(
     config: Config,
+    tls: rustls::ClientConfig,
     mut rx: mpsc::Receiver<proto::probe::CheckResult>,
     telemetry: Arc<Telemetry>,
     shutdown: CancellationToken,
@@ -46,7 +49,7 @@ pub async fn run(
         while !buffer.is_empty() {
             let n = buffer.len().min(config.batch);
             let batch: Vec<_> = buffer.iter().take(n).cloned().collect();
-            match send(&config, &mut client, batch).await {
+            match send(&config, &tls, &mut client, batch).await {
                 Ok(()) => {
                     buffer.drain(..n);
                     telemetry.count_sent(n as u64);
@@ -100,25 +103,33 @@ impl RecvMany for mpsc::Receiver<proto::probe::CheckResult> {
 
 async fn send(
     config: &Config,
+    tls: &rustls::ClientConfig,
     client: &mut Option<Client>,
     results: Vec<proto::probe::CheckResult>,
 ) -> Result<(), ProbeError> {
     let engine = |what: &str, e: &dyn std::fmt::Display| ProbeError::Engine(format!("{what}: {e}"));
+    let failed = |what: &str, e: &dyn std::error::Error| {
+        ProbeError::Engine(format!("{what}: {}", proto::causes::causes(e)))
+    };
     if client.is_none() {
         let endpoint = tonic::transport::Endpoint::from_shared(config.ingest_url.clone())
             .map_err(|e| ProbeError::Config(format!("VIGIL_PROBE_INGEST_URL: {e}")))?
             .connect_timeout(config.call_timeout)
             .timeout(config.call_timeout);
         let channel = endpoint
-            .connect()
+            .connect_with_connector(crate::link::connector(
+                tls.clone(),
+                crate::link::Speaks::Grpc,
+                config.call_timeout,
+            ))
             .await
-            .map_err(|e| engine("connect", &e))?;
+            .map_err(|e| failed("connect", &e))?;
         *client = Some(tonic::client::Grpc::new(channel));
     }
     let Some(grpc) = client.as_mut() else {
         return Err(ProbeError::Engine("no client".into()));
     };
-    grpc.ready().await.map_err(|e| engine("not ready", &e))?;
+    grpc.ready().await.map_err(|e| failed("not ready", &e))?;
     let mut request = tonic::Request::new(proto::probe::ResultBatch { results });
     let auth = format!("Bearer {}", config.key)
         .parse()

@@ -68,25 +68,14 @@ impl HttpClient {
         let response = tokio::time::timeout(timeout, self.client.request(request))
             .await
             .map_err(|_| NotifyError::Send(format!("no answer within {timeout:?}")))?
-            .map_err(|e| NotifyError::Send(format!("request failed: {}", causes(&e))))?;
+            .map_err(|e| {
+                NotifyError::Send(format!("request failed: {}", proto::causes::causes(&e)))
+            })?;
         match response.status() {
             s if s.is_success() => Ok(()),
             s => Err(NotifyError::Send(format!("answered HTTP {}", s.as_u16()))),
         }
     }
-}
-
-/// `error` and its sources, outermost first (hyper's own message is only "client error
-/// (Connect)"; why it failed is further down).
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Whether `url` is an http(s) URL with a host, of at most 2048 characters.

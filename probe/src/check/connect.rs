@@ -82,6 +82,12 @@ impl Tls {
         })
     }
 
+    /// The verifying setup, for the probe's own calls to Vigil (the control plane's API and the
+    /// engine's gRPC listener, e.g. through a TLS edge with a private CA).
+    pub(crate) fn verifying(&self) -> rustls::ClientConfig {
+        (*self.strict).clone()
+    }
+
     /// Whether `chain` (leaf first) is valid for `host` now; the reason when not.
     pub(crate) fn verify(
         &self,

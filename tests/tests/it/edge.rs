@@ -4,22 +4,43 @@
 //! session and a status page's changes hold whichever one answers. The OpenTelemetry SDK sends
 //! over TLS by gRPC and HTTP and every record is in the cluster once; the UI, a status page on its
 //! own domain (with its own certificate) and the live tail answer through nginx; login limits
-//! count the client nginx names, not nginx; with no engine to reach, gRPC clients hear
+//! count the client nginx names, not nginx; a `vigil-probe` that knows only the edge (and its
+//! private CA) follows its assignments and reports its results through it; with no engine to reach, gRPC clients hear
 //! UNAVAILABLE and HTTP clients 503 with Retry-After; bodies are capped as Vigil caps them.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tests::TestEngine;
+use tests::control::TestWorker;
 use tests::edge::{Https, Nginx, certificate, next_chunk, text};
 use tests::explorer::python_client;
-use tests::monitoring::setup_with;
+use tests::monitoring::{create_monitor, engine_for, http_target, register_probe, setup_with};
 use tests::{test_dir, unique_name, wait_until};
 
 fn loopback(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+/// The `VIGIL_EDGE_*` settings for the certificate `tls/server.{pem,key}` and these upstreams
+/// (space-separated `host:port` lists).
+fn edge(tls: &Path, control: String, http: String, grpc: String) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "VIGIL_EDGE_CERT",
+            tls.join("server.pem").display().to_string(),
+        ),
+        (
+            "VIGIL_EDGE_KEY",
+            tls.join("server.key").display().to_string(),
+        ),
+        ("VIGIL_EDGE_CONTROL", control),
+        ("VIGIL_EDGE_INGEST_HTTP", http),
+        ("VIGIL_EDGE_INGEST_GRPC", grpc),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -54,37 +75,21 @@ async fn vigil_answers_through_nginx_over_tls() {
         cp.base.trim_start_matches("http://"),
         other.base.trim_start_matches("http://")
     );
-    let nginx = Nginx::start(
-        "edge_nginx",
-        &[
-            (
-                "VIGIL_EDGE_CERT",
-                tls.join("server.pem").display().to_string(),
-            ),
-            (
-                "VIGIL_EDGE_KEY",
-                tls.join("server.key").display().to_string(),
-            ),
-            ("VIGIL_EDGE_CONTROL", control),
-            (
-                "VIGIL_EDGE_INGEST_HTTP",
-                format!("{} {}", one.http, two.http),
-            ),
-            (
-                "VIGIL_EDGE_INGEST_GRPC",
-                format!("{} {}", one.grpc, two.grpc),
-            ),
-            (
-                "VIGIL_EDGE_STATUS_DOMAINS",
-                format!(
-                    "status.shop.test={}:{}",
-                    tls.join("status.pem").display(),
-                    tls.join("status.key").display()
-                ),
-            ),
-        ],
-    )
-    .await;
+    let mut settings = edge(
+        &tls,
+        control,
+        format!("{} {}", one.http, two.http),
+        format!("{} {}", one.grpc, two.grpc),
+    );
+    settings.push((
+        "VIGIL_EDGE_STATUS_DOMAINS",
+        format!(
+            "status.shop.test={}:{}",
+            tls.join("status.pem").display(),
+            tls.join("status.key").display()
+        ),
+    ));
+    let nginx = Nginx::start("edge_nginx", &settings).await;
 
     // The SDK over TLS, gRPC and HTTP: 200 logs and 200 spans each, in exports of 25.
     let ca_file = ca.display().to_string();
@@ -315,19 +320,7 @@ async fn with_no_engine_to_reach_clients_are_told_to_retry() {
     let closed = format!("127.0.0.1:{}", tests::free_port());
     let nginx = Nginx::start(
         "edge_down",
-        &[
-            (
-                "VIGIL_EDGE_CERT",
-                tls.join("server.pem").display().to_string(),
-            ),
-            (
-                "VIGIL_EDGE_KEY",
-                tls.join("server.key").display().to_string(),
-            ),
-            ("VIGIL_EDGE_CONTROL", closed.clone()),
-            ("VIGIL_EDGE_INGEST_HTTP", closed.clone()),
-            ("VIGIL_EDGE_INGEST_GRPC", closed),
-        ],
+        &edge(&tls, closed.clone(), closed.clone(), closed),
     )
     .await;
     let code = python_client(
@@ -371,4 +364,105 @@ async fn with_no_engine_to_reach_clients_are_told_to_retry() {
         "passed on, not refused"
     );
     nginx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_follows_its_assignments_and_reports_through_nginx_over_tls() {
+    let (cp, admin, p) = setup_with(|c| c.trusted_proxies = "127.0.0.1".into()).await;
+    let worker = TestWorker::start(&cp, "edge_probe", |_| {}).await;
+    let engine = engine_for(&cp, &worker, "edge_probe_eng").await;
+    let tls = test_dir("edge_probe_tls");
+    let ca = certificate(&tls, "server", &["localhost", "127.0.0.1"]).await;
+    let nginx = Nginx::start(
+        "edge_probe_nginx",
+        &edge(
+            &tls,
+            cp.base.trim_start_matches("http://").to_owned(),
+            engine.http.to_string(),
+            engine.grpc.to_string(),
+        ),
+    )
+    .await;
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", target.local_addr().unwrap());
+    let server = http_target(target);
+    let registered = register_probe(&cp, &admin, &p, "behind the edge").await;
+    let probe_id = registered["probe"]["id"].as_str().unwrap().to_owned();
+    let m = create_monitor(
+        &cp,
+        &admin,
+        &p,
+        json!({"name": "Shop", "kind": "http", "interval_secs": 10, "timeout_ms": 2000,
+               "probe_ids": [probe_id], "settings": {"url": url}}),
+    )
+    .await["monitor"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = test_dir("edge_probe_run");
+    let probe = |label: &str, ca: Option<&Path>| {
+        let log = dir.join(format!("{label}.log"));
+        let mut command = tokio::process::Command::new(tests::required_env("VIGIL_TEST_PROBE_BIN"));
+        command
+            .env("VIGIL_PROBE_KEY", registered["key"].as_str().unwrap())
+            .env("VIGIL_PROBE_CONTROL_URL", nginx.url())
+            .env("VIGIL_PROBE_INGEST_URL", nginx.url())
+            .env("VIGIL_PROBE_METRICS_ADDR", "off")
+            .env_remove("VIGIL_PROBE_CA_FILE")
+            .kill_on_drop(true);
+        // Its log goes to stdout, start-up errors to stderr: both in one file.
+        let file = std::fs::File::create(&log).unwrap();
+        command.stderr(file.try_clone().unwrap()).stdout(file);
+        if let Some(ca) = ca {
+            command.env("VIGIL_PROBE_CA_FILE", ca);
+        }
+        (command.spawn().expect("vigil-probe runs"), log)
+    };
+
+    // Without the private CA the edge's certificate is refused, and the log says why.
+    let (mut untrusting, log) = probe("untrusting", None);
+    let said = wait_until(Duration::from_secs(20), "the refusal logged", || async {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        said.contains("assignments not fetched").then_some(said)
+    })
+    .await;
+    assert!(said.contains("UnknownIssuer"), "{said}");
+    untrusting.kill().await.unwrap();
+
+    // With it: assignments through the control plane's side of the edge, results through its
+    // gRPC side, stored by the worker.
+    let (mut trusting, log) = probe("trusting", Some(&ca));
+    let db = worker.clickhouse_database.clone();
+    let row = wait_until(
+        Duration::from_secs(40),
+        "the probe's result stored",
+        || async {
+            if !tests::table_exists(&db, "monitor_results").await {
+                return None;
+            }
+            let sql = format!(
+                "SELECT is_online, status_code, source, probe_id FROM {db}.monitor_results \
+             WHERE monitor_id = '{m}' LIMIT 1 FORMAT TabSeparated"
+            );
+            let rows = tests::clickhouse(&sql).await;
+            rows.lines().next().map(str::to_owned)
+        },
+    )
+    .await;
+    assert_eq!(
+        row,
+        format!("1\t200\tprobe\t{probe_id}"),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let access = std::fs::read_to_string(nginx.dir.join("access.log")).unwrap_or_default();
+    assert!(
+        access.contains("/api/v1/probe/assignments") && access.contains(proto::probe::REPORT),
+        "both went through nginx: {access}"
+    );
+    trusting.kill().await.unwrap();
+    server.abort();
+    nginx.stop().await;
+    engine.stop().await;
+    worker.stop().await;
 }
