@@ -4,9 +4,15 @@
 //! restarted, every acknowledged record is stored and the WAL's replay is not stored twice
 //! (the replicas' block deduplication); with one replica stopped under load nothing is lost and
 //! the replica catches up when it is back; a project's rows all live on one shard. The
-//! worker's retention drops old days from every shard and replica.
+//! worker's retention drops old days from every shard and replica. Two workers in one consumer
+//! group, writing through different nodes, share the streams and process each entry once.
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tests::control::TestWorker;
+use tests::monitoring::{create_monitor, incidents, redis, setup};
 
 use tests::load::{LogLoad, audit};
 use tests::process::EngineProcess;
@@ -198,4 +204,113 @@ async fn the_workers_retention_drops_old_days_on_every_shard_and_replica() {
     }
     assert!(counts.iter().all(|c| c != "0"), "{counts:?}");
     worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_workers_share_the_streams_and_process_each_entry_once() {
+    let (name, urls) = cluster();
+    let (cp, admin, p) = setup().await;
+    let mut monitors = Vec::new();
+    for i in 0..8 {
+        let body = json!({"name": format!("API {i}"), "kind": "tcp",
+                          "settings": {"host": "db", "port": 5432}});
+        let created = create_monitor(&cp, &admin, &p, body).await;
+        monitors.push(created["monitor"]["id"].as_str().unwrap().to_owned());
+    }
+    // Two workers on the same streams and database, through different nodes, starting (and
+    // migrating the schema) at once; small batches, so that both hold entries at a time.
+    let prefix = format!("{}:", unique_name("share"));
+    let db = unique_name("sharedb");
+    let worker = |label: &'static str, url: String| {
+        let (prefix, db, name) = (prefix.clone(), db.clone(), name.clone());
+        TestWorker::start(&cp, label, move |w| {
+            w.stream_prefix = prefix;
+            w.clickhouse_database = db;
+            w.clickhouse_url = url;
+            w.clickhouse_cluster = name;
+            w.batch_size = 50;
+        })
+    };
+    let (one, two) = tokio::join!(
+        worker("share_one", urls[0].clone()),
+        worker("share_two", urls[2].clone())
+    );
+    // 4000 results, 500 per monitor, every one of them offline.
+    let key = format!("{prefix}probe_result");
+    let total = 4000;
+    let t0 = chrono::Utc::now().timestamp() + 1;
+    let mut pipe = redis::pipe();
+    for i in 0..total {
+        let nanos = ((t0 + i / 8) * 1_000_000_000).to_string();
+        pipe.xadd(
+            &key,
+            "*",
+            &[
+                ("event_id", format!("s{i}").as_str()),
+                ("project_id", &p),
+                ("monitor_id", &monitors[(i % 8) as usize]),
+                ("probe_id", tests::monitoring::FIXTURE_PROBE),
+                ("checked_at_unix_nano", &nanos),
+                ("result", &json!({"is_online": false}).to_string()),
+            ],
+        )
+        .ignore();
+    }
+    let mut conn = redis().await;
+    let _: () = pipe.query_async(&mut conn).await.unwrap();
+
+    // Which consumers hold entries, sampled until every result is stored.
+    let mut holders = HashSet::new();
+    let count = format!("SELECT count(), uniqExact(event_id) FROM {db}.monitor_results");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut sampled = 0u32;
+    loop {
+        let reply: redis::streams::StreamPendingReply =
+            redis::AsyncCommands::xpending(&mut conn, &key, "vigil-worker")
+                .await
+                .unwrap_or_default();
+        if let redis::streams::StreamPendingReply::Data(data) = reply {
+            holders.extend(
+                data.consumers
+                    .into_iter()
+                    .filter(|c| c.pending > 0)
+                    .map(|c| c.name),
+            );
+        }
+        sampled += 1;
+        // Read through a node neither worker wrote to, now and then.
+        if sampled.is_multiple_of(25)
+            && query(&urls[3], &count).await == format!("{total}\t{total}")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "every result stored once: {}",
+            query(&urls[3], &count).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(holders.len(), 2, "both workers took entries: {holders:?}");
+    // Each monitor went offline once: one incident each, however the entries were split.
+    wait_until(Duration::from_secs(30), "nothing pending", || async {
+        let reply: redis::streams::StreamPendingReply =
+            redis::AsyncCommands::xpending(&mut redis().await, &key, "vigil-worker")
+                .await
+                .unwrap_or_default();
+        (reply.count() == 0).then_some(())
+    })
+    .await;
+    let open = incidents(&cp, &admin, &p, "?open=true").await;
+    let mut opened: Vec<String> = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["monitor_ids"][0].as_str().unwrap().to_owned())
+        .collect();
+    opened.sort();
+    monitors.sort();
+    assert_eq!(opened, monitors);
+    one.stop().await;
+    two.stop().await;
 }
