@@ -21,6 +21,7 @@ pub(crate) mod monitors;
 mod owned;
 pub(crate) mod probes;
 pub(crate) mod projects;
+mod status_page_checks;
 pub(crate) mod status_page_layout;
 mod status_page_logo;
 pub(crate) mod status_pages;

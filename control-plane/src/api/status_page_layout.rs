@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::owned::{check_owned, require_row};
-use super::status_pages::check_text;
+use super::status_page_checks::check_text;
 use super::{AppState, Body, check_name};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};

@@ -1,0 +1,181 @@
+//! The admin's forms, through a real server as a browser without JavaScript: a member's role
+//! changed (the last owner kept, the refusal shown), an invitation withdrawn, a member removed
+//! after confirming, an API key shown once, working with its role and revoked, and an account
+//! made by the instance admin only.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tests::control::{ControlPlane, accounts};
+
+use super::ui::{Browser, attribute, select};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_manage_members_api_keys_and_accounts_through_forms() {
+    let cp = ControlPlane::start(|_| {}).await;
+    let admin = accounts(&cp, &["mia"]).await;
+    let project = cp
+        .ok(
+            Method::POST,
+            "/api/v1/projects",
+            &admin,
+            Some(json!({"name": "Shop"})),
+        )
+        .await;
+    let p = project["id"].as_str().unwrap().to_owned();
+    let (_, _) = cp.join(&p, &admin, "mia@vigil.test", "member").await;
+    let mut b = Browser::new(&cp);
+    b.sign_in("admin@vigil.test").await;
+    let members = format!("/projects/{p}/members");
+    let (_, _, html) = b.get(&members).await;
+    let token = attribute(&html, "input[name=csrf_token]", "value");
+    // Mia's role form, found by her row.
+    let doc = scraper::Html::parse_document(&html);
+    let row = scraper::Selector::parse("tbody tr").unwrap();
+    let form = scraper::Selector::parse("form[action$='/role']").unwrap();
+    let mia_action = doc
+        .select(&row)
+        .find(|r| r.text().any(|t| t.contains("mia@vigil.test")))
+        .and_then(|r| r.select(&form).next())
+        .and_then(|f| f.value().attr("action"))
+        .unwrap()
+        .to_owned();
+
+    // Role change through the form: Mia becomes a viewer.
+    let (status, _, _) = b
+        .post(&mia_action, &[("csrf_token", &token), ("role", "viewer")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let list = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/members"),
+            &admin,
+            None,
+        )
+        .await;
+    let mia = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "mia@vigil.test")
+        .unwrap()
+        .clone();
+    assert_eq!(mia["role"], "viewer");
+    // The last owner cannot be demoted: the refusal is shown on the page.
+    let own = format!(
+        "/projects/{p}/members/{}/role",
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == "admin@vigil.test")
+            .unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+    );
+    let (status, _, html) = b
+        .post(&own, &[("csrf_token", &token), ("role", "member")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(!select(&html, "[role=alert]").is_empty());
+
+    // An invitation, withdrawn.
+    b.post(
+        &members,
+        &[
+            ("csrf_token", &token),
+            ("email", "zoe@vigil.test"),
+            ("role", "member"),
+        ],
+    )
+    .await;
+    let (_, _, html) = b.get(&members).await;
+    let withdraw = attribute(&html, "form[action$='/withdraw']", "action");
+    assert!(select(&html, ".invitations li span")[0].contains("zoe@vigil.test"));
+    let (status, _, _) = b.post(&withdraw, &[("csrf_token", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let open = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/invitations"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(open["items"], json!([]));
+
+    // Removal after the confirmation page.
+    let remove = format!(
+        "/projects/{p}/members/{}/remove",
+        mia["user_id"].as_str().unwrap()
+    );
+    let (status, _, html) = b.get(&remove).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(select(&html, "main p")[0].contains("mia@vigil.test"));
+    let (status, _, _) = b.post(&remove, &[("csrf_token", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let list = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/members"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // An API key: shown once, works against the API with its role, revoked after confirming.
+    let keys = format!("/projects/{p}/api-keys");
+    let (status, _, html) = b
+        .post(
+            &keys,
+            &[
+                ("csrf_token", &token),
+                ("name", "ci"),
+                ("role", "viewer"),
+                ("expires", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let secret = attribute(&html, "#api-secret", "value");
+    let http = reqwest::Client::new();
+    let monitors = format!("{}/api/v1/projects/{p}/monitors", cp.base);
+    let read = http
+        .get(&monitors)
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let (_, _, html) = b.get(&keys).await;
+    assert!(!html.contains(&secret));
+    let revoke = attribute(&html, "a[href$='/revoke']", "href");
+    let (status, _, _) = b.post(&revoke, &[("csrf_token", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let read = http
+        .get(&monitors)
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
+
+    // An account: made by the instance admin, refused to anyone else.
+    let (status, _, html) = b
+        .post(
+            "/accounts",
+            &[
+                ("csrf_token", &token),
+                ("name", "Zoe"),
+                ("email", "zoe@vigil.test"),
+                ("password", tests::control::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{html}");
+    let mut zoe = Browser::new(&cp);
+    zoe.sign_in("zoe@vigil.test").await;
+    let (status, _, _) = zoe.get("/accounts").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
