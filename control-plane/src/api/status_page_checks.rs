@@ -1,19 +1,15 @@
-//! What a status page's settings may be: slug, colour, texts, footer links, the host names it
-//! claims, its time zone and its subscriber channel — each refused with a message saying what
-//! is allowed. Called by the page's create and change functions, which the API and the
-//! operator UI's forms share.
+//! What a status page's settings may be: slug, colour, texts, the host names it claims, its
+//! time zone and its subscriber channel — each refused with a message saying what is allowed.
+//! Called by the page's create and change functions, which the API and the operator UI's forms
+//! share.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::check_name;
-use super::status_pages::FooterLink;
 use crate::error::ApiError;
 
 /// Most host names a page claims.
 const MAX_DOMAINS: usize = 10;
-/// Most footer links.
-const MAX_LINKS: usize = 10;
 
 /// Refuses a subscriber channel that is not one of the project's email channels.
 pub(super) async fn check_mail_channel(
@@ -76,25 +72,6 @@ pub(super) fn check_text(what: &str, text: &str, max: usize) -> Result<(), ApiEr
         return Err(ApiError::BadRequest(format!(
             "{what} may have at most {max} characters"
         )));
-    }
-    Ok(())
-}
-
-/// At most `MAX_LINKS` footer links, each with a name and an http(s) URL.
-pub(super) fn check_links(links: &[FooterLink]) -> Result<(), ApiError> {
-    if links.len() > MAX_LINKS {
-        return Err(ApiError::BadRequest(format!(
-            "at most {MAX_LINKS} footer links"
-        )));
-    }
-    for link in links {
-        check_name(&link.label)?;
-        if !crate::notification::http::is_http_url(&link.url) || link.url.len() > 2000 {
-            return Err(ApiError::BadRequest(format!(
-                "footer link {:?}: the URL must be http:// or https://, at most 2000 characters",
-                link.label
-            )));
-        }
     }
     Ok(())
 }

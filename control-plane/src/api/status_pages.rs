@@ -16,8 +16,7 @@ use uuid::Uuid;
 
 use super::owned::{delete_row, require_row};
 use super::status_page_checks::{
-    check_color, check_domains, check_links, check_mail_channel, check_slug, check_text,
-    check_time_zone,
+    check_color, check_domains, check_mail_channel, check_slug, check_text, check_time_zone,
 };
 use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
@@ -137,6 +136,28 @@ pub(crate) struct StatusPageChange {
 /// A field that may be sent as `null` (to clear it) or left out (to keep it).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Uuid>>, D::Error> {
     Option::<Uuid>::deserialize(d).map(Some)
+}
+
+/// Most footer links.
+const MAX_LINKS: usize = 10;
+
+/// At most `MAX_LINKS` footer links, each with a name and an http(s) URL.
+fn check_links(links: &[FooterLink]) -> Result<(), ApiError> {
+    if links.len() > MAX_LINKS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_LINKS} footer links"
+        )));
+    }
+    for link in links {
+        check_name(&link.label)?;
+        if !crate::notification::http::is_http_url(&link.url) || link.url.len() > 2000 {
+            return Err(ApiError::BadRequest(format!(
+                "footer link {:?}: the URL must be http:// or https://, at most 2000 characters",
+                link.label
+            )));
+        }
+    }
+    Ok(())
 }
 
 type Row = (
