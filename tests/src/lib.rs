@@ -430,6 +430,21 @@ pub fn cluster() -> (String, Vec<String>) {
     (required_env("VIGIL_TEST_CLUSTER_NAME"), urls)
 }
 
+/// Who uses the test cluster: tests that stop a node hold it alone ([`cluster_alone`]), the
+/// others share it ([`cluster_shared`]), so that none sees a node another one stopped.
+static CLUSTER_USE: std::sync::LazyLock<tokio::sync::RwLock<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::RwLock::new(()));
+
+/// Holds the test cluster with the other tests that leave its nodes running.
+pub async fn cluster_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    CLUSTER_USE.read().await
+}
+
+/// Holds the test cluster alone (for stopping and starting its nodes).
+pub async fn cluster_alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    CLUSTER_USE.write().await
+}
+
 /// Runs `sql` on the ClickHouse at `url`; its trimmed text answer.
 pub async fn clickhouse_at(url: &str, sql: &str) -> String {
     reqwest::Client::new()

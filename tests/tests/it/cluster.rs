@@ -51,6 +51,8 @@ async fn stored(url: &str, database: &str, acked: &[String]) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_cluster_stores_every_record_once_through_a_kill_and_a_replica_outage() {
+    // It stops a replica: no other test may use the cluster meanwhile.
+    let _alone = tests::cluster_alone().await;
     let (name, urls) = cluster();
     let database = unique_name("cluster");
     let wal = test_dir(&database);
@@ -137,6 +139,7 @@ async fn the_cluster_stores_every_record_once_through_a_kill_and_a_replica_outag
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_workers_retention_drops_old_days_on_every_shard_and_replica() {
+    let _shared = tests::cluster_shared().await;
     let (name, urls) = cluster();
     let cp = tests::control::ControlPlane::start(|_| {}).await;
     let (node1, cluster_name) = (urls[0].clone(), name.clone());
@@ -208,6 +211,7 @@ async fn the_workers_retention_drops_old_days_on_every_shard_and_replica() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_share_the_streams_and_process_each_entry_once() {
+    let _shared = tests::cluster_shared().await;
     let (name, urls) = cluster();
     let (cp, admin, p) = setup().await;
     let mut monitors = Vec::new();

@@ -47,6 +47,7 @@ fn edge(tls: &Path, control: String, http: String, grpc: String) -> Vec<(&'stati
 async fn vigil_answers_through_nginx_over_tls() {
     // Everything on the ClickHouse cluster: the engines write through different nodes, the
     // control planes read through a third.
+    let _shared = tests::cluster_shared().await;
     let (cluster, nodes) = tests::cluster();
     let (cp, admin, p) = setup_with(|c| {
         c.trusted_proxies = "127.0.0.1".into();
