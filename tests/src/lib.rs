@@ -150,6 +150,28 @@ pub async fn clickhouse(sql: &str) -> String {
     text
 }
 
+/// Whether every migration is applied to `database` — the moment a test may write to its
+/// tables. A table exists before the migrations that make the rest are done; a test's INSERT
+/// racing the schema's creation is the likeliest cause of the one segfault ClickHouse 18.16
+/// showed in the tests (`BackgroundProcessingPoolTaskInfo::wake` on a NULL task: a MergeTree
+/// written to before it was started).
+pub async fn schema_ready(database: &str) -> bool {
+    let answer = reqwest::Client::new()
+        .post(clickhouse_url())
+        .body(format!(
+            "SELECT max(version) FROM {database}.schema_migrations"
+        ))
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => response
+            .text()
+            .await
+            .is_ok_and(|t| t.trim() == storage::schema::SCHEMA_VERSION.to_string()),
+        _ => false,
+    }
+}
+
 /// Whether `database.table` exists (false while ClickHouse cannot tell). `EXISTS TABLE`
 /// rather than `system.tables`, whose listing fails on ClickHouse 18.16 when another client
 /// drops a table of that database mid-read (the schema lock's table, for one).

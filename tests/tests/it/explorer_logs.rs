@@ -509,11 +509,9 @@ async fn a_query_whose_client_goes_away_is_killed() {
     let (cp, admin, p) = setup_with(|c| c.explorer_log_queries = true).await;
     let db = cp.results_database().to_owned();
     let engine = tests::explorer::engine_for_project(&cp, "explorer_cancel", &p, "tok-c").await;
-    tests::wait_until(
-        std::time::Duration::from_secs(30),
-        "the logs table",
-        || async { tests::table_exists(&db, "logs").await.then_some(()) },
-    )
+    tests::wait_until(std::time::Duration::from_secs(30), "the schema", || async {
+        tests::schema_ready(&db).await.then_some(())
+    })
     .await;
     // Enough records that a week's attribute filter scans for a good while.
     tests::clickhouse(&format!(

@@ -353,9 +353,7 @@ async fn periodic_jobs_mark_silent_probes_offline_and_drop_old_partitions() {
     .await;
     let db = worker.clickhouse_database.clone();
     wait_until(WAIT, "the worker's schema", || async {
-        tests::table_exists(&db, "monitor_results")
-            .await
-            .then_some(())
+        tests::schema_ready(&db).await.then_some(())
     })
     .await;
     // A row 30 days old and one of today, in their daily partitions.
