@@ -2,6 +2,7 @@
 //! applies them too and serves the API, and `vigil worker` runs the worker, until SIGTERM or
 //! Ctrl-C.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -42,7 +43,11 @@ fn main() -> anyhow::Result<()> {
         // PostgreSQL's notices ("already exists, skipping" from idempotent migrations) are
         // not news.
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colours only on a terminal: journald, `docker logs` and files get plain text.
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_env_filter(filter)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("vigil")

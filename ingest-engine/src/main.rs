@@ -1,6 +1,7 @@
 //! `vigil-ingest`: loads the configuration, binds the listeners and runs the engine until
 //! SIGTERM or Ctrl-C, then shuts down gracefully.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -30,7 +31,11 @@ fn main() -> anyhow::Result<()> {
         // not news.
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        // Colours only on a terminal: journald, `docker logs` and files get plain text.
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_env_filter(filter)
+            .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)

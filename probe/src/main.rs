@@ -1,7 +1,7 @@
 //! `vigil-probe`: configured by `VIGIL_PROBE_*` environment variables; runs until SIGTERM or
 //! Ctrl-C.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +28,11 @@ fn main() -> anyhow::Result<()> {
     }
     let config = probe::Config::from_env().map_err(anyhow::Error::msg)?;
     let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colours only on a terminal: journald, `docker logs` and files get plain text.
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_env_filter(filter)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("vigil-probe")
