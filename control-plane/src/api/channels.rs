@@ -17,7 +17,7 @@ use super::{AppState, Body, Page, PageQuery, check_name, project_page};
 use crate::access::{Caller, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::notification::egress::Egress;
-use crate::notification::{ChannelKind, check_settings, shown_settings};
+use crate::notification::{ChannelKind, check_settings, keep_secrets, shown_settings};
 
 /// A notification channel (secrets left out of `settings`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,7 +44,9 @@ pub(crate) struct NewChannel {
     pub enabled: Option<bool>,
 }
 
-/// Changes to a channel; absent fields stay. New `settings` replace the old ones whole.
+/// Changes to a channel; absent fields stay. New `settings` replace the old ones whole, but for
+/// the secrets they leave out: a webhook's signing key, and an email channel's password while
+/// its username stays, are kept (send one to replace it).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChannelChange {
@@ -207,18 +209,20 @@ pub(crate) async fn change_channel(
         .await?;
     let name = change.name.as_deref().map(check_name).transpose()?;
     let mut tx = state.pool.begin().await?;
-    let kind: Option<(String,)> = sqlx::query_as(
-        "SELECT kind FROM notification_channels WHERE project_id = $1 AND id = $2 FOR UPDATE",
+    let stored: Option<(String, serde_json::Value)> = sqlx::query_as(
+        "SELECT kind, settings FROM notification_channels \
+         WHERE project_id = $1 AND id = $2 FOR UPDATE",
     )
     .bind(project_id)
     .bind(channel_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let kind = kind
-        .and_then(|(k,)| ChannelKind::parse(&k))
+    let (kind, stored) = stored
+        .and_then(|(k, s)| Some((ChannelKind::parse(&k)?, s)))
         .ok_or(ApiError::NotFound("channel"))?;
     let settings = match change.settings {
         Some(s) => {
+            let s = keep_secrets(kind, s, &stored);
             let (settings, _) = check_settings(kind, s).map_err(ApiError::from)?;
             egress(state)
                 .check_channel(kind, &settings)

@@ -181,6 +181,29 @@ pub(crate) fn check_settings(
     }
 }
 
+/// New settings for a channel whose stored ones are `old`: a secret the new ones leave out is
+/// kept — the API never shows secrets back, so a client changing a URL cannot resend them, and
+/// a webhook's signing key rotated silently (or an SMTP password dropped) would break every
+/// delivery after. A webhook keeps its signing key; an email channel keeps its password while
+/// the username stays the same. Sending a secret replaces it.
+pub(crate) fn keep_secrets(kind: ChannelKind, mut new: Value, old: &Value) -> Value {
+    let kept = match kind {
+        ChannelKind::Webhook => "secret",
+        ChannelKind::Email
+            if new.get("username").is_some() && new.get("username") == old.get("username") =>
+        {
+            "password"
+        }
+        ChannelKind::Email | ChannelKind::Slack => return new,
+    };
+    if let (Some(object), Some(stored)) = (new.as_object_mut(), old.get(kept))
+        && !object.contains_key(kept)
+    {
+        object.insert(kept.to_owned(), stored.clone());
+    }
+    new
+}
+
 /// `settings` as shown by the API: secrets and passwords left out.
 pub(crate) fn shown_settings(mut settings: Value) -> Value {
     if let Some(object) = settings.as_object_mut() {
@@ -194,6 +217,43 @@ pub(crate) fn shown_settings(mut settings: Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn changed_settings_keep_the_secrets_they_leave_out() {
+        let old = json!({"url": "https://a.test/", "secret": "k".repeat(32)});
+        let new = keep_secrets(
+            ChannelKind::Webhook,
+            json!({"url": "https://b.test/"}),
+            &old,
+        );
+        assert_eq!(
+            new,
+            json!({"url": "https://b.test/", "secret": "k".repeat(32)})
+        );
+        let rotated = json!({"url": "https://b.test/", "secret": "n".repeat(32)});
+        assert_eq!(
+            keep_secrets(ChannelKind::Webhook, rotated.clone(), &old),
+            rotated
+        );
+        let old = json!({"host": "smtp.test", "username": "u", "password": "p"});
+        let same_user = json!({"host": "smtp2.test", "username": "u"});
+        assert_eq!(
+            keep_secrets(ChannelKind::Email, same_user, &old)["password"],
+            "p"
+        );
+        let other_user = json!({"host": "smtp.test", "username": "v"});
+        assert!(
+            keep_secrets(ChannelKind::Email, other_user, &old)
+                .get("password")
+                .is_none()
+        );
+        let no_user = json!({"host": "smtp.test"});
+        assert!(
+            keep_secrets(ChannelKind::Email, no_user, &old)
+                .get("password")
+                .is_none()
+        );
+    }
 
     #[test]
     fn channel_settings_are_checked_and_secrets_hidden() {

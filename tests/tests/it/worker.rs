@@ -1,7 +1,7 @@
 //! The worker against real Redis, PostgreSQL and ClickHouse: results in → status timeline,
 //! incident opened, notifications delivered (a local HTTP server for webhooks and Slack, aiosmtpd
 //! for mail), recovery → incident resolved; poison entries dead-lettered; maintenance windows;
-//! the periodic jobs. Pushes through the engine and redelivery are in `worker_streams.rs`, the
+//! the periodic jobs; a webhook moved to a new URL still signed with its key. Pushes through the engine and redelivery are in `worker_streams.rs`, the
 //! probe's part in `probe_e2e.rs`.
 
 use hmac::{Hmac, Mac};
@@ -372,5 +372,50 @@ async fn periodic_jobs_mark_silent_probes_offline_and_drop_old_partitions() {
         (listed["items"][0]["is_online"] == false).then_some(())
     })
     .await;
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_moved_to_a_new_url_keeps_signing_with_its_key() {
+    let (cp, admin, p) = setup().await;
+    let http = HttpReceiver::start(0).await;
+    let channels = format!("/api/v1/projects/{p}/notification-channels");
+    let created = cp
+        .answer(
+            StatusCode::CREATED,
+            Method::POST,
+            &channels,
+            &admin,
+            Some(json!({"name": "hook", "kind": "webhook",
+                        "settings": {"url": format!("{}/old", http.base)}})),
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let c = created["channel"]["id"].as_str().unwrap().to_owned();
+    // The API never shows the key back, so a client moving the URL cannot resend it: the
+    // change keeps it.
+    let changed = cp
+        .ok(
+            Method::PATCH,
+            &format!("{channels}/{c}"),
+            &admin,
+            Some(json!({"settings": {"url": format!("{}/new", http.base)}})),
+        )
+        .await;
+    assert_eq!(
+        changed["settings"],
+        json!({"url": format!("{}/new", http.base)})
+    );
+    let worker = TestWorker::start(&cp, "rehook", |_| {}).await;
+    cp.answer(
+        StatusCode::ACCEPTED,
+        Method::POST,
+        &format!("{channels}/{c}/test"),
+        &admin,
+        None,
+    )
+    .await;
+    let got = http.wait_for("/new", 1, WAIT).await;
+    verify_signature(&got[0], &secret);
     worker.stop().await;
 }
