@@ -1,7 +1,8 @@
 //! A project's notification channels (webhook, Slack, email): the list and, for admins, a new
 //! channel (a webhook's signing key shown once); a channel's page with its settings (secrets
-//! never shown back), its delivery log, enable or disable, a test notification that the
-//! worker delivers like any other, and deletion behind a confirmation page.
+//! never shown back), its delivery log, its name and settings changed (a secret left blank
+//! stays), enable or disable, a test notification that the worker delivers like any other,
+//! and deletion behind a confirmation page.
 
 use askama::Template;
 use axum::Form;
@@ -81,6 +82,9 @@ impl ChannelForm {
                 });
                 if !self.username.is_empty() {
                     s["username"] = self.username.clone().into();
+                }
+                // Left blank: none on a new channel, the stored one on a changed channel.
+                if !self.password.is_empty() {
                     s["password"] = self.password.clone().into();
                 }
                 s
@@ -92,6 +96,41 @@ impl ChannelForm {
             settings,
             enabled: Some(true),
         })
+    }
+}
+
+/// The edit form of a channel, from what is stored (never a secret: the API leaves them out).
+fn form_of(name: &str, kind: ChannelKind, settings: &serde_json::Value) -> ChannelForm {
+    let text = |k: &str| {
+        settings
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    ChannelForm {
+        name: name.to_owned(),
+        kind: kind.as_str().to_owned(),
+        url: text("url"),
+        host: text("host"),
+        port: settings
+            .get("port")
+            .and_then(|v| v.as_u64())
+            .map_or_else(String::new, |p| p.to_string()),
+        security: text("security"),
+        username: text("username"),
+        from: text("from"),
+        to: settings
+            .get("to")
+            .and_then(|t| t.as_array())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        ..ChannelForm::default()
     }
 }
 
@@ -260,14 +299,18 @@ struct ChannelPage<'a> {
     target: String,
     deliveries: Vec<DeliveryRow>,
     notice: Option<&'static str>,
+    /// The edit form (admins): what is stored, or what was typed when it was refused.
+    form: ChannelForm,
 }
 
+/// A channel's page; `refused` is an edit that was refused, shown again with its reason.
 async fn channel_page(
     state: &AppState,
     user: &SessionUser,
     project_id: Uuid,
     channel_id: Uuid,
     notice: Option<&'static str>,
+    refused: Option<(ChannelForm, ApiError)>,
 ) -> Result<Response, ApiError> {
     let caller = user.caller();
     let nav = ProjectNav::of(state, user, project_id, "/channels").await?;
@@ -296,11 +339,19 @@ async fn channel_page(
         sent: d.sent_at.map_or_else(String::new, when),
     })
     .collect();
+    let (form, error) = match refused {
+        Some((form, e)) => (form, Some(e.for_people().1)),
+        None => (
+            form_of(&channel.name, channel.kind, &channel.settings),
+            None,
+        ),
+    };
     Ok(page(
         StatusCode::OK,
         &ChannelPage {
             user: Some(user),
-            error: None,
+            error,
+            form,
             csrf: user.csrf_token.clone(),
             id: channel.id,
             target: target(&channel.settings),
@@ -317,6 +368,7 @@ async fn channel_page(
 #[derive(Deserialize)]
 pub(super) struct ShowQuery {
     test: Option<String>,
+    saved: Option<String>,
 }
 
 pub(super) async fn show(
@@ -325,13 +377,51 @@ pub(super) async fn show(
     Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
     axum::extract::Query(query): axum::extract::Query<ShowQuery>,
 ) -> Response {
-    let notice = query
-        .test
-        .is_some()
-        .then_some("A test notification is queued: it appears below with its outcome.");
-    channel_page(&state, &user, project_id, channel_id, notice)
+    let notice = if query.test.is_some() {
+        Some("A test notification is queued: it appears below with its outcome.")
+    } else {
+        query
+            .saved
+            .is_some()
+            .then_some("The channel's settings are saved.")
+    };
+    channel_page(&state, &user, project_id, channel_id, notice, None)
         .await
         .unwrap_or_else(|e| error_page(Some(&user), &e))
+}
+
+/// `POST /projects/<id>/channels/<channel>/settings`: its name and settings (admins). A secret
+/// left blank stays as it was; a refusal shows the form again with what was typed (the password
+/// excepted) and why.
+pub(super) async fn edit(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path((project_id, channel_id)): Path<(Uuid, Uuid)>,
+    Form(mut form): Form<ChannelForm>,
+) -> Response {
+    let changed = async {
+        check_csrf(&user, &form.csrf_token)?;
+        let new = form.to_new()?;
+        let change = ChannelChange {
+            name: Some(new.name),
+            settings: Some(new.settings),
+            enabled: None,
+        };
+        change_channel(&state, &user.caller(), project_id, channel_id, change).await
+    }
+    .await;
+    form.password.clear();
+    let shown = match changed {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/projects/{project_id}/channels/{channel_id}?saved=1"
+        ))
+        .into_response()),
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
+            channel_page(&state, &user, project_id, channel_id, None, Some((form, e))).await
+        }
+        Err(e) => Err(e),
+    };
+    shown.unwrap_or_else(|e| error_page(Some(&user), &e))
 }
 
 #[derive(Deserialize)]

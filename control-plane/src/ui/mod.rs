@@ -136,6 +136,10 @@ pub fn router(state: AppState) -> Router {
             get(channels::confirm_delete).post(channels::delete),
         )
         .route(
+            "/projects/{project_id}/channels/{channel_id}/settings",
+            axum::routing::post(channels::edit),
+        )
+        .route(
             "/projects/{project_id}/channels/{channel_id}/{action}",
             axum::routing::post(channels::act),
         )

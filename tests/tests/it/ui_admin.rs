@@ -179,3 +179,85 @@ async fn admins_manage_members_api_keys_and_accounts_through_forms() {
     let (status, _, _) = zoe.get("/accounts").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_change_a_channels_settings_through_its_form_and_secrets_stay() {
+    let (cp, admin, p) =
+        tests::monitoring::setup_with(|c| c.worker.notify_allow_private_networks = false).await;
+    let channels = format!("/api/v1/projects/{p}/notification-channels");
+    let create = |body: serde_json::Value| cp.ok(Method::POST, &channels, &admin, Some(body));
+    let mail = create(json!({"name": "Mail", "kind": "email", "settings": {
+        "host": "smtp.example.com", "port": 587, "security": "starttls",
+        "username": "vigil", "password": "hunter2-but-longer",
+        "from": "vigil@example.com", "to": ["oncall@example.com", "lead@example.com"]}}))
+    .await["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut b = Browser::new(&cp);
+    b.sign_in("admin@vigil.test").await;
+
+    // The form shows what is stored, never the password.
+    let page = format!("/projects/{p}/channels/{mail}");
+    let (status, _, html) = b.get(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(attribute(&html, "#smtp-host", "value"), "smtp.example.com");
+    assert_eq!(
+        attribute(&html, "#smtp-to", "value"),
+        "oncall@example.com, lead@example.com"
+    );
+    assert!(!html.contains("hunter2"));
+    let csrf = attribute(&html, "input[name=csrf_token]", "value");
+    let form = |host: &'static str, to: &'static str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("kind", "email".to_owned()),
+            ("name", "Mail (ops)".to_owned()),
+            ("host", host.to_owned()),
+            ("port", "465".to_owned()),
+            ("security", "tls".to_owned()),
+            ("username", "vigil".to_owned()),
+            ("password", String::new()),
+            ("from", "vigil@example.com".to_owned()),
+            ("to", to.to_owned()),
+        ]
+    };
+    let settings = format!("{page}/settings");
+    // Refused (a private address): said next to the form, what was typed kept, nothing saved.
+    let refused = form("10.0.0.25", "ops@example.com");
+    let (status, _, html) = b.post(&settings, &borrowed(&refused)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!select(&html, "[role=alert]").is_empty(), "{html}");
+    assert_eq!(attribute(&html, "#smtp-host", "value"), "10.0.0.25");
+    let stored = cp.ok(Method::GET, &channels, &admin, None).await;
+    assert_eq!(stored["items"][0]["settings"]["host"], "smtp.example.com");
+    // Saved: the new settings, and the password left blank stays as it was.
+    let saved = form("smtp2.example.com", "ops@example.com");
+    let (status, headers, _) = b.post(&settings, &borrowed(&saved)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], format!("{page}?saved=1"));
+    let stored = cp.ok(Method::GET, &channels, &admin, None).await;
+    let channel = &stored["items"][0];
+    assert_eq!(channel["name"], "Mail (ops)");
+    assert_eq!(
+        channel["settings"],
+        json!({"host": "smtp2.example.com", "port": 465, "security": "tls",
+               "username": "vigil", "from": "vigil@example.com", "to": ["ops@example.com"]})
+    );
+    let pool = sqlx::PgPool::connect(&cp.database_url).await.unwrap();
+    let (password,): (Option<String>,) = sqlx::query_as(
+        "SELECT settings->>'password' FROM notification_channels WHERE id = $1::uuid",
+    )
+    .bind(&mail)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(password.as_deref(), Some("hunter2-but-longer"));
+    let (_, _, html) = b.get(&format!("{page}?saved=1")).await;
+    assert!(select(&html, "[role=status]")[0].contains("saved"));
+}
+
+/// A form's fields as `Browser::post` takes them.
+fn borrowed<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}

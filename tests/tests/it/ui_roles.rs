@@ -256,6 +256,7 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         format!("/projects/{p}/channels"),
         format!("/projects/{p}/channels/{c}/test"),
         format!("/projects/{p}/channels/{c}/enabled"),
+        format!("/projects/{p}/channels/{c}/settings"),
         format!("/projects/{p}/channels/{c}/delete"),
         format!("/projects/{p}/maintenance"),
         format!("/projects/{p}/settings/statuses"),
@@ -328,6 +329,19 @@ async fn every_project_page_for_each_role_escapes_and_guards_its_writes() {
         )
         .await;
     assert_eq!(probes["items"].as_array().unwrap().len(), 1);
+    let hooks = cp
+        .ok(
+            Method::GET,
+            &format!("/api/v1/projects/{p}/notification-channels"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(hooks["items"][0]["name"], format!("hook {XSS}"));
+    assert_eq!(
+        hooks["items"][0]["settings"]["url"],
+        "http://127.0.0.1:9/hook"
+    );
     for (path, want) in [
         (format!("/api/v1/projects/{p}/notification-channels"), 1),
         (
