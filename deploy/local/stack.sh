@@ -67,8 +67,16 @@ install() {
   fi
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# N distinct free 127.0.0.1 ports: all bound at once, so no two are the same (ports picked
+# one at a time can repeat, and two servers then race for one).
+free_ports() {
+  python3 -c '
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))
+' "$1"
 }
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -86,7 +94,7 @@ start() {
   [ -f "$dir/stack.env" ] && die "a stack seems to run in $dir (stack.env exists); stop it first"
   local pg_port redis_port ch_http ch_tcp ch_inter
   if [ "$random_ports" = 1 ]; then
-    pg_port=$(free_port); redis_port=$(free_port); ch_http=$(free_port); ch_tcp=$(free_port); ch_inter=$(free_port)
+    read -r pg_port redis_port ch_http ch_tcp ch_inter < <(free_ports 5)
   else
     pg_port=15432; redis_port=16379; ch_http=18123; ch_tcp=19000; ch_inter=19009
   fi
@@ -174,7 +182,10 @@ cluster_start() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   [ -f "$dir/cluster.env" ] && die "a cluster seems to run in $dir (cluster.env exists)"
-  local zk_port; zk_port=$(free_port)
+  # ZooKeeper's port and each node's TCP, HTTP and interserver ports, distinct.
+  local ports zk_port
+  read -r -a ports < <(free_ports 13)
+  zk_port=${ports[0]}
   mkdir -p "$dir/zk/data"
   cat >"$dir/zk/zoo.cfg" <<ZK
 tickTime=2000
@@ -195,7 +206,9 @@ ZK
   done
   [ "$zk_ok" = 1 ] || die "zookeeper did not answer in 30 s"
   local tcp=() http=() inter=()
-  for i in 1 2 3 4; do tcp[$i]=$(free_port); http[$i]=$(free_port); inter[$i]=$(free_port); done
+  for i in 1 2 3 4; do
+    tcp[$i]=${ports[$((3 * i - 2))]}; http[$i]=${ports[$((3 * i - 1))]}; inter[$i]=${ports[$((3 * i))]}
+  done
   local shards="" s r
   for s in 1 2; do
     shards+="<shard><internal_replication>true</internal_replication>"
