@@ -196,8 +196,9 @@ pub(crate) fn keep_secrets(kind: ChannelKind, mut new: Value, old: &Value) -> Va
         }
         ChannelKind::Email | ChannelKind::Slack => return new,
     };
+    // `null` counts as left out: a key generated here would never be shown.
     if let (Some(object), Some(stored)) = (new.as_object_mut(), old.get(kept))
-        && !object.contains_key(kept)
+        && object.get(kept).is_none_or(Value::is_null)
     {
         object.insert(kept.to_owned(), stored.clone());
     }
@@ -230,6 +231,12 @@ mod tests {
             new,
             json!({"url": "https://b.test/", "secret": "k".repeat(32)})
         );
+        let null = keep_secrets(
+            ChannelKind::Webhook,
+            json!({"url": "https://b.test/", "secret": null}),
+            &old,
+        );
+        assert_eq!(null["secret"], "k".repeat(32));
         let rotated = json!({"url": "https://b.test/", "secret": "n".repeat(32)});
         assert_eq!(
             keep_secrets(ChannelKind::Webhook, rotated.clone(), &old),
