@@ -151,9 +151,20 @@ pub(crate) async fn change(
     Path((project_id, status_id)): Path<(Uuid, Uuid)>,
     Body(change): Body<StatusFields>,
 ) -> Result<Json<MonitorStatus>, ApiError> {
-    caller
-        .require_in(&state.pool, project_id, Role::Admin)
-        .await?;
+    change_status(&state.pool, &caller, project_id, status_id, change)
+        .await
+        .map(Json)
+}
+
+/// Changes a status's name, colour, meaning or place (admins); absent fields stay.
+pub(crate) async fn change_status(
+    pool: &sqlx::PgPool,
+    caller: &Caller,
+    project_id: Uuid,
+    status_id: Uuid,
+    change: StatusFields,
+) -> Result<MonitorStatus, ApiError> {
+    caller.require_in(pool, project_id, Role::Admin).await?;
     let name = change.name.as_deref().map(check_name).transpose()?;
     let color = change.color.as_deref().map(check_color).transpose()?;
     let row: Option<Row> = sqlx::query_as(&format!(
@@ -168,9 +179,9 @@ pub(crate) async fn change(
     .bind(change.is_operational)
     .bind(change.is_offline)
     .bind(change.position)
-    .fetch_optional(&state.pool)
+    .fetch_optional(pool)
     .await?;
-    status(row.ok_or(ApiError::NotFound("status"))?).map(Json)
+    status(row.ok_or(ApiError::NotFound("status"))?)
 }
 
 /// Deletes a status no monitor, criterion or timeline uses (admins); 409 otherwise.

@@ -195,6 +195,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(settings::add),
         )
         .route(
+            "/projects/{project_id}/settings/statuses/{status_id}",
+            axum::routing::post(settings::change),
+        )
+        .route(
             "/projects/{project_id}/getting-data-in",
             get(getting_data_in::show),
         )

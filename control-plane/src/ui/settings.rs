@@ -1,6 +1,7 @@
 //! A project's vocabulary: the statuses monitors take (which count as up, which as offline),
-//! the incident states and the incident severities, in order; admins add to each. Changing
-//! or removing them is the API's for now.
+//! the incident states and the incident severities, in order; admins add to each and rename
+//! or recolour a status. Removing them, and changing states and severities, is the API's for
+//! now.
 
 use askama::Template;
 use axum::Form;
@@ -13,12 +14,18 @@ use super::pages::{SignedIn, check_csrf, error_page, page, refusal};
 use super::project_nav::ProjectNav;
 use crate::access::SessionUser;
 use crate::api::incident_levels::{LevelKind, NewLevel, add_level, levels_of};
-use crate::api::statuses::{StatusFields, add_status, statuses_of};
+use crate::api::statuses::{StatusFields, add_status, change_status, statuses_of};
 use crate::api::{AppState, PageQuery};
 use crate::error::ApiError;
 
-/// `(name, colour, what it means)`.
-type Entry = (String, String, String);
+/// One status, state or severity as the page lists it.
+struct Entry {
+    id: Uuid,
+    name: String,
+    color: String,
+    /// What it means (statuses: up, offline or neither; states: their kind).
+    meaning: String,
+}
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -61,12 +68,19 @@ async fn settings_page(
                 (_, true) => "counts as offline (down in uptime)",
                 _ => "neither up nor offline",
             };
-            (s.name, s.color, meaning.to_owned())
+            Entry {
+                id: s.id,
+                name: s.name,
+                color: s.color,
+                meaning: meaning.to_owned(),
+            }
         })
         .collect();
-    let level = |l: crate::api::incident_levels::Level| {
-        let kind = l.kind.unwrap_or_default();
-        (l.name, l.color, kind)
+    let level = |l: crate::api::incident_levels::Level| Entry {
+        id: l.id,
+        name: l.name,
+        color: l.color,
+        meaning: l.kind.unwrap_or_default(),
     };
     let states = levels_of(&state.pool, &caller, project_id, LevelKind::State, &all)
         .await?
@@ -158,13 +172,54 @@ pub(super) async fn add(
             _ => Err(ApiError::NotFound("page")),
         }
     };
-    match added.await {
+    after_write(&state, &user, project_id, added.await).await
+}
+
+/// Back to the page after a write; a refusal shows the page with why.
+async fn after_write(
+    state: &AppState,
+    user: &SessionUser,
+    project_id: Uuid,
+    written: Result<(), ApiError>,
+) -> Response {
+    match written {
         Ok(()) => Redirect::to(&format!("/projects/{project_id}/settings")).into_response(),
         Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
-            settings_page(&state, &user, project_id, Some(e))
+            settings_page(state, user, project_id, Some(e))
                 .await
-                .unwrap_or_else(|e| error_page(Some(&user), &e))
+                .unwrap_or_else(|e| error_page(Some(user), &e))
         }
-        Err(e) => error_page(Some(&user), &e),
+        Err(e) => error_page(Some(user), &e),
     }
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatusForm {
+    csrf_token: String,
+    name: String,
+    color: String,
+}
+
+/// `POST /projects/<id>/settings/statuses/<status>`: renames or recolours a status (admins);
+/// what it means stays. A refusal shows the page with why.
+pub(super) async fn change(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path((project_id, status_id)): Path<(Uuid, Uuid)>,
+    Form(form): Form<StatusForm>,
+) -> Response {
+    let changed = async {
+        check_csrf(&user, &form.csrf_token)?;
+        let fields = StatusFields {
+            name: Some(form.name),
+            color: Some(form.color),
+            is_operational: None,
+            is_offline: None,
+            position: None,
+        };
+        change_status(&state.pool, &user.caller(), project_id, status_id, fields)
+            .await
+            .map(drop)
+    };
+    after_write(&state, &user, project_id, changed.await).await
 }

@@ -261,3 +261,68 @@ async fn admins_change_a_channels_settings_through_its_form_and_secrets_stay() {
 fn borrowed<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_rename_and_recolour_a_status_through_its_form() {
+    let (cp, admin, p) = tests::monitoring::setup().await;
+    let statuses = format!("/api/v1/projects/{p}/monitor-statuses");
+    let before = cp.ok(Method::GET, &statuses, &admin, None).await;
+    let first = before["items"][0].clone();
+    let id = first["id"].as_str().unwrap();
+    let mut b = Browser::new(&cp);
+    b.sign_in("admin@vigil.test").await;
+    let (_, _, html) = b.get(&format!("/projects/{p}/settings")).await;
+    assert_eq!(
+        attribute(&html, &format!("#status-{id}-name"), "value"),
+        first["name"].as_str().unwrap()
+    );
+    let token = attribute(&html, "input[name=csrf_token]", "value");
+    let path = format!("/projects/{p}/settings/statuses/{id}");
+    // A colour that is not one is refused with why; a forged token changes nothing either.
+    let (status, _, html) = b
+        .post(
+            &path,
+            &[("csrf_token", &token), ("name", "Up"), ("color", "red")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        select(&html, "[role=alert]")[0].contains("#rrggbb"),
+        "{html}"
+    );
+    let (status, _, _) = b
+        .post(
+            &path,
+            &[
+                ("csrf_token", "forged"),
+                ("name", "Up"),
+                ("color", "#000000"),
+            ],
+        )
+        .await;
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{status}"
+    );
+    assert_eq!(cp.ok(Method::GET, &statuses, &admin, None).await, before);
+    // Saved: the new name and colour; what the status means stays.
+    let (status, headers, _) = b
+        .post(
+            &path,
+            &[
+                ("csrf_token", &token),
+                ("name", "Up and running"),
+                ("color", "#00AA00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], format!("/projects/{p}/settings"));
+    let after = cp.ok(Method::GET, &statuses, &admin, None).await;
+    let changed = &after["items"][0];
+    assert_eq!(changed["id"], first["id"]);
+    assert_eq!(changed["name"], "Up and running");
+    assert_eq!(changed["color"], "#00aa00");
+    assert_eq!(changed["is_operational"], first["is_operational"]);
+    assert_eq!(changed["is_offline"], first["is_offline"]);
+}
