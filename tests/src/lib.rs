@@ -244,9 +244,10 @@ impl TestEngine {
         let database = unique_name(label);
         let wal_dir = test_dir(&database);
         let engine = Self::launch(&database, &wal_dir, tweak).await;
-        // Ready at once with static keys; with the database's, after their first load.
+        // Ready at once with static keys; with the database's, after their first load; on the
+        // test cluster after its `ON CLUSTER` schema, which can take tens of seconds when busy.
         wait_until(
-            Duration::from_secs(20),
+            Duration::from_secs(90),
             &format!("engine ready (is ClickHouse at {} up?)", clickhouse_url()),
             || async { engine.is_ready().then_some(()) },
         )
