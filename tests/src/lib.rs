@@ -156,37 +156,34 @@ pub async fn clickhouse(sql: &str) -> String {
 /// showed in the tests (`BackgroundProcessingPoolTaskInfo::wake` on a NULL task: a MergeTree
 /// written to before it was started).
 pub async fn schema_ready(database: &str) -> bool {
-    let answer = reqwest::Client::new()
-        .post(clickhouse_url())
-        .body(format!(
-            "SELECT max(version) FROM {database}.schema_migrations"
-        ))
-        .send()
-        .await;
-    match answer {
-        Ok(response) if response.status().is_success() => response
-            .text()
-            .await
-            .is_ok_and(|t| t.trim() == storage::schema::SCHEMA_VERSION.to_string()),
-        _ => false,
-    }
+    schema_ready_at(&clickhouse_url(), database).await
+}
+
+/// [`schema_ready`] on the ClickHouse at `url` (a node of the test cluster).
+pub async fn schema_ready_at(url: &str, database: &str) -> bool {
+    let sql = format!("SELECT max(version) FROM {database}.schema_migrations");
+    answer_at(url, &sql).await.as_deref() == Some(&storage::schema::SCHEMA_VERSION.to_string())
 }
 
 /// Whether `database.table` exists (false while ClickHouse cannot tell). `EXISTS TABLE`
 /// rather than `system.tables`, whose listing fails on ClickHouse 18.16 when another client
 /// drops a table of that database mid-read (the schema lock's table, for one).
 pub async fn table_exists(database: &str, table: &str) -> bool {
-    let answer = reqwest::Client::new()
-        .post(clickhouse_url())
-        .body(format!("EXISTS TABLE {database}.{table}"))
+    let sql = format!("EXISTS TABLE {database}.{table}");
+    answer_at(&clickhouse_url(), &sql).await.as_deref() == Some("1")
+}
+
+/// The trimmed answer to `sql` from the ClickHouse at `url`; `None` while it cannot answer
+/// (unreachable, or an error such as a database not made yet).
+async fn answer_at(url: &str, sql: &str) -> Option<String> {
+    let response = reqwest::Client::new()
+        .post(url)
+        .body(sql.to_owned())
         .send()
-        .await;
-    match answer {
-        Ok(response) if response.status().is_success() => {
-            response.text().await.is_ok_and(|t| t.trim() == "1")
-        }
-        _ => false,
-    }
+        .await
+        .ok()
+        .filter(|r| r.status().is_success())?;
+    response.text().await.ok().map(|t| t.trim().to_owned())
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, or panics after `timeout`.

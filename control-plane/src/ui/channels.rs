@@ -120,16 +120,7 @@ fn form_of(name: &str, kind: ChannelKind, settings: &serde_json::Value) -> Chann
         security: text("security"),
         username: text("username"),
         from: text("from"),
-        to: settings
-            .get("to")
-            .and_then(|t| t.as_array())
-            .map(|t| {
-                t.iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default(),
+        to: recipients(settings).join(", "),
         ..ChannelForm::default()
     }
 }
@@ -162,12 +153,16 @@ fn target(settings: &serde_json::Value) -> String {
     if !text("url").is_empty() {
         return text("url").to_owned();
     }
-    let to: Vec<&str> = settings
+    format!("{} via {}", recipients(settings).join(", "), text("host"))
+}
+
+/// An email channel's recipients (none for other kinds).
+fn recipients(settings: &serde_json::Value) -> Vec<&str> {
+    settings
         .get("to")
         .and_then(|t| t.as_array())
         .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    format!("{} via {}", to.join(", "), text("host"))
+        .unwrap_or_default()
 }
 
 async fn channels_page(

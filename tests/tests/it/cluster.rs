@@ -152,8 +152,7 @@ async fn the_workers_retention_drops_old_days_on_every_shard_and_replica() {
     let db = worker.clickhouse_database.clone();
     // The worker made the schema on the cluster; rows of several projects land on both shards.
     wait_until(Duration::from_secs(60), "the worker's schema", || async {
-        let sql = format!("SELECT max(version) FROM {db}.schema_migrations");
-        (query(&urls[3], &sql).await == storage::schema::SCHEMA_VERSION.to_string()).then_some(())
+        tests::schema_ready_at(&urls[3], &db).await.then_some(())
     })
     .await;
     let rows: Vec<String> = (0..8)
